@@ -1,0 +1,55 @@
+/* weft/exec.h — the kernel-by-kernel executor: runs a planned graph's nodes
+ * in order on the CPU out of one arena, persistent values bound to a store.
+ * It is the reference every other backend is checked against. */
+#ifndef WEFT_EXEC_H
+#define WEFT_EXEC_H
+
+#include "weft/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_exec weft_exec;
+
+/* Optimizer hyperparameters for one step (the learning rate may change
+ * every step under a schedule). */
+typedef struct {
+    float lr, momentum, weight_decay;   /* SGD (weight_decay also AdamW's) */
+    float beta1, beta2, eps;            /* AdamW                           */
+} weft_optim_hp;
+
+typedef struct {
+    unsigned phases;       /* WEFT_PHASE_* mask of the nodes to run                */
+    int64_t step;          /* the update's number, from 1 (AdamW bias correction,
+                              stochastic-rounding key)                            */
+    weft_optim_hp hp;
+    bool check_finite;     /* stop at the first node that writes a non-finite value */
+} weft_run_opts;
+
+/* Plans g's memory if not yet planned, binds PARAM/STATE values to `store`
+ * (which must already hold them: weft_store_bind), allocates the arena and
+ * scratch once. threads: OpenBLAS and weft's pool (one owner at a time).
+ * seed: the run's seed (stochastic rounding). */
+weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store,
+                             int threads, uint64_t seed);
+void weft_exec_free(weft_exec *ex);
+
+/* The bytes of value v (in the arena or the store). */
+void *weft_exec_ptr(weft_exec *ex, int v);
+/* Copies n = numel(v) elements into v, converting fp32 to v's dtype
+ * (bf16: nearest) — or raw when src_dtype equals v's dtype. */
+weft_status weft_exec_feed(weft_exec *ex, int v, const void *src, weft_dtype src_dtype);
+/* Reads value v as fp32 into dst (numel(v) floats). */
+weft_status weft_exec_read(weft_exec *ex, int v, float *dst);
+weft_status weft_exec_run(weft_exec *ex, const weft_run_opts *o);
+
+int64_t weft_exec_arena_bytes(const weft_exec *ex);
+int64_t weft_exec_scratch_bytes(const weft_exec *ex);
+/* Accumulated seconds spent in each node since creation (nnodes entries). */
+const double *weft_exec_node_seconds(const weft_exec *ex);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,192 @@
+/* weft/graph.h — the static dataflow graph: values, nodes, builder with shape
+ * inference, verifier, text dump, precision pass, autodiff, optimizer nodes,
+ * memory planner, and the store of persistent tensors. DESIGN.md section 4.
+ * The graph knows nothing of threads, kernels or fabrics. */
+#ifndef WEFT_GRAPH_H
+#define WEFT_GRAPH_H
+
+#include "weft/num.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEFT_MAX_DIMS 6
+#define WEFT_MAX_IN   6
+#define WEFT_MAX_OUT  2
+#define WEFT_NAME_MAX 64
+
+typedef struct { int ndim; int64_t d[WEFT_MAX_DIMS]; } weft_shape;
+weft_shape weft_shape_make(int ndim, const int64_t *d);
+int64_t weft_shape_numel(const weft_shape *s);
+bool weft_shape_eq(const weft_shape *a, const weft_shape *b);
+/* "[64,1,28,28]" into buf (returns buf). */
+char *weft_shape_str(const weft_shape *s, char *buf, size_t n);
+
+typedef enum {
+    WEFT_ROLE_INPUT,    /* fed by the caller each step (images, labels)         */
+    WEFT_ROLE_PARAM,    /* trainable weight, persistent (lives in the store)    */
+    WEFT_ROLE_STATE,    /* optimizer state / compensation, persistent           */
+    WEFT_ROLE_ACT,      /* activation or temporary, planned in the arena        */
+    WEFT_ROLE_GRAD,     /* gradient, planned in the arena                        */
+    WEFT_ROLE_LOSS      /* the scalar loss (kept fp32: a metric), in the arena  */
+} weft_role;
+
+typedef enum { WEFT_INIT_NONE, WEFT_INIT_ZERO, WEFT_INIT_UNIFORM } weft_init;
+
+typedef struct {
+    char name[WEFT_NAME_MAX];
+    weft_shape shape;
+    weft_dtype dtype;
+    weft_role role;
+    int producer;        /* node index, -1 for inputs and persistent values      */
+    int grad;            /* value id of d(loss)/d(this), -1 when none             */
+    int alias_of;        /* a view (reshape) shares this value's bytes; -1 none   */
+    bool keep;           /* must survive to the end of a run (outputs)            */
+    weft_init init;      /* persistent values: how the store initialises them     */
+    float init_bound;    /* WEFT_INIT_UNIFORM: U(-bound, bound)                    */
+    int64_t offset;      /* arena byte offset, set by the planner (-1: not in it) */
+} weft_value;
+
+typedef enum {
+    /* forward */
+    WEFT_OP_LINEAR,          /* x (M,K), w (N,K), [b (N)] -> y (M,N); attr act          */
+    WEFT_OP_ADD,             /* a, b (same shape) -> y                                    */
+    WEFT_OP_RELU,            /* x -> y                                                    */
+    WEFT_OP_GELU,            /* x -> y (erf form)                                          */
+    WEFT_OP_CONV2D,          /* x (N,C,H,W), w (OC,C,KH,KW), [b (OC)] -> y; stride, pad, act */
+    WEFT_OP_MAXPOOL,         /* x (N,C,H,W) -> y; attr k (window), stride                  */
+    WEFT_OP_RESHAPE,         /* x -> y, same numel, a view                                 */
+    WEFT_OP_XENT,            /* logits (M,C), labels (M) i32 -> loss () fp32, batch mean   */
+    WEFT_OP_CAST,            /* x -> y in another dtype (rounded to nearest)               */
+    /* backward */
+    WEFT_OP_ACT_BWD,         /* dy, saved -> dx; attr act (relu: saved = y; gelu: saved = x) */
+    WEFT_OP_LINEAR_BWD_DATA, /* dy (M,N), w (N,K) -> dx (M,K)                                */
+    WEFT_OP_LINEAR_BWD_WEIGHT, /* dy (M,N), x (M,K) -> dw (N,K), [db (N)]                    */
+    WEFT_OP_CONV2D_BWD_DATA, /* dy, w, x (for its shape only) -> dx; stride, pad             */
+    WEFT_OP_CONV2D_BWD_WEIGHT, /* dy, x -> dw, [db]                                          */
+    WEFT_OP_MAXPOOL_BWD,     /* dy, x -> dx                                                  */
+    WEFT_OP_XENT_BWD,        /* logits, labels -> dlogits (of the loss itself: dloss = 1)     */
+    /* update (mutate their inputs in place; no outputs) */
+    WEFT_OP_SGD,             /* w, g, [m], [comp]                                             */
+    WEFT_OP_ADAMW,           /* w, g, m, v, [comp]                                            */
+    WEFT_OP_COUNT
+} weft_op;
+
+typedef enum { WEFT_PHASE_FWD = 1, WEFT_PHASE_BWD = 2, WEFT_PHASE_UPDATE = 4 } weft_phase;
+
+typedef struct {
+    int act;             /* weft_act of the kernels: 0 none, 1 relu, 2 gelu */
+    int stride, pad;     /* conv, pool                                      */
+    int k;               /* pool window                                     */
+    bool has_bias;       /* linear / conv: last input is the bias           */
+    int slot_m, slot_v, slot_comp; /* update nodes: input index of each state, -1 absent */
+    int param;           /* update nodes: value id of the weight (RNG stream) */
+    int dtype;           /* cast: the target weft_dtype                      */
+} weft_attrs;
+
+typedef struct {
+    weft_op op;
+    weft_phase phase;
+    int nin, nout;
+    int in[WEFT_MAX_IN];
+    int out[WEFT_MAX_OUT];
+    weft_attrs a;
+} weft_node;
+
+typedef enum { WEFT_OPT_SGD, WEFT_OPT_ADAMW } weft_optimizer;
+
+typedef struct weft_graph {
+    weft_value *values; int nvalues, cap_values;
+    weft_node *nodes;   int nnodes, cap_nodes;
+    weft_precision precision;
+    weft_optimizer optimizer;
+    int loss;                 /* value id of the loss, -1 until set              */
+    weft_status err;          /* first builder error (sticky), WEFT_OK if none   */
+    char errmsg[512];
+    int64_t arena_bytes;      /* planner: arena size = peak bytes                 */
+    bool planned;
+} weft_graph;
+
+weft_graph *weft_graph_new(void);
+void weft_graph_free(weft_graph *g);
+/* The first builder error, with its message (also left in weft_errmsg()). */
+weft_status weft_graph_status(const weft_graph *g);
+
+const char *weft_op_name(weft_op op);
+/* Parses an op name as printed by the dump. */
+bool weft_op_parse(const char *s, weft_op *out);
+
+/* ---- builder: each call infers shapes; on error it returns -1, records the
+ * first error in the graph and later calls return -1 too. ---------------- */
+int weft_g_input(weft_graph *g, const char *name, weft_dtype t, int ndim, const int64_t *d);
+int weft_g_param(weft_graph *g, const char *name, int ndim, const int64_t *d, float init_bound);
+int weft_g_linear(weft_graph *g, int x, int w, int b, int act);
+int weft_g_add(weft_graph *g, int a, int b);
+int weft_g_relu(weft_graph *g, int x);
+int weft_g_gelu(weft_graph *g, int x);
+int weft_g_conv2d(weft_graph *g, int x, int w, int b, int stride, int pad, int act);
+int weft_g_maxpool(weft_graph *g, int x, int k, int stride);
+int weft_g_reshape(weft_graph *g, int x, int ndim, const int64_t *d);
+int weft_g_xent(weft_graph *g, int logits, int labels);
+/* Low level: appends a node whose output shapes are inferred by the op table. */
+int weft_g_node(weft_graph *g, weft_op op, weft_phase ph, const int *in, int nin,
+                const weft_attrs *a, int *out, int nout_expected);
+int weft_g_value(weft_graph *g, const char *name, weft_role r, weft_dtype t, const weft_shape *s);
+
+/* ---- passes ----------------------------------------------------------------- */
+/* Checks every node: input/output counts, ids in range, dtypes and shapes as
+ * the op table infers them, a value produced once, topological order. */
+weft_status weft_graph_verify(const weft_graph *g);
+/* Human-readable listing: one line per value and per node. */
+void weft_graph_dump(const weft_graph *g, FILE *f);
+/* Sets dtypes per policy: bf16 compute policies make every float activation,
+ * input and gradient bf16; pure bf16 policies make parameters bf16 too; mixed
+ * keeps fp32 master parameters and inserts a CAST to a bf16 copy before use.
+ * The loss stays fp32. Run on the forward graph, before autodiff. */
+weft_status weft_pass_precision(weft_graph *g, weft_precision p);
+/* Appends the backward nodes of the loss (a scalar): every parameter gets a
+ * gradient value. Values used several times get their gradients summed. */
+weft_status weft_pass_autodiff(weft_graph *g, int loss);
+/* Appends one update node per parameter, with its state values (momentum;
+ * Adam m, v; Kahan compensation for bf16-kahan) as persistent STATE values
+ * named "<param>.<state>". */
+weft_status weft_pass_optimizer(weft_graph *g, weft_optimizer opt);
+/* Assigns arena offsets by liveness (first write to last read, in node order;
+ * views share their base's bytes; `keep` values live to the end). */
+weft_status weft_pass_plan_memory(weft_graph *g);
+
+/* Number of trainable parameters (elements). */
+int64_t weft_graph_param_count(const weft_graph *g);
+/* Number of state tensors per parameter the optimizer keeps (SGD 1, AdamW 2). */
+int weft_optimizer_nstates(weft_optimizer o);
+
+/* ---- the store: persistent tensors (parameters, optimizer state), by name.
+ * Backends bind a graph's PARAM/STATE values to it; checkpoints save it. ---- */
+typedef struct {
+    char name[WEFT_NAME_MAX];
+    weft_dtype dtype;
+    weft_shape shape;
+    void *data;
+    size_t nbytes;
+} weft_tensor;
+
+typedef struct {
+    weft_tensor *t; int n, cap;
+} weft_store;
+
+void weft_store_init(weft_store *s);
+void weft_store_free(weft_store *s);
+weft_tensor *weft_store_find(weft_store *s, const char *name);
+/* Adds (zeroed) or returns the existing tensor; an existing one must match. */
+weft_status weft_store_get(weft_store *s, const char *name, weft_dtype t,
+                           const weft_shape *shape, weft_tensor **out);
+/* Makes every PARAM/STATE value of g present in the store, initialising new
+ * ones from (seed, value name) per their init spec — the same weights for the
+ * same seed whatever the policy (bf16 policies round them once to nearest). */
+weft_status weft_store_bind(weft_store *s, const weft_graph *g, uint64_t seed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,56 @@
+/* cli.h — the weft command: verbs, the one flag table, the trainer. */
+#ifndef WEFT_CLI_H
+#define WEFT_CLI_H
+
+#include "weft/base.h"
+#include "weft/num.h"
+#include "weft/graph.h"
+
+/* Every option of every verb; one table (flags.c) describes them. */
+typedef struct {
+    const char *model;
+    weft_precision precision;
+    weft_optimizer optimizer;
+    double lr;            /* <0: the optimizer's default */
+    double momentum, weight_decay;
+    int batch, eval_batch;
+    int epochs;
+    int64_t steps;        /* >0 overrides epochs */
+    int64_t seed;
+    int threads;
+    const char *checkpoint, *resume, *log, *data_dir;
+    bool json, quiet, no_eval;
+    const char *dump;     /* write the training graph's text dump here */
+} weft_opts;
+
+/* Verbs a flag belongs to. */
+enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8 };
+
+void weft_opts_defaults(weft_opts *o);
+/* Parses argv[first..argc) for `verb`; on a bad flag or value prints the
+ * error naming it and the valid choices and returns WEFT_ERR_ARG. `--help`
+ * sets *help. */
+weft_status weft_opts_parse(weft_opts *o, unsigned verb, int argc, char **argv, bool *help);
+void weft_opts_usage(FILE *f, const char *verb, unsigned verbmask, const char *summary);
+
+/* Exit status for a failure: 2 for bad input (arguments, files), 1 otherwise. */
+int weft_exit_code(weft_status s);
+
+/* ---- trainer (trainer.c) ---- */
+typedef struct {
+    double train_loss, test_loss, test_acc;
+    double samples_per_s, wall_s, train_s;
+    int64_t steps, peak_arena_bytes, params;
+    double epochs, bytes_per_param;
+} weft_train_result;
+
+weft_status weft_train_run(const weft_opts *o, weft_train_result *r);
+weft_status weft_eval_checkpoint(const weft_opts *o, weft_train_result *r);
+void weft_train_print_json(FILE *f, const weft_opts *o, const weft_train_result *r);
+void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_result *r);
+
+int weft_cmd_train(int argc, char **argv);
+int weft_cmd_eval(int argc, char **argv);
+int weft_cmd_demo(int argc, char **argv);
+
+#endif

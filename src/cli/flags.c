@@ -1,0 +1,160 @@
+/* flags.c — the one table of command-line flags, shared by every verb. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { F_STR, F_INT, F_I64, F_DBL, F_BOOL, F_PREC, F_OPT } kind;
+
+typedef struct {
+    const char *name;
+    kind k;
+    size_t off;
+    unsigned verbs;
+    const char *arg, *help;
+} flag;
+
+#define O(f) offsetof(weft_opts, f)
+static const flag flags[] = {
+    { "--model", F_STR, O(model), V_TRAIN | V_BENCH, "NAME", "model preset: mlp, cnn" },
+    { "--precision", F_PREC, O(precision), V_TRAIN | V_DEMO | V_BENCH, "P",
+      "fp32, mixed, bf16, bf16-sr, bf16-kahan (DESIGN.md section 3)" },
+    { "--optimizer", F_OPT, O(optimizer), V_TRAIN, "O", "sgd (momentum, weight decay) or adamw" },
+    { "--lr", F_DBL, O(lr), V_TRAIN, "X", "learning rate (default: sgd 0.05, adamw 0.001)" },
+    { "--momentum", F_DBL, O(momentum), V_TRAIN, "X", "SGD momentum (default 0.9)" },
+    { "--weight-decay", F_DBL, O(weight_decay), V_TRAIN, "X", "weight decay (default 0)" },
+    { "--batch", F_INT, O(batch), V_TRAIN | V_EVAL | V_BENCH, "N", "batch size (default 64)" },
+    { "--eval-batch", F_INT, O(eval_batch), V_TRAIN | V_EVAL, "N", "batch size for the test set (default 500)" },
+    { "--epochs", F_INT, O(epochs), V_TRAIN | V_DEMO, "N", "passes over the training set (default 1)" },
+    { "--steps", F_I64, O(steps), V_TRAIN | V_DEMO | V_BENCH, "N", "train this many steps instead of whole epochs" },
+    { "--seed", F_I64, O(seed), V_TRAIN | V_DEMO, "N", "seed of weights, data order and rounding (default 0)" },
+    { "--threads", F_INT, O(threads), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, "N", "threads (default: the cores, at most 2)" },
+    { "--checkpoint", F_STR, O(checkpoint), V_TRAIN | V_EVAL, "FILE",
+      "train: save weights + optimizer state here at the end (safetensors); eval: the checkpoint to evaluate" },
+    { "--resume", F_STR, O(resume), V_TRAIN, "FILE", "continue the run saved in FILE" },
+    { "--log", F_STR, O(log), V_TRAIN | V_DEMO, "FILE", "write metrics as JSON lines" },
+    { "--data-dir", F_STR, O(data_dir), V_TRAIN | V_EVAL | V_DEMO, "DIR",
+      "Fashion-MNIST IDX files (default " "/usr/share/datasets/fashion-mnist" ")" },
+    { "--json", F_BOOL, O(json), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, NULL, "print one JSON summary object on stdout" },
+    { "--quiet", F_BOOL, O(quiet), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, NULL, "no progress output" },
+    { "--no-eval", F_BOOL, O(no_eval), V_TRAIN | V_BENCH, NULL, "skip the test-set evaluation" },
+    { "--dump-graph", F_STR, O(dump), V_TRAIN, "FILE", "write the training graph (after all passes) as text" },
+};
+#undef O
+
+void weft_opts_defaults(weft_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->model = "cnn";
+    o->precision = WEFT_PREC_FP32;
+    o->optimizer = WEFT_OPT_SGD;
+    o->lr = -1;
+    o->momentum = 0.9;
+    o->batch = 64;
+    o->eval_batch = 500;
+    o->epochs = 1;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    o->threads = n >= 2 ? 2 : 1;
+    o->data_dir = "/usr/share/datasets/fashion-mnist";
+}
+
+static weft_status parse_num(const char *flag_name, const char *s, bool integer, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = integer ? (double)strtoll(s, &end, 10) : strtod(s, &end);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return weft_fail(WEFT_ERR_ARG, "%s: '%s' is not %s between %g and %g", flag_name, s,
+                         integer ? "a whole number" : "a number", lo, hi);
+    *out = v;
+    return WEFT_OK;
+}
+
+weft_status weft_opts_parse(weft_opts *o, unsigned verb, int argc, char **argv, bool *help)
+{
+    *help = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { *help = true; continue; }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        const flag *f = NULL;
+        for (size_t k = 0; k < sizeof flags / sizeof *flags; k++)
+            if (strlen(flags[k].name) == len && !strncmp(flags[k].name, a, len) && (flags[k].verbs & verb))
+                f = &flags[k];
+        if (!f) {
+            char valid[1024] = "";
+            for (size_t k = 0; k < sizeof flags / sizeof *flags; k++)
+                if (flags[k].verbs & verb)
+                    snprintf(valid + strlen(valid), sizeof valid - strlen(valid), " %s", flags[k].name);
+            return weft_fail(WEFT_ERR_ARG, "unknown %s '%s' (valid:%s --help)",
+                             a[0] == '-' ? "flag" : "argument", a, valid);
+        }
+        const char *val = NULL;
+        if (f->k == F_BOOL) {
+            if (eq) return weft_fail(WEFT_ERR_ARG, "%s takes no value", f->name);
+        } else if (eq) {
+            val = eq + 1;
+        } else {
+            if (i + 1 >= argc) return weft_fail(WEFT_ERR_ARG, "%s needs a value (%s)", f->name, f->arg);
+            val = argv[++i];
+        }
+        void *p = (char *)o + f->off;
+        double d;
+        switch (f->k) {
+        case F_STR:
+            if (!*val) return weft_fail(WEFT_ERR_ARG, "%s: empty value", f->name);
+            *(const char **)p = val;
+            break;
+        case F_INT:
+            WEFT_TRY(parse_num(f->name, val, true, !strcmp(f->name, "--epochs") ? 0 : 1, 1 << 30, &d));
+            *(int *)p = (int)d;
+            break;
+        case F_I64:
+            WEFT_TRY(parse_num(f->name, val, true, 0, 9.0e15, &d));
+            *(int64_t *)p = (int64_t)d;
+            break;
+        case F_DBL:
+            WEFT_TRY(parse_num(f->name, val, false, 0, 1e6, &d));
+            *(double *)p = d;
+            break;
+        case F_BOOL:
+            *(bool *)p = true;
+            break;
+        case F_PREC:
+            if (weft_precision_parse(val, (weft_precision *)p) != WEFT_OK)
+                return weft_fail_wrap(WEFT_ERR_ARG, "%s", f->name);
+            break;
+        case F_OPT:
+            if (!strcmp(val, "sgd")) *(weft_optimizer *)p = WEFT_OPT_SGD;
+            else if (!strcmp(val, "adamw")) *(weft_optimizer *)p = WEFT_OPT_ADAMW;
+            else return weft_fail(WEFT_ERR_ARG, "%s: unknown optimizer '%s' (valid: sgd, adamw)", f->name, val);
+            break;
+        }
+    }
+    return WEFT_OK;
+}
+
+void weft_opts_usage(FILE *f, const char *verb, unsigned verbmask, const char *summary)
+{
+    fprintf(f, "usage: weft %s [flags]\n\n%s\n\nflags:\n", verb, summary);
+    for (size_t k = 0; k < sizeof flags / sizeof *flags; k++) {
+        if (!(flags[k].verbs & verbmask)) continue;
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", flags[k].name, flags[k].arg ? " " : "", flags[k].arg ? flags[k].arg : "");
+        fprintf(f, "  %-22s %s\n", left, flags[k].help);
+    }
+    fprintf(f, "  %-22s %s\n", "--help", "this help");
+}
+
+int weft_exit_code(weft_status s)
+{
+    switch (s) {
+    case WEFT_OK: return 0;
+    case WEFT_ERR_ARG: case WEFT_ERR_IO: case WEFT_ERR_FORMAT: case WEFT_ERR_SHAPE: return 2;
+    default: return 1;
+    }
+}

@@ -1,0 +1,37 @@
+/* main.c — `weft VERB [flags]`: one file per verb, this one dispatches. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct { const char *name; int (*run)(int, char **); const char *summary; } verb;
+
+static const verb verbs[] = {
+    { "train", weft_cmd_train, "train a model on Fashion-MNIST in a precision policy" },
+    { "eval", weft_cmd_eval, "evaluate a checkpoint on the Fashion-MNIST test set" },
+    { "demo", weft_cmd_demo, "the main job: train the CNN one epoch in bf16-sr and report" },
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "weft — a dataflow training stack: 16-bit training, one static graph\n\n"
+               "usage: weft VERB [flags]      (weft VERB --help for its flags)\n\nverbs:\n");
+    for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+        fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { usage(stderr); return 2; }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) { puts("weft 0.1.0"); return 0; }
+    for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+        if (!strcmp(argv[1], verbs[i].name)) return verbs[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "weft: unknown verb '%s' (valid:", argv[1]);
+    for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++) fprintf(stderr, " %s", verbs[i].name);
+    fprintf(stderr, ")\n");
+    return 2;
+}

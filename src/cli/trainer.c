@@ -1,0 +1,382 @@
+/* trainer.c — a training run: data, the training and evaluation graphs, the
+ * store, the step loop with progress, metrics, checkpoints and resume. */
+#include "cli/cli.h"
+#include "weft/data.h"
+#include "weft/exec.h"
+#include "weft/io.h"
+#include "weft/models.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CKPT_FORMAT "weft-checkpoint-1"
+
+typedef struct {
+    weft_graph *g;
+    weft_model_io io;
+    weft_exec *ex;
+} compiled;
+
+static void compiled_free(compiled *c)
+{
+    weft_exec_free(c->ex);
+    weft_graph_free(c->g);
+    memset(c, 0, sizeof *c);
+}
+
+/* Builds model -> precision -> [autodiff -> optimizer] -> plan. */
+static weft_status compile(compiled *c, const char *model, int batch, weft_precision p,
+                           weft_optimizer opt, bool train)
+{
+    memset(c, 0, sizeof *c);
+    c->g = weft_graph_new();
+    if (!c->g) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    WEFT_TRY(weft_model_build(c->g, model, batch, &c->io));
+    WEFT_TRY(weft_pass_precision(c->g, p));
+    if (train) {
+        WEFT_TRY(weft_pass_autodiff(c->g, c->io.loss));
+        WEFT_TRY(weft_pass_optimizer(c->g, opt));
+    }
+    WEFT_TRY(weft_graph_verify(c->g));
+    return weft_pass_plan_memory(c->g);
+}
+
+/* ---- checkpoints -------------------------------------------------------------- */
+
+static weft_status save_checkpoint(const char *path, weft_store *st, const weft_opts *o, int64_t step)
+{
+    weft_st_tensor *ts = calloc((size_t)st->n + 1, sizeof *ts);
+    if (!ts) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < st->n; i++) {
+        weft_tensor *t = &st->t[i];
+        snprintf(ts[i].name, sizeof ts[i].name, "%s", t->name);
+        ts[i].dtype = t->dtype;
+        ts[i].ndim = t->shape.ndim;
+        for (int d = 0; d < t->shape.ndim; d++) ts[i].dims[d] = t->shape.d[d];
+        ts[i].data = t->data;
+        ts[i].nbytes = t->nbytes;
+    }
+    char sstep[32], sseed[32], sbatch[32], slr[32];
+    snprintf(sstep, sizeof sstep, "%lld", (long long)step);
+    snprintf(sseed, sizeof sseed, "%lld", (long long)o->seed);
+    snprintf(sbatch, sizeof sbatch, "%d", o->batch);
+    snprintf(slr, sizeof slr, "%.9g", o->lr);
+    const char *meta[] = {
+        "format", CKPT_FORMAT, "model", o->model, "precision", weft_precision_name(o->precision),
+        "optimizer", o->optimizer == WEFT_OPT_ADAMW ? "adamw" : "sgd",
+        "step", sstep, "seed", sseed, "batch", sbatch, "lr", slr,
+    };
+    weft_status s = weft_st_write(path, ts, st->n, meta, (int)(sizeof meta / sizeof *meta) / 2);
+    free(ts);
+    return s;
+}
+
+static weft_status meta_need(const weft_st_file *f, const char *path, const char *key, const char **out)
+{
+    *out = weft_st_meta(f, key);
+    if (!*out) return weft_fail(WEFT_ERR_FORMAT, "%s: not a weft checkpoint (no \"%s\" in __metadata__)", path, key);
+    return WEFT_OK;
+}
+
+/* Copies every tensor the store holds from the file (all must be there). */
+static weft_status load_tensors(const weft_st_file *f, const char *path, weft_store *st, bool params_only,
+                                const weft_graph *g)
+{
+    for (int i = 0; i < st->n; i++) {
+        weft_tensor *t = &st->t[i];
+        if (params_only) {
+            bool is_param = false;
+            for (int v = 0; v < g->nvalues; v++)
+                if (g->values[v].role == WEFT_ROLE_PARAM && !strcmp(g->values[v].name, t->name)) is_param = true;
+            if (!is_param) continue;
+        }
+        const weft_st_tensor *ft = weft_st_find(f, t->name);
+        char a[64], b[64];
+        if (!ft) return weft_fail(WEFT_ERR_FORMAT, "%s: tensor %s is missing", path, t->name);
+        weft_shape fs = { .ndim = ft->ndim };
+        for (int d = 0; d < ft->ndim && d < WEFT_MAX_DIMS; d++) fs.d[d] = ft->dims[d];
+        if (ft->dtype != t->dtype || !weft_shape_eq(&fs, &t->shape) || ft->nbytes != t->nbytes)
+            return weft_fail(WEFT_ERR_FORMAT, "%s: tensor %s is %s %s, the model needs %s %s", path, t->name,
+                             weft_dtype_name(ft->dtype), weft_shape_str(&fs, a, sizeof a),
+                             weft_dtype_name(t->dtype), weft_shape_str(&t->shape, b, sizeof b));
+        memcpy(t->data, ft->data, t->nbytes);
+    }
+    return WEFT_OK;
+}
+
+/* ---- evaluation ------------------------------------------------------------------ */
+
+static weft_status evaluate(compiled *ev, const weft_dataset *test, double *loss, double *acc)
+{
+    int B = (int)ev->g->values[ev->io.y].shape.d[0];
+    int C = (int)ev->g->values[ev->io.logits].shape.d[1];
+    int64_t pix = (int64_t)test->rows * test->cols;
+    int64_t nb = test->n / B;
+    if (nb == 0) return weft_fail(WEFT_ERR_ARG, "--eval-batch %d is larger than the test set (%lld)", B, (long long)test->n);
+    float *logits = malloc((size_t)B * (size_t)C * sizeof *logits);
+    if (!logits) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    int64_t correct = 0, seen = 0;
+    double lsum = 0;
+    weft_run_opts ro = { .phases = WEFT_PHASE_FWD };
+    weft_status s = WEFT_OK;
+    for (int64_t b = 0; b < nb && !s; b++) {
+        s = weft_exec_feed(ev->ex, ev->io.x, test->images + b * B * pix, WEFT_F32);
+        if (!s) s = weft_exec_feed(ev->ex, ev->io.y, test->labels + b * B, WEFT_I32);
+        if (!s) s = weft_exec_run(ev->ex, &ro);
+        if (!s) s = weft_exec_read(ev->ex, ev->io.logits, logits);
+        if (s) break;
+        lsum += *(float *)weft_exec_ptr(ev->ex, ev->io.loss) * B;
+        for (int i = 0; i < B; i++) {
+            int best = 0;
+            for (int c = 1; c < C; c++) if (logits[i * C + c] > logits[i * C + best]) best = c;
+            correct += best == test->labels[b * B + i];
+        }
+        seen += B;
+    }
+    free(logits);
+    if (!s) { *loss = lsum / (double)seen; *acc = (double)correct / (double)seen; }
+    return s;
+}
+
+/* ---- progress --------------------------------------------------------------------- */
+
+typedef struct { bool tty, quiet; double t0, last; int64_t total; } progress;
+
+static void progress_show(progress *p, int64_t step, int batch, double loss, bool final)
+{
+    if (p->quiet) return;
+    double now = weft_now(), el = now - p->t0;
+    if (!final && now - p->last < (p->tty ? 0.2 : 10.0)) return;
+    p->last = now;
+    double sps = el > 0 ? (double)step * batch / el : 0;
+    double eta = step > 0 ? el * (double)(p->total - step) / (double)step : 0;
+    if (p->tty) {
+        int w = 30, fill = p->total ? (int)(w * step / p->total) : w;
+        char bar[64];
+        for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+        bar[w] = 0;
+        fprintf(stderr, "\r[%s] %lld/%lld  loss %.4f  %.0f samples/s  ETA %.0fs   ", bar, (long long)step,
+                (long long)p->total, loss, sps, eta);
+        if (final) fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "step %lld/%lld loss %.4f %.0f samples/s eta %.0fs\n", (long long)step,
+                (long long)p->total, loss, sps, eta);
+    }
+    fflush(stderr);
+}
+
+/* ---- the run ------------------------------------------------------------------------ */
+
+weft_status weft_train_run(const weft_opts *oin, weft_train_result *r)
+{
+    weft_opts o = *oin;
+    memset(r, 0, sizeof *r);
+    if (o.lr < 0) o.lr = o.optimizer == WEFT_OPT_ADAMW ? 1e-3 : 0.05;
+    double t_start = weft_now();
+    weft_dataset train = { 0 }, test = { 0 };
+    compiled tr = { 0 }, ev = { 0 };
+    weft_store store;
+    weft_store_init(&store);
+    FILE *logf = NULL;
+    float *xb = NULL;
+    int32_t *yb = NULL;
+    int64_t *perm = NULL;
+    weft_st_file ck = { 0 };
+    int64_t step0 = 0;
+    weft_status s;
+
+    /* A resumed run takes its model, precision, optimizer and seed from the file. */
+    if (o.resume) {
+        s = weft_st_read(o.resume, &ck);
+        const char *v;
+        if (!s) s = meta_need(&ck, o.resume, "format", &v);
+        if (!s && strcmp(v, CKPT_FORMAT)) s = weft_fail(WEFT_ERR_FORMAT, "%s: unknown checkpoint format '%s'", o.resume, v);
+        if (!s) s = meta_need(&ck, o.resume, "model", &o.model);
+        if (!s) s = meta_need(&ck, o.resume, "precision", &v);
+        if (!s) s = weft_precision_parse(v, &o.precision);
+        if (!s) s = meta_need(&ck, o.resume, "optimizer", &v);
+        if (!s) o.optimizer = strcmp(v, "adamw") ? WEFT_OPT_SGD : WEFT_OPT_ADAMW;
+        if (!s) s = meta_need(&ck, o.resume, "step", &v);
+        if (!s) step0 = atoll(v);
+        if (!s) s = meta_need(&ck, o.resume, "seed", &v);
+        if (!s) o.seed = atoll(v);
+        if (s) goto done;
+    }
+
+    s = weft_fmnist_load(o.data_dir, "train", &train);
+    if (!s && !o.no_eval) s = weft_fmnist_load(o.data_dir, "t10k", &test);
+    if (s) goto done;
+    if (o.batch > train.n) { s = weft_fail(WEFT_ERR_ARG, "--batch %d is larger than the training set", o.batch); goto done; }
+
+    s = compile(&tr, o.model, o.batch, o.precision, o.optimizer, true);
+    if (!s && !o.no_eval) s = compile(&ev, o.model, o.eval_batch, o.precision, o.optimizer, false);
+    if (!s) s = weft_store_bind(&store, tr.g, (uint64_t)o.seed);
+    if (!s && o.resume) s = load_tensors(&ck, o.resume, &store, false, tr.g);
+    if (!s) s = weft_exec_create(&tr.ex, tr.g, &store, o.threads, (uint64_t)o.seed);
+    if (!s && !o.no_eval) s = weft_exec_create(&ev.ex, ev.g, &store, o.threads, (uint64_t)o.seed);
+    if (s) goto done;
+    if (o.dump) {
+        FILE *df = fopen(o.dump, "w");
+        if (!df) { s = weft_fail(WEFT_ERR_IO, "--dump-graph %s: cannot write", o.dump); goto done; }
+        weft_graph_dump(tr.g, df);
+        fclose(df);
+    }
+    if (o.log) {
+        logf = fopen(o.log, o.resume ? "a" : "w");
+        if (!logf) { s = weft_fail(WEFT_ERR_IO, "--log %s: cannot write", o.log); goto done; }
+    }
+
+    int B = o.batch;
+    int64_t pix = (int64_t)train.rows * train.cols;
+    int64_t spe = train.n / B;
+    int64_t total = o.steps > 0 ? o.steps : (int64_t)o.epochs * spe;
+    if (step0 > total) { s = weft_fail(WEFT_ERR_ARG, "%s is at step %lld, past the %lld steps asked for", o.resume, (long long)step0, (long long)total); goto done; }
+    xb = malloc((size_t)(B * pix) * sizeof *xb);
+    yb = malloc((size_t)B * sizeof *yb);
+    perm = malloc((size_t)train.n * sizeof *perm);
+    if (!xb || !yb || !perm) { s = weft_fail(WEFT_ERR_NOMEM, "out of memory"); goto done; }
+
+    progress pg = { .tty = isatty(2), .quiet = o.quiet, .t0 = weft_now(), .total = total };
+    weft_run_opts ro = { .hp = { (float)o.lr, (float)o.momentum, (float)o.weight_decay, 0.9f, 0.999f, 1e-8f } };
+    int64_t epoch = -1;
+    double loss = NAN, loss_sum = 0;
+    int64_t loss_n = 0;
+    double t_train = weft_now();
+    for (int64_t st = step0; st < total; st++) {
+        if (st / spe != epoch) {
+            epoch = st / spe;
+            weft_dataset_permutation(train.n, (uint64_t)o.seed, epoch, perm);
+        }
+        weft_dataset_gather(&train, perm + (st % spe) * B, B, xb, yb);
+        if ((s = weft_exec_feed(tr.ex, tr.io.x, xb, WEFT_F32)) ||
+            (s = weft_exec_feed(tr.ex, tr.io.y, yb, WEFT_I32))) goto done;
+        ro.step = st + 1;
+        ro.phases = WEFT_PHASE_FWD | WEFT_PHASE_BWD;
+        ro.check_finite = false;
+        if ((s = weft_exec_run(tr.ex, &ro))) goto done;
+        loss = *(float *)weft_exec_ptr(tr.ex, tr.io.loss);
+        if (!isfinite(loss)) {
+            /* Find the first op that produced it: the weights are untouched,
+             * so the forward pass reproduces it. */
+            ro.phases = WEFT_PHASE_FWD;
+            ro.check_finite = true;
+            s = weft_exec_run(tr.ex, &ro);
+            if (!s) s = weft_fail(WEFT_ERR_NUMERIC, "step %lld: the loss is %g", (long long)(st + 1), loss);
+            else weft_fail_wrap(s, "training stopped: the loss became non-finite");
+            goto done;
+        }
+        ro.phases = WEFT_PHASE_UPDATE;
+        if ((s = weft_exec_run(tr.ex, &ro))) goto done;
+        loss_sum += loss; loss_n++;
+        progress_show(&pg, st + 1 - step0, B, loss, false);
+        if (logf && ((st + 1) % 50 == 0 || st + 1 == total))
+            fprintf(logf, "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.6f, \"lr\": %g}\n", (long long)(st + 1),
+                    (double)(st + 1) / (double)spe, loss, o.lr);
+    }
+    double train_s = weft_now() - t_train;
+    progress_show(&pg, total - step0, B, loss, true);
+
+    r->steps = total;
+    r->epochs = (double)total / (double)spe;
+    r->train_loss = loss;
+    r->train_s = train_s;
+    r->samples_per_s = train_s > 0 ? (double)(total - step0) * B / train_s : 0;
+    r->peak_arena_bytes = weft_exec_arena_bytes(tr.ex);
+    r->params = weft_graph_param_count(tr.g);
+    r->bytes_per_param = weft_precision_bytes_per_param(o.precision, weft_optimizer_nstates(o.optimizer));
+    r->test_acc = r->test_loss = NAN;
+    if (!o.no_eval && (s = evaluate(&ev, &test, &r->test_loss, &r->test_acc))) goto done;
+    if (logf)
+        fprintf(logf, "{\"step\": %lld, \"test_loss\": %.6f, \"test_acc\": %.6f}\n", (long long)total,
+                r->test_loss, r->test_acc);
+    if (o.checkpoint && (s = save_checkpoint(o.checkpoint, &store, &o, total))) goto done;
+    r->wall_s = weft_now() - t_start;
+done:
+    if (logf) fclose(logf);
+    free(xb); free(yb); free(perm);
+    if (o.resume) weft_st_free(&ck);
+    compiled_free(&tr);
+    compiled_free(&ev);
+    weft_store_free(&store);
+    weft_dataset_free(&train);
+    weft_dataset_free(&test);
+    (void)loss_n; (void)loss_sum;
+    return s;
+}
+
+weft_status weft_eval_checkpoint(const weft_opts *oin, weft_train_result *r)
+{
+    weft_opts o = *oin;
+    memset(r, 0, sizeof *r);
+    if (!o.checkpoint) return weft_fail(WEFT_ERR_ARG, "eval needs --checkpoint FILE");
+    double t0 = weft_now();
+    weft_st_file ck = { 0 };
+    weft_dataset test = { 0 };
+    compiled ev = { 0 };
+    weft_store store;
+    weft_store_init(&store);
+    const char *v;
+    weft_status s = weft_st_read(o.checkpoint, &ck);
+    if (!s) s = meta_need(&ck, o.checkpoint, "format", &v);
+    if (!s && strcmp(v, CKPT_FORMAT)) s = weft_fail(WEFT_ERR_FORMAT, "%s: unknown checkpoint format '%s'", o.checkpoint, v);
+    if (!s) s = meta_need(&ck, o.checkpoint, "model", &o.model);
+    if (!s) s = meta_need(&ck, o.checkpoint, "precision", &v);
+    if (!s) s = weft_precision_parse(v, &o.precision);
+    if (!s) s = meta_need(&ck, o.checkpoint, "step", &v);
+    if (!s) r->steps = atoll(v);
+    if (!s) s = weft_fmnist_load(o.data_dir, "t10k", &test);
+    if (!s) s = compile(&ev, o.model, o.eval_batch, o.precision, WEFT_OPT_SGD, false);
+    if (!s) s = weft_store_bind(&store, ev.g, 0);
+    if (!s) s = load_tensors(&ck, o.checkpoint, &store, true, ev.g);
+    if (!s) s = weft_exec_create(&ev.ex, ev.g, &store, o.threads, 0);
+    if (!s) s = evaluate(&ev, &test, &r->test_loss, &r->test_acc);
+    if (!s) {
+        r->params = weft_graph_param_count(ev.g);
+        r->peak_arena_bytes = weft_exec_arena_bytes(ev.ex);
+        r->wall_s = weft_now() - t0;
+        r->train_loss = NAN;
+    }
+    weft_st_free(&ck);
+    compiled_free(&ev);
+    weft_store_free(&store);
+    weft_dataset_free(&test);
+    return s;
+}
+
+static void jnum(FILE *f, const char *k, double v, bool last)
+{
+    if (isfinite(v)) fprintf(f, "\"%s\": %.6g%s", k, v, last ? "" : ", ");
+    else fprintf(f, "\"%s\": null%s", k, last ? "" : ", ");
+}
+
+void weft_train_print_json(FILE *f, const weft_opts *o, const weft_train_result *r)
+{
+    fprintf(f, "{\"model\": \"%s\", \"precision\": \"%s\", \"optimizer\": \"%s\", \"steps\": %lld, ",
+            o->model, weft_precision_name(o->precision), o->optimizer == WEFT_OPT_ADAMW ? "adamw" : "sgd",
+            (long long)r->steps);
+    jnum(f, "epochs", r->epochs, false);
+    fprintf(f, "\"batch\": %d, \"threads\": %d, ", o->batch, o->threads);
+    jnum(f, "train_loss", r->train_loss, false);
+    jnum(f, "test_loss", r->test_loss, false);
+    jnum(f, "test_acc", r->test_acc, false);
+    jnum(f, "samples_per_s", r->samples_per_s, false);
+    jnum(f, "train_s", r->train_s, false);
+    jnum(f, "wall_s", r->wall_s, false);
+    fprintf(f, "\"peak_arena_bytes\": %lld, \"params\": %lld, ", (long long)r->peak_arena_bytes, (long long)r->params);
+    jnum(f, "bytes_per_param", r->bytes_per_param, true);
+    fprintf(f, "}\n");
+}
+
+void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_result *r)
+{
+    fprintf(f, "model %s, precision %s, %lld steps (%.2f epochs) of batch %d on %d threads\n", o->model,
+            weft_precision_name(o->precision), (long long)r->steps, r->epochs, o->batch, o->threads);
+    if (isfinite(r->train_loss)) fprintf(f, "  train loss        %.4f\n", r->train_loss);
+    if (isfinite(r->test_acc)) fprintf(f, "  test accuracy     %.2f%%  (loss %.4f)\n", 100 * r->test_acc, r->test_loss);
+    if (r->samples_per_s > 0) fprintf(f, "  speed             %.0f samples/s\n", r->samples_per_s);
+    fprintf(f, "  parameters        %lld, %.0f bytes each with optimizer state\n", (long long)r->params, r->bytes_per_param);
+    fprintf(f, "  peak arena        %.2f MiB\n", (double)r->peak_arena_bytes / 1048576.0);
+    fprintf(f, "  wall time         %.1f s\n", r->wall_s);
+}

@@ -1,0 +1,213 @@
+/* exec.c — runs a planned graph node by node out of one arena.
+ *
+ * bf16 storage, fp32 units: a float input stored as bf16 is widened into an
+ * fp32 scratch buffer before its kernel runs, and a bf16 output is computed
+ * into fp32 scratch and rounded once (nearest even) on the way out — the
+ * 16-bit FPU of DESIGN.md section 3: bf16 in memory, fp32 inside the unit. */
+#include "exec/exec_ops.h"
+#include "graph/ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Debian's OpenBLAS exports this; declared here so any cblas.h works. */
+void openblas_set_num_threads(int n);
+
+struct weft_exec {
+    weft_graph *g;
+    weft_store *store;
+    uint8_t *arena;
+    void **ptr;          /* per value: its bytes                       */
+    float *scratch;      /* conversions + kernel scratch               */
+    int64_t scratch_floats;
+    weft_pool *pool;
+    uint64_t seed;
+    double *node_s;
+};
+
+static bool widened(const weft_graph *g, const weft_node *n, int i)
+{
+    return g->values[n->in[i]].dtype == WEFT_BF16 && !(weft_op_get(n->op)->shape_only & (1u << i));
+}
+
+static int64_t node_scratch(const weft_graph *g, const weft_node *n)
+{
+    if (weft_exec_kernel(n->op)->raw) return 0;
+    int64_t f = 0;
+    for (int i = 0; i < n->nin; i++)
+        if (widened(g, n, i)) f += (weft_shape_numel(&g->values[n->in[i]].shape) + 15) & ~15;
+    for (int j = 0; j < n->nout; j++)
+        if (g->values[n->out[j]].dtype == WEFT_BF16)
+            f += (weft_shape_numel(&g->values[n->out[j]].shape) + 15) & ~15;
+    return f + weft_exec_op_scratch(g, n);
+}
+
+weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store, int threads, uint64_t seed)
+{
+    *out = NULL;
+    if (threads < 1) return weft_fail(WEFT_ERR_ARG, "--threads must be at least 1");
+    if (!g->planned) WEFT_TRY(weft_pass_plan_memory(g));
+    weft_exec *ex = calloc(1, sizeof *ex);
+    if (!ex) return weft_fail(WEFT_ERR_NOMEM, "exec: out of memory");
+    ex->g = g; ex->store = store; ex->seed = seed;
+    ex->ptr = calloc((size_t)g->nvalues, sizeof *ex->ptr);
+    ex->node_s = calloc((size_t)g->nnodes + 1, sizeof *ex->node_s);
+    ex->arena = weft_calloc((size_t)g->arena_bytes);
+    for (int i = 0; i < g->nnodes; i++) {
+        int64_t f = node_scratch(g, &g->nodes[i]);
+        if (f > ex->scratch_floats) ex->scratch_floats = f;
+    }
+    ex->scratch = weft_alloc((size_t)(ex->scratch_floats + 16) * sizeof(float));
+    weft_status s = WEFT_OK;
+    if (!ex->ptr || !ex->node_s || !ex->arena || !ex->scratch)
+        s = weft_fail(WEFT_ERR_NOMEM, "exec: out of memory for a %lld-byte arena", (long long)g->arena_bytes);
+    for (int v = 0; v < g->nvalues && !s; v++) {
+        const weft_value *x = &g->values[v];
+        if (x->role == WEFT_ROLE_PARAM || x->role == WEFT_ROLE_STATE) {
+            weft_tensor *t = weft_store_find(store, x->name);
+            if (!t) s = weft_fail(WEFT_ERR_ARG, "exec: %s is not in the store (bind it first)", x->name);
+            else if (t->dtype != x->dtype || !weft_shape_eq(&t->shape, &x->shape))
+                s = weft_fail(WEFT_ERR_SHAPE, "exec: stored %s does not match the graph", x->name);
+            else ex->ptr[v] = t->data;
+        } else {
+            ex->ptr[v] = ex->arena + x->offset;
+        }
+    }
+    if (!s) s = weft_pool_create(&ex->pool, threads);
+    if (s) { weft_exec_free(ex); return s; }
+    openblas_set_num_threads(threads);
+    *out = ex;
+    return WEFT_OK;
+}
+
+void weft_exec_free(weft_exec *ex)
+{
+    if (!ex) return;
+    weft_pool_destroy(ex->pool);
+    weft_free(ex->arena);
+    weft_free(ex->scratch);
+    free(ex->ptr);
+    free(ex->node_s);
+    free(ex);
+}
+
+void *weft_exec_ptr(weft_exec *ex, int v) { return ex->ptr[v]; }
+int64_t weft_exec_arena_bytes(const weft_exec *ex) { return ex->g->arena_bytes; }
+int64_t weft_exec_scratch_bytes(const weft_exec *ex) { return ex->scratch_floats * (int64_t)sizeof(float); }
+const double *weft_exec_node_seconds(const weft_exec *ex) { return ex->node_s; }
+
+/* ---- conversions, split across the pool ------------------------------------ */
+
+typedef struct { const void *src; void *dst; } conv_ctx;
+
+static void widen_chunk(void *c, int64_t b, int64_t e)
+{
+    const conv_ctx *x = c;
+    weft_bf16_to_f32_n((const weft_bf16 *)x->src + b, (float *)x->dst + b, e - b);
+}
+
+static void round_chunk(void *c, int64_t b, int64_t e)
+{
+    const conv_ctx *x = c;
+    weft_bf16_from_f32_n((const float *)x->src + b, (weft_bf16 *)x->dst + b, e - b);
+}
+
+static void widen(weft_pool *p, const weft_bf16 *src, float *dst, int64_t n)
+{
+    conv_ctx c = { src, dst };
+    weft_pool_for(p, n, 1 << 16, widen_chunk, &c);
+}
+
+static void round_out(weft_pool *p, const float *src, weft_bf16 *dst, int64_t n)
+{
+    conv_ctx c = { src, dst };
+    weft_pool_for(p, n, 1 << 16, round_chunk, &c);
+}
+
+weft_status weft_exec_feed(weft_exec *ex, int v, const void *src, weft_dtype src_dtype)
+{
+    const weft_value *x = &ex->g->values[v];
+    int64_t n = weft_shape_numel(&x->shape);
+    if (src_dtype == x->dtype) {
+        memcpy(ex->ptr[v], src, (size_t)n * weft_dtype_size(x->dtype));
+        return WEFT_OK;
+    }
+    if (src_dtype == WEFT_F32 && x->dtype == WEFT_BF16) {
+        round_out(ex->pool, src, ex->ptr[v], n);
+        return WEFT_OK;
+    }
+    return weft_fail(WEFT_ERR_ARG, "feed %s: cannot convert %s to %s", x->name,
+                     weft_dtype_name(src_dtype), weft_dtype_name(x->dtype));
+}
+
+weft_status weft_exec_read(weft_exec *ex, int v, float *dst)
+{
+    const weft_value *x = &ex->g->values[v];
+    int64_t n = weft_shape_numel(&x->shape);
+    if (x->dtype == WEFT_F32) memcpy(dst, ex->ptr[v], (size_t)n * sizeof(float));
+    else if (x->dtype == WEFT_BF16) widen(ex->pool, ex->ptr[v], dst, n);
+    else if (x->dtype == WEFT_I32) for (int64_t i = 0; i < n; i++) dst[i] = (float)((int32_t *)ex->ptr[v])[i];
+    else return weft_fail(WEFT_ERR_ARG, "read %s: not a number type", x->name);
+    return WEFT_OK;
+}
+
+static weft_status check_finite(weft_exec *ex, const weft_node *n, int idx, const weft_run_opts *o)
+{
+    for (int j = 0; j < n->nout; j++) {
+        const weft_value *x = &ex->g->values[n->out[j]];
+        int64_t m = weft_shape_numel(&x->shape);
+        for (int64_t i = 0; i < m; i++) {
+            float f = x->dtype == WEFT_F32 ? ((float *)ex->ptr[n->out[j]])[i]
+                                            : weft_bf16_to_f32(((weft_bf16 *)ex->ptr[n->out[j]])[i]);
+            if (!isfinite(f))
+                return weft_fail(WEFT_ERR_NUMERIC, "step %lld: node #%d (%s) wrote a non-finite value (%g) "
+                                 "to %s at element %lld", (long long)o->step, idx, weft_op_name(n->op),
+                                 (double)f, x->name, (long long)i);
+        }
+    }
+    return WEFT_OK;
+}
+
+weft_status weft_exec_run(weft_exec *ex, const weft_run_opts *o)
+{
+    const weft_graph *g = ex->g;
+    for (int i = 0; i < g->nnodes; i++) {
+        const weft_node *n = &g->nodes[i];
+        if (!(n->phase & o->phases)) continue;
+        double t0 = weft_now();
+        const weft_kernel_info *ki = weft_exec_kernel(n->op);
+        weft_kctx k = { .g = g, .n = n, .pool = ex->pool, .opts = o, .seed = ex->seed };
+        float *sp = ex->scratch;
+        for (int a = 0; a < n->nin; a++) {
+            int v = n->in[a];
+            k.raw_in[a] = k.in[a] = ex->ptr[v];
+            if (!ki->raw && widened(g, n, a)) {
+                int64_t m = weft_shape_numel(&g->values[v].shape);
+                widen(ex->pool, ex->ptr[v], sp, m);
+                k.in[a] = sp;
+                sp += (m + 15) & ~15;
+            }
+        }
+        for (int j = 0; j < n->nout; j++) {
+            int v = n->out[j];
+            k.out[j] = ex->ptr[v];
+            if (g->values[v].dtype == WEFT_BF16) {
+                k.out[j] = sp;
+                sp += (weft_shape_numel(&g->values[v].shape) + 15) & ~15;
+            }
+        }
+        /* A view (reshape) of an fp32 value writes nothing: same bytes. */
+        k.scratch = sp;
+        ki->run(&k);
+        for (int j = 0; j < n->nout; j++) {
+            int v = n->out[j];
+            if (g->values[v].dtype == WEFT_BF16)
+                round_out(ex->pool, k.out[j], ex->ptr[v], weft_shape_numel(&g->values[v].shape));
+        }
+        ex->node_s[i] += weft_now() - t0;
+        if (o->check_finite) WEFT_TRY(check_finite(ex, n, i, o));
+    }
+    return WEFT_OK;
+}

@@ -1,0 +1,194 @@
+/* ops_table.c — one row per op: the kernel call with the dimensions the
+ * graph's shapes give. */
+#include "exec/exec_ops.h"
+
+#include <string.h>
+
+#define SH(v) (&k->g->values[(v)].shape)
+#define IN(i) ((float *)k->in[i])
+#define OUT(j) ((float *)k->out[j])
+
+static weft_conv_dims conv_dims(const weft_graph *g, int x, int w, int stride, int pad)
+{
+    const weft_shape *xs = &g->values[x].shape, *ws = &g->values[w].shape;
+    return weft_conv_dims_make((int)xs->d[0], (int)xs->d[1], (int)xs->d[2], (int)xs->d[3],
+                               (int)ws->d[0], (int)ws->d[2], (int)ws->d[3], stride, pad);
+}
+
+static void run_linear(const weft_kctx *k)
+{
+    const weft_shape *x = SH(k->n->in[0]), *w = SH(k->n->in[1]);
+    weft_k_linear_fwd(OUT(0), IN(0), IN(1), k->n->a.has_bias ? IN(2) : NULL,
+                      (int)x->d[0], (int)x->d[1], (int)w->d[0], (weft_act)k->n->a.act);
+}
+
+static void run_add(const weft_kctx *k)
+{
+    weft_k_add(OUT(0), IN(0), IN(1), weft_shape_numel(SH(k->n->out[0])));
+}
+
+static void run_relu(const weft_kctx *k)
+{
+    weft_k_act_fwd(OUT(0), IN(0), weft_shape_numel(SH(k->n->out[0])), WEFT_ACT_RELU);
+}
+
+static void run_gelu(const weft_kctx *k)
+{
+    weft_k_act_fwd(OUT(0), IN(0), weft_shape_numel(SH(k->n->out[0])), WEFT_ACT_GELU);
+}
+
+static void run_conv(const weft_kctx *k)
+{
+    weft_conv_dims d = conv_dims(k->g, k->n->in[0], k->n->in[1], k->n->a.stride, k->n->a.pad);
+    weft_k_conv2d_fwd(OUT(0), IN(0), IN(1), k->n->a.has_bias ? IN(2) : NULL, &d,
+                      (weft_act)k->n->a.act, k->scratch);
+}
+
+static void run_pool(const weft_kctx *k)
+{
+    const weft_shape *x = SH(k->n->in[0]);
+    weft_k_maxpool_fwd(OUT(0), IN(0), (int)x->d[0], (int)x->d[1], (int)x->d[2], (int)x->d[3],
+                       k->n->a.k, k->n->a.stride);
+}
+
+static void run_copy(const weft_kctx *k)
+{
+    int64_t n = weft_shape_numel(SH(k->n->out[0]));
+    if (k->out[0] != k->in[0]) memcpy(k->out[0], k->in[0], (size_t)n * sizeof(float));
+}
+
+static void run_xent(const weft_kctx *k)
+{
+    const weft_shape *l = SH(k->n->in[0]);
+    OUT(0)[0] = weft_k_xent_fwd(IN(0), (const int32_t *)k->in[1], (int)l->d[0], (int)l->d[1]);
+}
+
+static void run_act_bwd(const weft_kctx *k)
+{
+    weft_k_act_bwd(OUT(0), IN(0), IN(1), weft_shape_numel(SH(k->n->out[0])), (weft_act)k->n->a.act);
+}
+
+static void run_linear_bwd_data(const weft_kctx *k)
+{
+    const weft_shape *dy = SH(k->n->in[0]), *w = SH(k->n->in[1]);
+    weft_k_linear_bwd_data(OUT(0), IN(0), IN(1), (int)dy->d[0], (int)w->d[1], (int)dy->d[1], 0.0f);
+}
+
+static void run_linear_bwd_weight(const weft_kctx *k)
+{
+    const weft_shape *dy = SH(k->n->in[0]), *x = SH(k->n->in[1]);
+    weft_k_linear_bwd_weight(OUT(0), k->n->nout > 1 ? OUT(1) : NULL, IN(0), IN(1),
+                             (int)dy->d[0], (int)x->d[1], (int)dy->d[1]);
+}
+
+static void run_conv_bwd_data(const weft_kctx *k)
+{
+    weft_conv_dims d = conv_dims(k->g, k->n->in[2], k->n->in[1], k->n->a.stride, k->n->a.pad);
+    weft_k_conv2d_bwd_data(OUT(0), IN(0), IN(1), &d, k->scratch);
+}
+
+static void run_conv_bwd_weight(const weft_kctx *k)
+{
+    weft_conv_dims d = conv_dims(k->g, k->n->in[1], k->n->out[0], k->n->a.stride, k->n->a.pad);
+    weft_k_conv2d_bwd_weight(OUT(0), k->n->nout > 1 ? OUT(1) : NULL, IN(0), IN(1), &d, k->scratch);
+}
+
+static void run_pool_bwd(const weft_kctx *k)
+{
+    const weft_shape *x = SH(k->n->in[1]);
+    weft_k_maxpool_bwd(OUT(0), IN(0), IN(1), (int)x->d[0], (int)x->d[1], (int)x->d[2], (int)x->d[3],
+                       k->n->a.k, k->n->a.stride);
+}
+
+static void run_xent_bwd(const weft_kctx *k)
+{
+    const weft_shape *l = SH(k->n->in[0]);
+    weft_k_xent_bwd(OUT(0), IN(0), (const int32_t *)k->in[1], (int)l->d[0], (int)l->d[1], 1.0f);
+}
+
+/* ---- updates: in place on persistent state, split across the pool ---------- */
+
+typedef struct { const weft_kctx *k; weft_round r; weft_rng_key key; bool f32; } upd_ctx;
+
+static weft_round policy_round(weft_precision p)
+{
+    return p == WEFT_PREC_BF16_SR ? WEFT_ROUND_STOCHASTIC
+         : p == WEFT_PREC_BF16_KAHAN ? WEFT_ROUND_KAHAN : WEFT_ROUND_NEAREST;
+}
+
+static void *slot(const weft_kctx *k, int s) { return s >= 0 ? k->raw_in[s] : NULL; }
+
+static void sgd_chunk(void *c, int64_t b, int64_t e)
+{
+    const upd_ctx *u = c;
+    const weft_kctx *k = u->k;
+    const weft_optim_hp *h = &k->opts->hp;
+    weft_sgd_hp hp = { h->lr, h->momentum, h->weight_decay };
+    bool first = k->opts->step <= 1;
+    if (u->f32)
+        weft_k_sgd_f32(k->raw_in[0], h->momentum ? slot(k, k->n->a.slot_m) : NULL, k->raw_in[1],
+                       b, e, &hp, first);
+    else
+        weft_k_sgd_bf16(k->raw_in[0], h->momentum ? slot(k, k->n->a.slot_m) : NULL,
+                        slot(k, k->n->a.slot_comp), k->raw_in[1], b, e, &hp, first, u->r, u->key);
+}
+
+static void adamw_chunk(void *c, int64_t b, int64_t e)
+{
+    const upd_ctx *u = c;
+    const weft_kctx *k = u->k;
+    const weft_optim_hp *h = &k->opts->hp;
+    weft_adamw_hp hp = { h->lr, h->beta1, h->beta2, h->eps, h->weight_decay };
+    if (u->f32)
+        weft_k_adamw_f32(k->raw_in[0], slot(k, k->n->a.slot_m), slot(k, k->n->a.slot_v),
+                         k->raw_in[1], b, e, &hp, k->opts->step);
+    else
+        weft_k_adamw_bf16(k->raw_in[0], slot(k, k->n->a.slot_m), slot(k, k->n->a.slot_v),
+                          slot(k, k->n->a.slot_comp), k->raw_in[1], b, e, &hp, k->opts->step,
+                          u->r, u->key);
+}
+
+static void run_update(const weft_kctx *k)
+{
+    const weft_value *w = &k->g->values[k->n->in[0]];
+    upd_ctx u = { k, policy_round(k->g->precision),
+                  weft_rng_key_make(k->seed, (uint64_t)k->opts->step, (uint64_t)k->n->a.param),
+                  w->dtype == WEFT_F32 };
+    weft_pool_for(k->pool, weft_shape_numel(&w->shape), 1 << 15,
+                  k->n->op == WEFT_OP_SGD ? sgd_chunk : adamw_chunk, &u);
+}
+
+static const weft_kernel_info table[WEFT_OP_COUNT] = {
+    [WEFT_OP_LINEAR]            = { run_linear, false },
+    [WEFT_OP_ADD]               = { run_add, false },
+    [WEFT_OP_RELU]              = { run_relu, false },
+    [WEFT_OP_GELU]              = { run_gelu, false },
+    [WEFT_OP_CONV2D]            = { run_conv, false },
+    [WEFT_OP_MAXPOOL]           = { run_pool, false },
+    [WEFT_OP_RESHAPE]           = { run_copy, false },
+    [WEFT_OP_XENT]              = { run_xent, false },
+    [WEFT_OP_CAST]              = { run_copy, false },
+    [WEFT_OP_ACT_BWD]           = { run_act_bwd, false },
+    [WEFT_OP_LINEAR_BWD_DATA]   = { run_linear_bwd_data, false },
+    [WEFT_OP_LINEAR_BWD_WEIGHT] = { run_linear_bwd_weight, false },
+    [WEFT_OP_CONV2D_BWD_DATA]   = { run_conv_bwd_data, false },
+    [WEFT_OP_CONV2D_BWD_WEIGHT] = { run_conv_bwd_weight, false },
+    [WEFT_OP_MAXPOOL_BWD]       = { run_pool_bwd, false },
+    [WEFT_OP_XENT_BWD]          = { run_xent_bwd, false },
+    [WEFT_OP_SGD]               = { run_update, true },
+    [WEFT_OP_ADAMW]             = { run_update, true },
+};
+
+const weft_kernel_info *weft_exec_kernel(weft_op op) { return &table[op]; }
+
+int64_t weft_exec_op_scratch(const weft_graph *g, const weft_node *n)
+{
+    weft_conv_dims d;
+    switch (n->op) {
+    case WEFT_OP_CONV2D: d = conv_dims(g, n->in[0], n->in[1], n->a.stride, n->a.pad); break;
+    case WEFT_OP_CONV2D_BWD_DATA: d = conv_dims(g, n->in[2], n->in[1], n->a.stride, n->a.pad); break;
+    case WEFT_OP_CONV2D_BWD_WEIGHT: d = conv_dims(g, n->in[1], n->out[0], n->a.stride, n->a.pad); break;
+    default: return 0;
+    }
+    return weft_k_conv2d_scratch(&d);
+}

@@ -1,0 +1,379 @@
+/* ops.c — the op table: shape/dtype inference and backward construction. */
+#include "graph/ops.h"
+
+#include <string.h>
+
+#define V(i) (&g->values[n->in[i]])
+
+static bool is_float(weft_dtype t) { return t == WEFT_F32 || t == WEFT_BF16; }
+
+static weft_status bad(const weft_graph *g, const weft_node *n, const char *what, int i)
+{
+    char sb[64];
+    const weft_value *v = &g->values[n->in[i]];
+    return weft_fail(WEFT_ERR_SHAPE, "%s: input %d (%s, %s %s) %s", weft_op_name(n->op), i,
+                     v->name, weft_dtype_name(v->dtype), weft_shape_str(&v->shape, sb, sizeof sb), what);
+}
+
+static weft_status need_float(const weft_graph *g, const weft_node *n, int i)
+{
+    return is_float(V(i)->dtype) ? WEFT_OK : bad(g, n, "must be f32 or bf16", i);
+}
+
+static weft_status need_same(const weft_graph *g, const weft_node *n, int i, int j)
+{
+    if (!weft_shape_eq(&V(i)->shape, &V(j)->shape))
+        return bad(g, n, "must have the shape of input 0", j);
+    (void)i;
+    return WEFT_OK;
+}
+
+/* ---- inference ---------------------------------------------------------------- */
+
+static weft_status infer_linear(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    const weft_shape *x = &V(0)->shape, *w = &V(1)->shape;
+    if (x->ndim != 2) return bad(g, n, "must be 2-D (M,K)", 0);
+    if (w->ndim != 2 || w->d[1] != x->d[1]) return bad(g, n, "must be (N,K) with K = x's columns", 1);
+    if (n->a.has_bias) {
+        if (n->nin != 3) return weft_fail(WEFT_ERR_SHAPE, "linear: has_bias without a bias input");
+        const weft_shape *b = &V(2)->shape;
+        if (b->ndim != 1 || b->d[0] != w->d[0]) return bad(g, n, "must be (N)", 2);
+    }
+    if (n->a.act == 2) return weft_fail(WEFT_ERR_SHAPE, "linear: fused gelu is not supported; use a gelu node");
+    int64_t d[2] = { x->d[0], w->d[0] };
+    s[0] = weft_shape_make(2, d);
+    t[0] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status infer_same(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0));
+    for (int i = 1; i < n->nin; i++) { WEFT_TRY(need_float(g, n, i)); WEFT_TRY(need_same(g, n, 0, i)); }
+    s[0] = V(0)->shape;
+    t[0] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status conv_out(const weft_graph *g, const weft_node *n, int xi, int wi, weft_shape *y)
+{
+    const weft_shape *x = &V(xi)->shape, *w = &V(wi)->shape;
+    if (x->ndim != 4) return bad(g, n, "must be 4-D (N,C,H,W)", xi);
+    if (w->ndim != 4 || w->d[1] != x->d[1]) return bad(g, n, "must be (OC,C,KH,KW) with C = x's channels", wi);
+    if (n->a.stride < 1 || n->a.pad < 0)
+        return weft_fail(WEFT_ERR_SHAPE, "%s: stride %d, pad %d", weft_op_name(n->op), n->a.stride, n->a.pad);
+    int64_t oh = (x->d[2] + 2 * n->a.pad - w->d[2]) / n->a.stride + 1;
+    int64_t ow = (x->d[3] + 2 * n->a.pad - w->d[3]) / n->a.stride + 1;
+    if (x->d[2] + 2 * n->a.pad < w->d[2] || x->d[3] + 2 * n->a.pad < w->d[3])
+        return bad(g, n, "is smaller than the kernel", xi);
+    int64_t d[4] = { x->d[0], w->d[0], oh, ow };
+    *y = weft_shape_make(4, d);
+    return WEFT_OK;
+}
+
+static weft_status infer_conv(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    WEFT_TRY(conv_out(g, n, 0, 1, &s[0]));
+    if (n->a.has_bias) {
+        if (n->nin != 3) return weft_fail(WEFT_ERR_SHAPE, "conv2d: has_bias without a bias input");
+        if (V(2)->shape.ndim != 1 || V(2)->shape.d[0] != V(1)->shape.d[0]) return bad(g, n, "must be (OC)", 2);
+    }
+    if (n->a.act == 2) return weft_fail(WEFT_ERR_SHAPE, "conv2d: fused gelu is not supported");
+    t[0] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status pool_out(const weft_graph *g, const weft_node *n, weft_shape *y)
+{
+    const weft_shape *x = &V(n->op == WEFT_OP_MAXPOOL ? 0 : 1)->shape;
+    if (x->ndim != 4) return bad(g, n, "must be 4-D (N,C,H,W)", n->op == WEFT_OP_MAXPOOL ? 0 : 1);
+    if (n->a.k < 1 || n->a.stride < 1 || x->d[2] < n->a.k || x->d[3] < n->a.k)
+        return weft_fail(WEFT_ERR_SHAPE, "maxpool: window %d, stride %d does not fit %lldx%lld",
+                         n->a.k, n->a.stride, (long long)x->d[2], (long long)x->d[3]);
+    int64_t d[4] = { x->d[0], x->d[1], (x->d[2] - n->a.k) / n->a.stride + 1,
+                     (x->d[3] - n->a.k) / n->a.stride + 1 };
+    *y = weft_shape_make(4, d);
+    return WEFT_OK;
+}
+
+static weft_status infer_pool(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0));
+    WEFT_TRY(pool_out(g, n, &s[0]));
+    t[0] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status infer_reshape(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    s[0] = V(0)->shape;   /* the builder sets the target shape; numel is checked */
+    t[0] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status xent_check(const weft_graph *g, const weft_node *n)
+{
+    WEFT_TRY(need_float(g, n, 0));
+    const weft_shape *l = &V(0)->shape, *y = &V(1)->shape;
+    if (l->ndim != 2) return bad(g, n, "must be 2-D (M,C)", 0);
+    if (V(1)->dtype != WEFT_I32 || y->ndim != 1 || y->d[0] != l->d[0])
+        return bad(g, n, "must be i32 labels (M)", 1);
+    return WEFT_OK;
+}
+
+static weft_status infer_xent(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(xent_check(g, n));
+    s[0] = weft_shape_make(0, NULL);
+    t[0] = WEFT_F32;
+    return WEFT_OK;
+}
+
+static weft_status infer_xent_bwd(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(xent_check(g, n));
+    s[0] = V(0)->shape;
+    t[0] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status infer_cast(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0));
+    if (n->a.dtype != WEFT_F32 && n->a.dtype != WEFT_BF16)
+        return weft_fail(WEFT_ERR_SHAPE, "cast: target dtype must be f32 or bf16");
+    s[0] = V(0)->shape;
+    t[0] = (weft_dtype)n->a.dtype;
+    return WEFT_OK;
+}
+
+static weft_status infer_act_bwd(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    if (n->a.act < 1 || n->a.act > 2) return weft_fail(WEFT_ERR_SHAPE, "act_bwd: no activation");
+    return infer_same(g, n, s, t);
+}
+
+static weft_status infer_linear_bwd_data(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    const weft_shape *dy = &V(0)->shape, *w = &V(1)->shape;
+    if (dy->ndim != 2) return bad(g, n, "must be 2-D (M,N)", 0);
+    if (w->ndim != 2 || w->d[0] != dy->d[1]) return bad(g, n, "must be (N,K)", 1);
+    int64_t d[2] = { dy->d[0], w->d[1] };
+    s[0] = weft_shape_make(2, d);
+    t[0] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status infer_linear_bwd_weight(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    const weft_shape *dy = &V(0)->shape, *x = &V(1)->shape;
+    if (dy->ndim != 2) return bad(g, n, "must be 2-D (M,N)", 0);
+    if (x->ndim != 2 || x->d[0] != dy->d[0]) return bad(g, n, "must be (M,K)", 1);
+    int64_t d[2] = { dy->d[1], x->d[1] };
+    s[0] = weft_shape_make(2, d);
+    s[1] = weft_shape_make(1, d);
+    t[0] = t[1] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status infer_conv_bwd_data(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    weft_shape y;
+    WEFT_TRY(conv_out(g, n, 2, 1, &y));
+    if (!weft_shape_eq(&y, &V(0)->shape)) return bad(g, n, "is not the conv's output shape", 0);
+    s[0] = V(2)->shape;
+    t[0] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status infer_conv_bwd_weight(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    const weft_shape *dy = &V(0)->shape, *x = &V(1)->shape;
+    if (dy->ndim != 4 || x->ndim != 4 || dy->d[0] != x->d[0]) return bad(g, n, "must be (N,C,H,W) matching dy", 1);
+    /* The kernel size follows from the shapes: OH = (H + 2p - KH)/s + 1 has a
+     * unique KH only for stride 1; the weight's shape is passed as the
+     * node's aux k for other strides. */
+    int64_t kh = n->a.k ? n->a.k : x->d[2] + 2 * n->a.pad - (dy->d[2] - 1) * n->a.stride;
+    int64_t kw = n->a.k ? n->a.k : x->d[3] + 2 * n->a.pad - (dy->d[3] - 1) * n->a.stride;
+    int64_t d[4] = { dy->d[1], x->d[1], kh, kw };
+    s[0] = weft_shape_make(4, d);
+    s[1] = weft_shape_make(1, d);
+    t[0] = t[1] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status infer_pool_bwd(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    weft_shape y;
+    WEFT_TRY(pool_out(g, n, &y));
+    if (!weft_shape_eq(&y, &V(0)->shape)) return bad(g, n, "is not the pool's output shape", 0);
+    s[0] = V(1)->shape;
+    t[0] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status infer_update(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    (void)s; (void)t;
+    for (int i = 1; i < n->nin; i++) {
+        if (!weft_shape_eq(&V(i)->shape, &V(0)->shape)) return bad(g, n, "must have the weight's shape", i);
+        if (!is_float(V(i)->dtype)) return bad(g, n, "must be f32 or bf16", i);
+    }
+    for (int i = 2; i < n->nin; i++)
+        if (V(i)->dtype != V(0)->dtype) return bad(g, n, "must have the weight's dtype", i);
+    return WEFT_OK;
+}
+
+/* ---- backward construction --------------------------------------------------- */
+
+static int bwd(weft_graph *g, weft_op op, const int *in, int nin, const weft_attrs *a, int *out)
+{
+    int tmp[WEFT_MAX_OUT];
+    return weft_g_node(g, op, WEFT_PHASE_BWD, in, nin, a, out ? out : tmp, -1);
+}
+
+/* Gradient through a fused activation: relu reads the node's output. */
+static int through_act(weft_graph *g, const weft_node *n, int dy)
+{
+    if (!n->a.act) return dy;
+    int in[2] = { dy, n->out[0] };
+    weft_attrs a = { .act = n->a.act };
+    return bwd(g, WEFT_OP_ACT_BWD, in, 2, &a, NULL);
+}
+
+static weft_status grad_linear(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+{
+    int dz = through_act(g, n, dy);
+    if (need & 1u) {
+        int in[2] = { dz, n->in[1] };
+        dx[0] = bwd(g, WEFT_OP_LINEAR_BWD_DATA, in, 2, NULL, NULL);
+    }
+    if (need & 6u) {
+        int in[2] = { dz, n->in[0] }, out[2] = { -1, -1 };
+        weft_attrs a = { .has_bias = n->a.has_bias };
+        bwd(g, WEFT_OP_LINEAR_BWD_WEIGHT, in, 2, &a, out);
+        dx[1] = out[0];
+        if (n->a.has_bias) dx[2] = out[1];
+    }
+    return weft_graph_status(g);
+}
+
+static weft_status grad_add(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+{
+    (void)n;
+    if (need & 1u) dx[0] = dy;
+    if (need & 2u) dx[1] = dy;
+    return weft_graph_status(g);
+}
+
+static weft_status grad_relu(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+{
+    if (!(need & 1u)) return WEFT_OK;
+    int in[2] = { dy, n->out[0] };
+    weft_attrs a = { .act = 1 };
+    dx[0] = bwd(g, WEFT_OP_ACT_BWD, in, 2, &a, NULL);
+    return weft_graph_status(g);
+}
+
+static weft_status grad_gelu(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+{
+    if (!(need & 1u)) return WEFT_OK;
+    int in[2] = { dy, n->in[0] };
+    weft_attrs a = { .act = 2 };
+    dx[0] = bwd(g, WEFT_OP_ACT_BWD, in, 2, &a, NULL);
+    return weft_graph_status(g);
+}
+
+static weft_status grad_conv(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+{
+    int dz = through_act(g, n, dy);
+    weft_attrs a = { .stride = n->a.stride, .pad = n->a.pad, .has_bias = n->a.has_bias };
+    if (need & 1u) {
+        int in[3] = { dz, n->in[1], n->in[0] };
+        dx[0] = bwd(g, WEFT_OP_CONV2D_BWD_DATA, in, 3, &a, NULL);
+    }
+    if (need & 6u) {
+        const weft_shape *w = &g->values[n->in[1]].shape;
+        if (w->d[2] != w->d[3] && n->a.stride != 1)
+            return weft_fail(WEFT_ERR_SHAPE, "conv2d backward: non-square kernels need stride 1");
+        a.k = n->a.stride != 1 ? (int)w->d[2] : 0;
+        int in[2] = { dz, n->in[0] }, out[2] = { -1, -1 };
+        bwd(g, WEFT_OP_CONV2D_BWD_WEIGHT, in, 2, &a, out);
+        dx[1] = out[0];
+        if (n->a.has_bias) dx[2] = out[1];
+    }
+    return weft_graph_status(g);
+}
+
+static weft_status grad_pool(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+{
+    if (!(need & 1u)) return WEFT_OK;
+    int in[2] = { dy, n->in[0] };
+    dx[0] = bwd(g, WEFT_OP_MAXPOOL_BWD, in, 2, &n->a, NULL);
+    return weft_graph_status(g);
+}
+
+static weft_status grad_reshape(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+{
+    if (!(need & 1u)) return WEFT_OK;
+    int v = bwd(g, WEFT_OP_RESHAPE, &dy, 1, NULL, NULL);
+    if (v >= 0) g->values[v].shape = g->values[n->in[0]].shape;
+    dx[0] = v;
+    return weft_graph_status(g);
+}
+
+static weft_status grad_xent(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+{
+    (void)dy;  /* the loss is the root: d loss / d loss = 1 */
+    if (!(need & 1u)) return WEFT_OK;
+    int in[2] = { n->in[0], n->in[1] };
+    dx[0] = bwd(g, WEFT_OP_XENT_BWD, in, 2, NULL, NULL);
+    return weft_graph_status(g);
+}
+
+static weft_status grad_cast(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+{
+    if (!(need & 1u)) return WEFT_OK;
+    weft_attrs a = { .dtype = g->values[n->in[0]].dtype };
+    dx[0] = bwd(g, WEFT_OP_CAST, &dy, 1, &a, NULL);
+    return weft_graph_status(g);
+}
+
+static const weft_op_info table[WEFT_OP_COUNT] = {
+    [WEFT_OP_LINEAR]            = { "linear", 2, 3, 1, 0, infer_linear, grad_linear },
+    [WEFT_OP_ADD]               = { "add", 2, 2, 1, 0, infer_same, grad_add },
+    [WEFT_OP_RELU]              = { "relu", 1, 1, 1, 0, infer_same, grad_relu },
+    [WEFT_OP_GELU]              = { "gelu", 1, 1, 1, 0, infer_same, grad_gelu },
+    [WEFT_OP_CONV2D]            = { "conv2d", 2, 3, 1, 0, infer_conv, grad_conv },
+    [WEFT_OP_MAXPOOL]           = { "maxpool", 1, 1, 1, 0, infer_pool, grad_pool },
+    [WEFT_OP_RESHAPE]           = { "reshape", 1, 1, 1, 0, infer_reshape, grad_reshape },
+    [WEFT_OP_XENT]              = { "xent", 2, 2, 1, 0, infer_xent, grad_xent },
+    [WEFT_OP_CAST]              = { "cast", 1, 1, 1, 0, infer_cast, grad_cast },
+    [WEFT_OP_ACT_BWD]           = { "act_bwd", 2, 2, 1, 0, infer_act_bwd, NULL },
+    [WEFT_OP_LINEAR_BWD_DATA]   = { "linear_bwd_data", 2, 2, 1, 0, infer_linear_bwd_data, NULL },
+    [WEFT_OP_LINEAR_BWD_WEIGHT] = { "linear_bwd_weight", 2, 2, 2, 0, infer_linear_bwd_weight, NULL },
+    [WEFT_OP_CONV2D_BWD_DATA]   = { "conv2d_bwd_data", 3, 3, 1, 1u << 2, infer_conv_bwd_data, NULL },
+    [WEFT_OP_CONV2D_BWD_WEIGHT] = { "conv2d_bwd_weight", 2, 2, 2, 0, infer_conv_bwd_weight, NULL },
+    [WEFT_OP_MAXPOOL_BWD]       = { "maxpool_bwd", 2, 2, 1, 0, infer_pool_bwd, NULL },
+    [WEFT_OP_XENT_BWD]          = { "xent_bwd", 2, 2, 1, 0, infer_xent_bwd, NULL },
+    [WEFT_OP_SGD]               = { "sgd", 2, 4, 0, 0, infer_update, NULL },
+    [WEFT_OP_ADAMW]             = { "adamw", 4, 5, 0, 0, infer_update, NULL },
+};
+
+const weft_op_info *weft_op_get(weft_op op) { return &table[op]; }
+const char *weft_op_name(weft_op op) { return (unsigned)op < WEFT_OP_COUNT ? table[op].name : "?"; }
+
+bool weft_op_parse(const char *s, weft_op *out)
+{
+    for (int i = 0; i < WEFT_OP_COUNT; i++)
+        if (strcmp(table[i].name, s) == 0) { *out = (weft_op)i; return true; }
+    return false;
+}

@@ -1,0 +1,98 @@
+/* zoo.c — model presets. Shapes and initialisation follow PyTorch's nn.Linear
+ * and nn.Conv2d (weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in))), so
+ * the peer scripts build the same models. */
+#include "weft/models.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int linear(weft_graph *g, const char *name, int x, int in, int out, int act)
+{
+    char wn[WEFT_NAME_MAX], bn[WEFT_NAME_MAX];
+    snprintf(wn, sizeof wn, "%s.weight", name);
+    snprintf(bn, sizeof bn, "%s.bias", name);
+    float bound = 1.0f / sqrtf((float)in);
+    int64_t wd[2] = { out, in }, bd[1] = { out };
+    int w = weft_g_param(g, wn, 2, wd, bound);
+    int b = weft_g_param(g, bn, 1, bd, bound);
+    return weft_g_linear(g, x, w, b, act);
+}
+
+static int conv(weft_graph *g, const char *name, int x, int cin, int cout, int k, int pad, int act)
+{
+    char wn[WEFT_NAME_MAX], bn[WEFT_NAME_MAX];
+    snprintf(wn, sizeof wn, "%s.weight", name);
+    snprintf(bn, sizeof bn, "%s.bias", name);
+    float bound = 1.0f / sqrtf((float)(cin * k * k));
+    int64_t wd[4] = { cout, cin, k, k }, bd[1] = { cout };
+    int w = weft_g_param(g, wn, 4, wd, bound);
+    int b = weft_g_param(g, bn, 1, bd, bound);
+    return weft_g_conv2d(g, x, w, b, 1, pad, act);
+}
+
+static void io_inputs(weft_graph *g, int batch, weft_model_io *io)
+{
+    int64_t xd[4] = { batch, 1, 28, 28 }, yd[1] = { batch };
+    io->x = weft_g_input(g, "images", WEFT_F32, 4, xd);
+    io->y = weft_g_input(g, "labels", WEFT_I32, 1, yd);
+}
+
+/* mlp: 784-256-256-10, ReLU. */
+static weft_status build_mlp(weft_graph *g, int batch, weft_model_io *io)
+{
+    io_inputs(g, batch, io);
+    int64_t fd[2] = { batch, 784 };
+    int h = weft_g_reshape(g, io->x, 2, fd);
+    h = linear(g, "fc1", h, 784, 256, 1);
+    h = linear(g, "fc2", h, 256, 256, 1);
+    io->logits = linear(g, "fc3", h, 256, 10, 0);
+    return weft_graph_status(g);
+}
+
+/* cnn: conv3x3(1->32, pad 1) ReLU maxpool2, conv3x3(32->64, pad 1) ReLU
+ * maxpool2, fc(3136->128) ReLU, fc(128->10). */
+static weft_status build_cnn(weft_graph *g, int batch, weft_model_io *io)
+{
+    io_inputs(g, batch, io);
+    int h = conv(g, "conv1", io->x, 1, 32, 3, 1, 1);
+    h = weft_g_maxpool(g, h, 2, 2);
+    h = conv(g, "conv2", h, 32, 64, 3, 1, 1);
+    h = weft_g_maxpool(g, h, 2, 2);
+    int64_t fd[2] = { batch, 64 * 7 * 7 };
+    h = weft_g_reshape(g, h, 2, fd);
+    h = linear(g, "fc1", h, 3136, 128, 1);
+    io->logits = linear(g, "fc2", h, 128, 10, 0);
+    return weft_graph_status(g);
+}
+
+static const weft_model_preset presets[] = {
+    { "mlp", "784-256-256-10 ReLU multilayer perceptron (Fashion-MNIST)", build_mlp },
+    { "cnn", "2 conv3x3 + maxpool, fc 3136-128-10 (Fashion-MNIST)", build_cnn },
+    { NULL, NULL, NULL },
+};
+
+const weft_model_preset *weft_model_presets(void) { return presets; }
+
+weft_status weft_model_find(const char *name, const weft_model_preset **out)
+{
+    char valid[256] = "";
+    for (const weft_model_preset *p = presets; p->name; p++) {
+        if (strcmp(p->name, name) == 0) { *out = p; return WEFT_OK; }
+        snprintf(valid + strlen(valid), sizeof valid - strlen(valid), "%s%s", p == presets ? "" : ", ", p->name);
+    }
+    return weft_fail(WEFT_ERR_ARG, "--model: unknown model '%s' (valid: %s)", name, valid);
+}
+
+weft_status weft_model_build(weft_graph *g, const char *name, int batch, weft_model_io *io)
+{
+    const weft_model_preset *p;
+    WEFT_TRY(weft_model_find(name, &p));
+    if (batch < 1) return weft_fail(WEFT_ERR_ARG, "--batch must be at least 1");
+    WEFT_TRY(p->build(g, batch, io));
+    io->loss = weft_g_xent(g, io->logits, io->y);
+    WEFT_TRY(weft_graph_status(g));
+    g->values[io->logits].keep = true;
+    g->values[io->loss].keep = true;
+    return WEFT_OK;
+}
