@@ -59,6 +59,8 @@ typedef enum {
     WEFT_OP_RESHAPE,         /* x -> y, same numel, a view                                 */
     WEFT_OP_XENT,            /* logits (M,C), labels (M) i32 -> loss () fp32, batch mean   */
     WEFT_OP_CAST,            /* x -> y in another dtype (rounded to nearest)               */
+    WEFT_OP_DOT,             /* a, b (same shape) -> sum(a*b) () fp32: a probe loss whose
+                                gradient w.r.t. a is b (tests inject upstream gradients) */
     /* backward */
     WEFT_OP_ACT_BWD,         /* dy, saved -> dx; attr act (relu: saved = y; gelu: saved = x) */
     WEFT_OP_LINEAR_BWD_DATA, /* dy (M,N), w (N,K) -> dx (M,K)                                */
@@ -129,6 +131,7 @@ int weft_g_conv2d(weft_graph *g, int x, int w, int b, int stride, int pad, int a
 int weft_g_maxpool(weft_graph *g, int x, int k, int stride);
 int weft_g_reshape(weft_graph *g, int x, int ndim, const int64_t *d);
 int weft_g_xent(weft_graph *g, int logits, int labels);
+int weft_g_dot(weft_graph *g, int a, int b);
 /* Low level: appends a node whose output shapes are inferred by the op table. */
 int weft_g_node(weft_graph *g, weft_op op, weft_phase ph, const int *in, int nin,
                 const weft_attrs *a, int *out, int nout_expected);

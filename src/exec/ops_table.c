@@ -63,6 +63,14 @@ static void run_xent(const weft_kctx *k)
     OUT(0)[0] = weft_k_xent_fwd(IN(0), (const int32_t *)k->in[1], (int)l->d[0], (int)l->d[1]);
 }
 
+static void run_dot(const weft_kctx *k)
+{
+    int64_t n = weft_shape_numel(SH(k->n->in[0]));
+    double acc = 0;
+    for (int64_t i = 0; i < n; i++) acc += (double)IN(0)[i] * IN(1)[i];
+    OUT(0)[0] = (float)acc;
+}
+
 static void run_act_bwd(const weft_kctx *k)
 {
     weft_k_act_bwd(OUT(0), IN(0), IN(1), weft_shape_numel(SH(k->n->out[0])), (weft_act)k->n->a.act);
@@ -168,6 +176,7 @@ static const weft_kernel_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_RESHAPE]           = { run_copy, false },
     [WEFT_OP_XENT]              = { run_xent, false },
     [WEFT_OP_CAST]              = { run_copy, false },
+    [WEFT_OP_DOT]               = { run_dot, false },
     [WEFT_OP_ACT_BWD]           = { run_act_bwd, false },
     [WEFT_OP_LINEAR_BWD_DATA]   = { run_linear_bwd_data, false },
     [WEFT_OP_LINEAR_BWD_WEIGHT] = { run_linear_bwd_weight, false },

@@ -11,8 +11,8 @@ weft_status weft_pass_autodiff(weft_graph *g, int loss)
     if (loss < 0 || loss >= g->nvalues || g->values[loss].shape.ndim != 0)
         return weft_fail(WEFT_ERR_ARG, "autodiff: the loss must be a scalar value of the graph");
     int lp = g->values[loss].producer;
-    if (lp < 0 || g->nodes[lp].op != WEFT_OP_XENT)
-        return weft_fail(WEFT_ERR_ARG, "autodiff: the loss must be produced by a loss op (xent)");
+    if (lp < 0 || (g->nodes[lp].op != WEFT_OP_XENT && g->nodes[lp].op != WEFT_OP_DOT))
+        return weft_fail(WEFT_ERR_ARG, "autodiff: the loss must be produced by a loss op (xent, dot)");
     g->loss = loss;
     int nv = g->nvalues, nfwd = g->nnodes;
     bool *needs = calloc((size_t)nv, sizeof *needs);

@@ -223,6 +223,14 @@ int weft_g_xent(weft_graph *g, int logits, int labels)
     return fwd1(g, WEFT_OP_XENT, in, 2, NULL);
 }
 
+int weft_g_dot(weft_graph *g, int a_, int b)
+{
+    int in[2] = { a_, b };
+    int y = fwd1(g, WEFT_OP_DOT, in, 2, NULL);
+    if (y >= 0) g->values[y].role = WEFT_ROLE_LOSS;
+    return y;
+}
+
 /* ---- verifier ------------------------------------------------------------- */
 
 weft_status weft_graph_verify(const weft_graph *g)

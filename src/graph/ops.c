@@ -132,6 +132,14 @@ static weft_status infer_xent(const weft_graph *g, const weft_node *n, weft_shap
     return WEFT_OK;
 }
 
+static weft_status infer_dot(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1)); WEFT_TRY(need_same(g, n, 0, 1));
+    s[0] = weft_shape_make(0, NULL);
+    t[0] = WEFT_F32;
+    return WEFT_OK;
+}
+
 static weft_status infer_xent_bwd(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
     WEFT_TRY(xent_check(g, n));
@@ -339,6 +347,14 @@ static weft_status grad_xent(weft_graph *g, const weft_node *n, int dy, unsigned
     return weft_graph_status(g);
 }
 
+static weft_status grad_dot(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+{
+    (void)dy;  /* a root loss: the gradient of a is b and of b is a */
+    if (need & 1u) dx[0] = n->in[1];
+    if (need & 2u) dx[1] = n->in[0];
+    return weft_graph_status(g);
+}
+
 static weft_status grad_cast(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
 {
     if (!(need & 1u)) return WEFT_OK;
@@ -357,6 +373,7 @@ static const weft_op_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_RESHAPE]           = { "reshape", 1, 1, 1, 0, infer_reshape, grad_reshape },
     [WEFT_OP_XENT]              = { "xent", 2, 2, 1, 0, infer_xent, grad_xent },
     [WEFT_OP_CAST]              = { "cast", 1, 1, 1, 0, infer_cast, grad_cast },
+    [WEFT_OP_DOT]               = { "dot", 2, 2, 1, 0, infer_dot, grad_dot },
     [WEFT_OP_ACT_BWD]           = { "act_bwd", 2, 2, 1, 0, infer_act_bwd, NULL },
     [WEFT_OP_LINEAR_BWD_DATA]   = { "linear_bwd_data", 2, 2, 1, 0, infer_linear_bwd_data, NULL },
     [WEFT_OP_LINEAR_BWD_WEIGHT] = { "linear_bwd_weight", 2, 2, 2, 0, infer_linear_bwd_weight, NULL },
