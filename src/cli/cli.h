@@ -21,6 +21,8 @@ typedef struct {
     const char *checkpoint, *resume, *log, *data_dir;
     bool json, quiet, no_eval;
     const char *dump;     /* write the training graph's text dump here */
+    const char *schedule; /* learning-rate schedule: constant, cosine, step, linear */
+    int64_t warmup;       /* linear warm-up steps before the schedule */
 } weft_opts;
 
 /* Verbs a flag belongs to. */
@@ -32,6 +34,11 @@ void weft_opts_defaults(weft_opts *o);
  * sets *help. */
 weft_status weft_opts_parse(weft_opts *o, unsigned verb, int argc, char **argv, bool *help);
 void weft_opts_usage(FILE *f, const char *verb, unsigned verbmask, const char *summary);
+
+/* The learning rate at update `step` (from 1) of `total`, for o's schedule:
+ * constant; cosine from lr to 0; step (x0.1 at 50% and 75%); linear to 0;
+ * each after `warmup` steps of linear warm-up from lr/warmup. */
+double weft_lr_at(const weft_opts *o, double lr, int64_t step, int64_t total);
 
 /* Exit status for a failure: 2 for bad input (arguments, files), 1 otherwise. */
 int weft_exit_code(weft_status s);

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@ static const flag flags[] = {
       "fp32, mixed, bf16, bf16-sr, bf16-kahan (DESIGN.md section 3)" },
     { "--optimizer", F_OPT, O(optimizer), V_TRAIN, "O", "sgd (momentum, weight decay) or adamw" },
     { "--lr", F_DBL, O(lr), V_TRAIN, "X", "learning rate (default: sgd 0.05, adamw 0.001)" },
+    { "--schedule", F_STR, O(schedule), V_TRAIN, "S", "learning-rate schedule: cosine (default, to 0 over the run), constant, step, linear" },
+    { "--warmup", F_I64, O(warmup), V_TRAIN, "N", "linear learning-rate warm-up over the first N steps (default 0)" },
     { "--momentum", F_DBL, O(momentum), V_TRAIN, "X", "SGD momentum (default 0.9)" },
     { "--weight-decay", F_DBL, O(weight_decay), V_TRAIN, "X", "weight decay (default 0)" },
     { "--batch", F_INT, O(batch), V_TRAIN | V_EVAL | V_BENCH, "N", "batch size (default 64)" },
@@ -55,6 +58,7 @@ void weft_opts_defaults(weft_opts *o)
     o->momentum = 0.9;
     o->batch = 64;
     o->eval_batch = 500;
+    o->schedule = "cosine";
     o->epochs = 1;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = n >= 2 ? 2 : 1;
@@ -71,6 +75,23 @@ static weft_status parse_num(const char *flag_name, const char *s, bool integer,
                          integer ? "a whole number" : "a number", lo, hi);
     *out = v;
     return WEFT_OK;
+}
+
+double weft_lr_at(const weft_opts *o, double lr, int64_t step, int64_t total)
+{
+    if (o->warmup > 0 && step <= o->warmup) return lr * (double)step / (double)o->warmup;
+    double span = (double)(total - o->warmup), t = span > 0 ? (double)(step - o->warmup) / span : 1.0;
+    if (!strcmp(o->schedule, "cosine")) return lr * 0.5 * (1.0 + cos(3.141592653589793 * (t - 1.0 / (span > 0 ? span : 1))));
+    if (!strcmp(o->schedule, "linear")) return lr * (1.0 - t + 1.0 / (span > 0 ? span : 1));
+    if (!strcmp(o->schedule, "step")) return lr * (t > 0.75 ? 0.01 : t > 0.5 ? 0.1 : 1.0);
+    return lr;
+}
+
+static weft_status check_schedule(const char *s)
+{
+    const char *valid[] = { "constant", "cosine", "step", "linear" };
+    for (size_t i = 0; i < sizeof valid / sizeof *valid; i++) if (!strcmp(s, valid[i])) return WEFT_OK;
+    return weft_fail(WEFT_ERR_ARG, "--schedule: unknown schedule '%s' (valid: constant, cosine, step, linear)", s);
 }
 
 weft_status weft_opts_parse(weft_opts *o, unsigned verb, int argc, char **argv, bool *help)
@@ -135,7 +156,7 @@ weft_status weft_opts_parse(weft_opts *o, unsigned verb, int argc, char **argv, 
             break;
         }
     }
-    return WEFT_OK;
+    return check_schedule(o->schedule);
 }
 
 void weft_opts_usage(FILE *f, const char *verb, unsigned verbmask, const char *summary)

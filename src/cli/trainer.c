@@ -66,7 +66,7 @@ static weft_status save_checkpoint(const char *path, weft_store *st, const weft_
     const char *meta[] = {
         "format", CKPT_FORMAT, "model", o->model, "precision", weft_precision_name(o->precision),
         "optimizer", o->optimizer == WEFT_OPT_ADAMW ? "adamw" : "sgd",
-        "step", sstep, "seed", sseed, "batch", sbatch, "lr", slr,
+        "step", sstep, "seed", sseed, "batch", sbatch, "lr", slr, "schedule", o->schedule,
     };
     weft_status s = weft_st_write(path, ts, st->n, meta, (int)(sizeof meta / sizeof *meta) / 2);
     free(ts);
@@ -202,6 +202,11 @@ weft_status weft_train_run(const weft_opts *oin, weft_train_result *r)
         if (!s) step0 = atoll(v);
         if (!s) s = meta_need(&ck, o.resume, "seed", &v);
         if (!s) o.seed = atoll(v);
+        if (!s) s = meta_need(&ck, o.resume, "batch", &v);
+        if (!s) o.batch = atoi(v);
+        if (!s) s = meta_need(&ck, o.resume, "lr", &v);
+        if (!s) o.lr = atof(v);
+        if (!s) s = meta_need(&ck, o.resume, "schedule", &o.schedule);
         if (s) goto done;
     }
 
@@ -253,6 +258,7 @@ weft_status weft_train_run(const weft_opts *oin, weft_train_result *r)
         if ((s = weft_exec_feed(tr.ex, tr.io.x, xb, WEFT_F32)) ||
             (s = weft_exec_feed(tr.ex, tr.io.y, yb, WEFT_I32))) goto done;
         ro.step = st + 1;
+        ro.hp.lr = (float)weft_lr_at(&o, o.lr, st + 1, total);
         ro.phases = WEFT_PHASE_FWD | WEFT_PHASE_BWD;
         ro.check_finite = false;
         if ((s = weft_exec_run(tr.ex, &ro))) goto done;
@@ -273,7 +279,7 @@ weft_status weft_train_run(const weft_opts *oin, weft_train_result *r)
         progress_show(&pg, st + 1 - step0, B, loss, false);
         if (logf && ((st + 1) % 50 == 0 || st + 1 == total))
             fprintf(logf, "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.6f, \"lr\": %g}\n", (long long)(st + 1),
-                    (double)(st + 1) / (double)spe, loss, o.lr);
+                    (double)(st + 1) / (double)spe, loss, (double)ro.hp.lr);
     }
     double train_s = weft_now() - t_train;
     progress_show(&pg, total - step0, B, loss, true);

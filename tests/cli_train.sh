@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Command-line behaviour of `weft train` / `weft eval`: bad input gets a clear
+# error and exit status 2, a resumed run reproduces an uninterrupted one bit
+# for bit, a non-finite loss stops the run naming the step, and failed writes
+# leave nothing behind. Usage: cli_train.sh path/to/weft
+set -u
+weft=${1:?usage: cli_train.sh path/to/weft}
+data=${WEFT_DATA_DIR:-/usr/share/datasets/fashion-mnist}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect STATUS PATTERN -- command...: exit status and a stderr pattern
+expect() {
+  local want=$1 pat=$2; shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
+  if [[ $got -ne $want ]]; then bad "'$*' exited $got, want $want: $(tail -2 "$tmp/err")"; return; fi
+  if [[ -n $pat ]] && ! grep -q -- "$pat" "$tmp/err"; then bad "'$*': stderr lacks '$pat': $(cat "$tmp/err")"; return; fi
+  ok
+}
+
+expect 2 "unknown flag '--bogus'" -- "$weft" train --bogus
+expect 2 "bf16-kahan" -- "$weft" train --precision fp8
+expect 2 "valid: mlp, cnn" -- "$weft" train --model resnet9000 --data-dir "$data"
+expect 2 "sgd, adamw" -- "$weft" train --optimizer lion
+expect 2 "--batch" -- "$weft" train --batch 0
+expect 2 "--lr" -- "$weft" train --lr fast
+expect 2 "needs a value" -- "$weft" train --model
+expect 2 "unknown verb" -- "$weft" fly
+expect 0 "" -- "$weft" train --help
+expect 0 "" -- "$weft" eval --help
+expect 2 "needs --checkpoint" -- "$weft" eval
+
+# Bad data: a missing directory, a corrupt file, a truncated file.
+expect 2 "nonexistent" -- "$weft" train --data-dir "$tmp/nonexistent" --steps 1
+if [[ -d $data ]]; then
+  mkdir -p "$tmp/bad"
+  cp "$data"/*.gz "$tmp/bad/"
+  printf 'garbage' >"$tmp/bad/train-labels-idx1-ubyte.gz"
+  expect 2 "train-labels-idx1-ubyte.gz" -- "$weft" train --data-dir "$tmp/bad" --steps 1
+  cp "$data/train-labels-idx1-ubyte.gz" "$tmp/bad/"
+  head -c 100000 "$data/train-images-idx3-ubyte.gz" >"$tmp/bad/train-images-idx3-ubyte.gz"
+  expect 2 "train-images-idx3-ubyte.gz" -- "$weft" train --data-dir "$tmp/bad" --steps 1
+
+  # A checkpoint into a directory that does not exist: an error, no file.
+  expect 2 "cannot write" -- "$weft" train --model mlp --steps 2 --no-eval --quiet --checkpoint "$tmp/no/such/dir/c.safetensors"
+  [[ ! -e "$tmp/no" ]] && ok || bad "a failed checkpoint write left files"
+
+  # Resume: 12 steps straight == 6 steps, save, resume to 12 (same bytes),
+  # for fp32 with momentum and for stochastic rounding.
+  for p in fp32 bf16-sr bf16-kahan; do
+    common=(train --model mlp --precision "$p" --no-eval --quiet --threads 2)
+    "$weft" "${common[@]}" --steps 12 --checkpoint "$tmp/a.st" >/dev/null 2>&1 || bad "train $p 12 steps"
+    "$weft" "${common[@]}" --steps 6 --checkpoint "$tmp/b6.st" >/dev/null 2>&1 || bad "train $p 6 steps"
+    "$weft" "${common[@]}" --steps 12 --resume "$tmp/b6.st" --checkpoint "$tmp/b.st" >/dev/null 2>&1 || bad "resume $p"
+    cmp -s "$tmp/a.st" "$tmp/b.st" && ok || bad "$p: resumed run differs from the uninterrupted one"
+  done
+
+  # eval reproduces the accuracy train reports.
+  "$weft" train --model mlp --steps 30 --quiet --json --checkpoint "$tmp/e.st" >"$tmp/t.json" 2>/dev/null || bad "train for eval"
+  "$weft" eval --checkpoint "$tmp/e.st" --json >"$tmp/e.json" 2>/dev/null || bad "eval"
+  a=$(grep -o '"test_acc": [0-9.]*' "$tmp/t.json"); b=$(grep -o '"test_acc": [0-9.]*' "$tmp/e.json")
+  [[ -n $a && $a == "$b" ]] && ok || bad "eval accuracy '$b' differs from train's '$a'"
+
+  # --json has the fields the issue names.
+  for k in model precision steps epochs batch train_loss test_acc samples_per_s wall_s peak_arena_bytes bytes_per_param; do
+    grep -q "\"$k\":" "$tmp/t.json" && ok || bad "--json lacks $k"
+  done
+
+  # A corrupt checkpoint: a clear error naming the file.
+  head -c 200 "$tmp/e.st" >"$tmp/trunc.st"
+  expect 2 "trunc.st" -- "$weft" eval --checkpoint "$tmp/trunc.st"
+
+  # A non-finite loss stops the run and names the step and the op.
+  expect 1 "non-finite" -- "$weft" train --model mlp --steps 50 --lr 10000 --no-eval --quiet
+  grep -q "step [0-9]" "$tmp/err" && ok || bad "non-finite message lacks the step: $(cat "$tmp/err")"
+fi
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
