@@ -12,7 +12,8 @@ extern "C" {
  * The format: 8-byte little-endian header length, a JSON header mapping each
  * tensor name to {"dtype": "F32"|"BF16"|"I32"|"U8", "shape": [...],
  * "data_offsets": [begin, end]} plus an optional "__metadata__" object of
- * string -> string, then the tensor bytes (little-endian, row-major). */
+ * string -> string, then the tensor bytes (little-endian, row-major).
+ * weft_st_file.buffer is released with free() by weft_st_free. */
 #define WEFT_ST_MAX_DIMS 8
 typedef struct {
     char name[128];
@@ -32,8 +33,9 @@ typedef struct {
 } weft_st_file;
 
 /* Writes atomically (temporary name, flush, fsync, rename). meta is an array
- * of nmeta key/value string pairs (meta[2i] key, meta[2i+1] value). Tensors
- * are written in the order given. */
+ * of nmeta key/value string pairs (meta[2i] key, meta[2i+1] value). The header
+ * lists tensors in the order given; the data section is laid out widest
+ * dtype first (the format allows no gaps, so this keeps every tensor aligned). */
 weft_status weft_st_write(const char *path, const weft_st_tensor *ts, int n,
                           const char *const *meta, int nmeta);
 /* Reads and validates: header length within the file, valid JSON, known

@@ -1,0 +1,220 @@
+/* test_graph.c — the graph IR and its passes: shape inference errors, the
+ * verifier, the precision pass, autodiff's structure, the optimizer pass,
+ * and the memory planner (no two values live at once share a byte). */
+#include "test_util.h"
+#include "weft/graph.h"
+#include "weft/models.h"
+
+#include <string.h>
+
+static int find(const weft_graph *g, const char *name)
+{
+    for (int v = 0; v < g->nvalues; v++) if (!strcmp(g->values[v].name, name)) return v;
+    return -1;
+}
+
+static void test_shape_errors(void)
+{
+    weft_graph *g = weft_graph_new();
+    int64_t xd[2] = { 8, 10 }, wd[2] = { 4, 12 };
+    int x = weft_g_input(g, "x", WEFT_F32, 2, xd);
+    int w = weft_g_param(g, "w", 2, wd, 0.1f);
+    int y = weft_g_linear(g, x, w, -1, 0);
+    CHECK(y == -1);
+    CHECK(weft_graph_status(g) == WEFT_ERR_SHAPE);
+    CHECKF(strstr(weft_errmsg(), "linear") && strstr(weft_errmsg(), "w") && strstr(weft_errmsg(), "[4,12]"),
+           "message: %s", weft_errmsg());
+    /* Sticky: later calls fail too and keep the first message. */
+    CHECK(weft_g_relu(g, x) == -1);
+    CHECK(strstr(g->errmsg, "linear") != NULL);
+    weft_graph_free(g);
+
+    g = weft_graph_new();
+    int64_t id[4] = { 2, 3, 5, 5 }, cw[4] = { 4, 2, 3, 3 };
+    x = weft_g_input(g, "img", WEFT_F32, 4, id);
+    w = weft_g_param(g, "cw", 4, cw, 0.1f);
+    CHECK(weft_g_conv2d(g, x, w, -1, 1, 1, 0) == -1);
+    CHECKF(strstr(weft_errmsg(), "channels") != NULL, "message: %s", weft_errmsg());
+    weft_graph_free(g);
+
+    g = weft_graph_new();
+    x = weft_g_input(g, "img", WEFT_F32, 4, id);
+    int64_t rd[2] = { 2, 77 };
+    CHECK(weft_g_reshape(g, x, 2, rd) == -1);
+    CHECKF(strstr(weft_errmsg(), "150") && strstr(weft_errmsg(), "154"), "message: %s", weft_errmsg());
+    weft_graph_free(g);
+
+    g = weft_graph_new();
+    int64_t ld[2] = { 4, 10 }, lb[1] = { 5 };
+    x = weft_g_input(g, "logits", WEFT_F32, 2, ld);
+    int l = weft_g_input(g, "labels", WEFT_I32, 1, lb);
+    CHECK(weft_g_xent(g, x, l) == -1);
+    CHECKF(strstr(weft_errmsg(), "labels") != NULL, "message: %s", weft_errmsg());
+    weft_graph_free(g);
+}
+
+static weft_graph *train_graph(const char *model, weft_precision p, weft_optimizer o, weft_model_io *io)
+{
+    weft_graph *g = weft_graph_new();
+    CHECK_OK(weft_model_build(g, model, 4, io));
+    CHECK_OK(weft_pass_precision(g, p));
+    CHECK_OK(weft_pass_autodiff(g, io->loss));
+    CHECK_OK(weft_pass_optimizer(g, o));
+    CHECK_OK(weft_graph_verify(g));
+    CHECK_OK(weft_pass_plan_memory(g));
+    return g;
+}
+
+static void test_passes(void)
+{
+    weft_model_io io;
+    for (int p = 0; p < WEFT_PREC_COUNT; p++) {
+        weft_graph *g = train_graph("cnn", (weft_precision)p, WEFT_OPT_SGD, &io);
+        bool bf = weft_precision_bf16_compute((weft_precision)p);
+        int w = find(g, "conv1.weight");
+        CHECK(w >= 0);
+        CHECK(g->values[w].role == WEFT_ROLE_PARAM);
+        CHECK(g->values[w].dtype == (p == WEFT_PREC_FP32 || p == WEFT_PREC_MIXED ? WEFT_F32 : WEFT_BF16));
+        CHECK(g->values[io.x].dtype == (bf ? WEFT_BF16 : WEFT_F32));
+        CHECK(g->values[io.y].dtype == WEFT_I32);
+        CHECK(g->values[io.loss].dtype == WEFT_F32);
+        CHECK(g->values[io.logits].dtype == (bf ? WEFT_BF16 : WEFT_F32));
+        /* Every parameter has a gradient of its own dtype and one update node. */
+        int nparam = 0, nupd = 0;
+        for (int v = 0; v < g->nvalues; v++) {
+            if (g->values[v].role != WEFT_ROLE_PARAM) continue;
+            nparam++;
+            int gv = g->values[v].grad;
+            CHECK(gv >= 0 && weft_shape_eq(&g->values[gv].shape, &g->values[v].shape));
+            CHECK(gv >= 0 && g->values[gv].dtype == g->values[v].dtype);
+        }
+        for (int i = 0; i < g->nnodes; i++) nupd += g->nodes[i].op == WEFT_OP_SGD;
+        CHECK(nparam == 8 && nupd == 8);
+        /* Mixed: one cast per parameter at the head of the graph. */
+        int ncast = 0;
+        for (int i = 0; i < g->nnodes; i++) ncast += g->nodes[i].op == WEFT_OP_CAST && g->nodes[i].phase == WEFT_PHASE_FWD;
+        CHECK(ncast == (p == WEFT_PREC_MIXED ? 8 : 0));
+        if (p == WEFT_PREC_MIXED) CHECK(g->nodes[0].op == WEFT_OP_CAST && find(g, "conv1.weight.bf16") >= 0);
+        /* Kahan gets a compensation buffer per weight. */
+        CHECK((find(g, "fc1.weight.kahan_comp") >= 0) == (p == WEFT_PREC_BF16_KAHAN));
+        CHECK(find(g, "fc1.weight.momentum") >= 0);
+        weft_graph_free(g);
+    }
+    weft_graph *g = train_graph("mlp", WEFT_PREC_BF16, WEFT_OPT_ADAMW, &io);
+    CHECK(find(g, "fc2.bias.exp_avg") >= 0 && find(g, "fc2.bias.exp_avg_sq") >= 0);
+    CHECK(weft_graph_param_count(g) == 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10);
+    /* The dump names ops and values. */
+    char *buf = NULL; size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    weft_graph_dump(g, f);
+    fclose(f);
+    CHECK(strstr(buf, "linear_bwd_weight") && strstr(buf, "adamw") && strstr(buf, "fc1.weight.grad"));
+    CHECK(strstr(buf, "arena:") != NULL);
+    free(buf);
+    weft_graph_free(g);
+}
+
+static void test_verifier(void)
+{
+    weft_model_io io;
+    weft_graph *g = train_graph("mlp", WEFT_PREC_FP32, WEFT_OPT_SGD, &io);
+    /* Corrupt a shape: the verifier names the value. */
+    int v = g->nodes[2].out[0];
+    g->values[v].shape.d[1] += 1;
+    CHECK(weft_graph_verify(g) == WEFT_ERR_SHAPE);
+    CHECKF(strstr(weft_errmsg(), g->values[v].name) != NULL, "message: %s", weft_errmsg());
+    g->values[v].shape.d[1] -= 1;
+    CHECK_OK(weft_graph_verify(g));
+    /* A node reading a value produced later. */
+    weft_node saved = g->nodes[1];
+    g->nodes[1].in[0] = g->nodes[3].out[0];
+    CHECK(weft_graph_verify(g) != WEFT_OK);
+    g->nodes[1] = saved;
+    /* A wrong dtype. */
+    g->values[v].dtype = WEFT_BF16;
+    CHECK(weft_graph_verify(g) == WEFT_ERR_SHAPE);
+    weft_graph_free(g);
+}
+
+/* No two arena values whose lives overlap may share a byte. */
+static void test_planner(void)
+{
+    const char *models[] = { "mlp", "cnn" };
+    for (int m = 0; m < 2; m++) {
+        weft_model_io io;
+        weft_graph *g = train_graph(models[m], WEFT_PREC_BF16_SR, WEFT_OPT_SGD, &io);
+        int nv = g->nvalues;
+        int64_t *st = calloc((size_t)nv, sizeof *st), *en = calloc((size_t)nv, sizeof *en);
+        int64_t sum = 0;
+        for (int v = 0; v < nv; v++) {
+            st[v] = g->values[v].producer;
+            en[v] = g->values[v].keep || g->values[v].role == WEFT_ROLE_INPUT ? g->nnodes : st[v];
+        }
+        for (int i = 0; i < g->nnodes; i++)
+            for (int k = 0; k < g->nodes[i].nin; k++) {
+                int r = g->nodes[i].in[k];
+                while (g->values[r].alias_of >= 0) { if (en[r] < i) en[r] = i; r = g->values[r].alias_of; }
+                if (en[r] < i) en[r] = i;
+            }
+        int bad = 0;
+        for (int a = 0; a < nv; a++) {
+            const weft_value *x = &g->values[a];
+            if (x->offset < 0 || x->alias_of >= 0) continue;
+            int64_t sa = weft_shape_numel(&x->shape) * (int64_t)weft_dtype_size(x->dtype);
+            sum += sa;
+            CHECK(x->offset + sa <= g->arena_bytes);
+            for (int b = a + 1; b < nv; b++) {
+                const weft_value *y = &g->values[b];
+                if (y->offset < 0 || y->alias_of >= 0) continue;
+                int64_t sb = weft_shape_numel(&y->shape) * (int64_t)weft_dtype_size(y->dtype);
+                bool live = st[a] <= en[b] && st[b] <= en[a];
+                bool overlap = x->offset < y->offset + sb && y->offset < x->offset + sa;
+                if (live && overlap) bad++;
+            }
+        }
+        CHECKF(bad == 0, "%s: %d pairs of live values share bytes", models[m], bad);
+        CHECKF(g->arena_bytes < sum, "%s: arena %lld not below the sum %lld", models[m],
+               (long long)g->arena_bytes, (long long)sum);
+        free(st); free(en);
+        weft_graph_free(g);
+    }
+}
+
+static void test_store(void)
+{
+    weft_model_io io;
+    weft_graph *a = train_graph("mlp", WEFT_PREC_FP32, WEFT_OPT_SGD, &io);
+    weft_graph *b = train_graph("mlp", WEFT_PREC_BF16, WEFT_OPT_SGD, &io);
+    weft_store sa, sb;
+    weft_store_init(&sa); weft_store_init(&sb);
+    CHECK_OK(weft_store_bind(&sa, a, 7));
+    CHECK_OK(weft_store_bind(&sb, b, 7));
+    weft_tensor *ta = weft_store_find(&sa, "fc1.weight"), *tb = weft_store_find(&sb, "fc1.weight");
+    CHECK(ta && tb && ta->dtype == WEFT_F32 && tb->dtype == WEFT_BF16);
+    /* Same seed: the bf16 weights are the fp32 ones rounded once. */
+    int same = 0;
+    float bound = 0;
+    for (int i = 0; i < 784 * 256; i++) {
+        float x = ((float *)ta->data)[i];
+        same += weft_bf16_from_f32(x) == ((weft_bf16 *)tb->data)[i];
+        if (fabsf(x) > bound) bound = fabsf(x);
+    }
+    CHECK(same == 784 * 256);
+    CHECK(bound <= 1.0f / sqrtf(784.0f) && bound > 0.9f / sqrtf(784.0f));
+    weft_tensor *m = weft_store_find(&sa, "fc1.weight.momentum");
+    CHECK(m && ((float *)m->data)[0] == 0.0f);
+    /* A store bound to one graph refuses a mismatching one. */
+    CHECK(weft_store_bind(&sa, b, 7) == WEFT_ERR_SHAPE);
+    weft_store_free(&sa); weft_store_free(&sb);
+    weft_graph_free(a); weft_graph_free(b);
+}
+
+int main(void)
+{
+    test_shape_errors();
+    test_passes();
+    test_verifier();
+    test_planner();
+    test_store();
+    return test_summary();
+}
