@@ -71,9 +71,17 @@ weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store, 
             else if (t->dtype != x->dtype || !weft_shape_eq(&t->shape, &x->shape))
                 s = weft_fail(WEFT_ERR_SHAPE, "exec: stored %s does not match the graph", x->name);
             else ex->ptr[v] = t->data;
-        } else {
-            ex->ptr[v] = ex->arena + x->offset;
         }
+    }
+    /* Transient values, and views: a view shares its base's bytes, whether
+     * the base is in the arena or the store (a reshaped parameter). */
+    for (int v = 0; v < g->nvalues && !s; v++) {
+        const weft_value *x = &g->values[v];
+        if (x->role == WEFT_ROLE_PARAM || x->role == WEFT_ROLE_STATE) continue;
+        int r = v;
+        while (g->values[r].alias_of >= 0) r = g->values[r].alias_of;
+        if (r != v) ex->ptr[v] = ex->ptr[r] ? ex->ptr[r] : ex->arena + g->values[r].offset;
+        else ex->ptr[v] = ex->arena + x->offset;
     }
     if (!s) s = weft_pool_create(&ex->pool, threads);
     if (s) { weft_exec_free(ex); return s; }
@@ -176,6 +184,8 @@ weft_status weft_exec_run(weft_exec *ex, const weft_run_opts *o)
     for (int i = 0; i < g->nnodes; i++) {
         const weft_node *n = &g->nodes[i];
         if (!(n->phase & o->phases)) continue;
+        /* A view writes nothing: its bytes are its input's. */
+        if (n->op == WEFT_OP_RESHAPE && ex->ptr[n->out[0]] == ex->ptr[n->in[0]]) continue;
         double t0 = weft_now();
         const weft_kernel_info *ki = weft_exec_kernel(n->op);
         weft_kctx k = { .g = g, .n = n, .pool = ex->pool, .opts = o, .seed = ex->seed };

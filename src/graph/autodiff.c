@@ -66,6 +66,9 @@ weft_status weft_pass_autodiff(weft_graph *g, int loss)
             break;
         }
         g->values[v].grad = grad[v];
+        /* Name the gradient after its parameter, unless it is shared (an
+         * input, or another value's gradient passed through an add). */
+        if (g->values[grad[v]].role != WEFT_ROLE_GRAD || strstr(g->values[grad[v]].name, ".grad")) continue;
         char name[WEFT_NAME_MAX];
         snprintf(name, sizeof name, "%.*s.grad", WEFT_NAME_MAX - 6, g->values[v].name);
         memcpy(g->values[grad[v]].name, name, sizeof name);

@@ -95,6 +95,8 @@ weft_status weft_pass_plan_memory(weft_graph *g)
         g->values[items[i].v].offset = off;
         if (off + items[i].size > peak) peak = off + items[i].size;
     }
+    /* Views take their base's offset; a view of a store value has none (-1)
+     * and the backend points it at the store's bytes. */
     for (int v = 0; v < nv; v++)
         if (g->values[v].alias_of >= 0 && in_arena(&g->values[v]))
             g->values[v].offset = g->values[root_of(g, v)].offset;
