@@ -48,12 +48,12 @@ if [[ -d $data ]]; then
   expect 2 "cannot write" -- "$weft" train --model mlp --steps 2 --no-eval --quiet --checkpoint "$tmp/no/such/dir/c.safetensors"
   [[ ! -e "$tmp/no" ]] && ok || bad "a failed checkpoint write left files"
 
-  # Resume: 12 steps straight == 6 steps, save, resume to 12 (same bytes),
+  # Resume: 12 steps straight == stopped after 6, resumed to 12 (same bytes),
   # for fp32 with momentum and for stochastic rounding.
   for p in fp32 bf16-sr bf16-kahan; do
     common=(train --model mlp --precision "$p" --no-eval --quiet --threads 2)
     "$weft" "${common[@]}" --steps 12 --checkpoint "$tmp/a.st" >/dev/null 2>&1 || bad "train $p 12 steps"
-    "$weft" "${common[@]}" --steps 6 --checkpoint "$tmp/b6.st" >/dev/null 2>&1 || bad "train $p 6 steps"
+    "$weft" "${common[@]}" --steps 12 --stop-at 6 --checkpoint "$tmp/b6.st" >/dev/null 2>&1 || bad "train $p 6 steps"
     "$weft" "${common[@]}" --steps 12 --resume "$tmp/b6.st" --checkpoint "$tmp/b.st" >/dev/null 2>&1 || bad "resume $p"
     cmp -s "$tmp/a.st" "$tmp/b.st" && ok || bad "$p: resumed run differs from the uninterrupted one"
   done

@@ -19,10 +19,12 @@ typedef struct {
     int64_t seed;
     int threads;
     const char *checkpoint, *resume, *log, *data_dir;
-    bool json, quiet, no_eval;
+    bool json, quiet, no_eval, profile;
     const char *dump;     /* write the training graph's text dump here */
     const char *schedule; /* learning-rate schedule: constant, cosine, step, linear */
     int64_t warmup;       /* linear warm-up steps before the schedule */
+    int64_t checkpoint_every; /* also save the checkpoint every N steps */
+    int64_t stop_at;      /* stop after this step, as if interrupted (0: never) */
 } weft_opts;
 
 /* Verbs a flag belongs to. */

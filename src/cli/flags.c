@@ -37,6 +37,9 @@ static const flag flags[] = {
     { "--threads", F_INT, O(threads), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, "N", "threads (default: the cores, at most 2)" },
     { "--checkpoint", F_STR, O(checkpoint), V_TRAIN | V_EVAL, "FILE",
       "train: save weights + optimizer state here at the end (safetensors); eval: the checkpoint to evaluate" },
+    { "--checkpoint-every", F_I64, O(checkpoint_every), V_TRAIN, "N", "also save the checkpoint every N steps" },
+    { "--stop-at", F_I64, O(stop_at), V_TRAIN, "N",
+      "stop after step N as if interrupted (the schedule still spans the whole run); --resume continues it" },
     { "--resume", F_STR, O(resume), V_TRAIN, "FILE", "continue the run saved in FILE" },
     { "--log", F_STR, O(log), V_TRAIN | V_DEMO, "FILE", "write metrics as JSON lines" },
     { "--data-dir", F_STR, O(data_dir), V_TRAIN | V_EVAL | V_DEMO, "DIR",
@@ -44,6 +47,7 @@ static const flag flags[] = {
     { "--json", F_BOOL, O(json), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, NULL, "print one JSON summary object on stdout" },
     { "--quiet", F_BOOL, O(quiet), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, NULL, "no progress output" },
     { "--no-eval", F_BOOL, O(no_eval), V_TRAIN | V_BENCH, NULL, "skip the test-set evaluation" },
+    { "--profile", F_BOOL, O(profile), V_TRAIN | V_BENCH, NULL, "print the time spent in each kind of op (stderr)" },
     { "--dump-graph", F_STR, O(dump), V_TRAIN, "FILE", "write the training graph (after all passes) as text" },
 };
 #undef O

@@ -167,6 +167,26 @@ static void progress_show(progress *p, int64_t step, int batch, double loss, boo
     fflush(stderr);
 }
 
+/* Time per op kind and phase over the run, largest first, on stderr. */
+static void print_profile(const weft_graph *g, const weft_exec *ex, int64_t steps)
+{
+    const double *t = weft_exec_node_seconds(ex);
+    double by[WEFT_OP_COUNT][5] = { { 0 } }, total = 0;
+    for (int i = 0; i < g->nnodes; i++) { by[g->nodes[i].op][g->nodes[i].phase] += t[i]; total += t[i]; }
+    fprintf(stderr, "profile: %.3f ms per step in ops\n", 1e3 * total / (double)(steps ? steps : 1));
+    for (;;) {
+        int bo = -1, bp = 0;
+        for (int o = 0; o < WEFT_OP_COUNT; o++)
+            for (int p = 1; p < 5; p++)
+                if (by[o][p] > 0 && (bo < 0 || by[o][p] > by[bo][bp])) { bo = o; bp = p; }
+        if (bo < 0) break;
+        fprintf(stderr, "  %-20s %-4s %8.3f ms/step %5.1f%%\n", weft_op_name((weft_op)bo),
+                bp == WEFT_PHASE_FWD ? "fwd" : bp == WEFT_PHASE_BWD ? "bwd" : "upd",
+                1e3 * by[bo][bp] / (double)(steps ? steps : 1), 100 * by[bo][bp] / total);
+        by[bo][bp] = 0;
+    }
+}
+
 /* ---- the run ------------------------------------------------------------------------ */
 
 weft_status weft_train_run(const weft_opts *oin, weft_train_result *r)
@@ -249,7 +269,8 @@ weft_status weft_train_run(const weft_opts *oin, weft_train_result *r)
     double loss = NAN, loss_sum = 0;
     int64_t loss_n = 0;
     double t_train = weft_now();
-    for (int64_t st = step0; st < total; st++) {
+    int64_t end = o.stop_at > 0 && o.stop_at < total ? o.stop_at : total;
+    for (int64_t st = step0; st < end; st++) {
         if (st / spe != epoch) {
             epoch = st / spe;
             weft_dataset_permutation(train.n, (uint64_t)o.seed, epoch, perm);
@@ -277,27 +298,30 @@ weft_status weft_train_run(const weft_opts *oin, weft_train_result *r)
         if ((s = weft_exec_run(tr.ex, &ro))) goto done;
         loss_sum += loss; loss_n++;
         progress_show(&pg, st + 1 - step0, B, loss, false);
+        if (o.checkpoint && o.checkpoint_every > 0 && (st + 1) % o.checkpoint_every == 0 && st + 1 < end &&
+            (s = save_checkpoint(o.checkpoint, &store, &o, st + 1))) goto done;
         if (logf && ((st + 1) % 50 == 0 || st + 1 == total))
             fprintf(logf, "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.6f, \"lr\": %g}\n", (long long)(st + 1),
                     (double)(st + 1) / (double)spe, loss, (double)ro.hp.lr);
     }
     double train_s = weft_now() - t_train;
-    progress_show(&pg, total - step0, B, loss, true);
+    if (o.profile) print_profile(tr.g, tr.ex, end - step0);
+    progress_show(&pg, end - step0, B, loss, true);
 
-    r->steps = total;
-    r->epochs = (double)total / (double)spe;
+    r->steps = end;
+    r->epochs = (double)end / (double)spe;
     r->train_loss = loss;
     r->train_s = train_s;
-    r->samples_per_s = train_s > 0 ? (double)(total - step0) * B / train_s : 0;
+    r->samples_per_s = train_s > 0 ? (double)(end - step0) * B / train_s : 0;
     r->peak_arena_bytes = weft_exec_arena_bytes(tr.ex);
     r->params = weft_graph_param_count(tr.g);
     r->bytes_per_param = weft_precision_bytes_per_param(o.precision, weft_optimizer_nstates(o.optimizer));
     r->test_acc = r->test_loss = NAN;
     if (!o.no_eval && (s = evaluate(&ev, &test, &r->test_loss, &r->test_acc))) goto done;
     if (logf)
-        fprintf(logf, "{\"step\": %lld, \"test_loss\": %.6f, \"test_acc\": %.6f}\n", (long long)total,
+        fprintf(logf, "{\"step\": %lld, \"test_loss\": %.6f, \"test_acc\": %.6f}\n", (long long)end,
                 r->test_loss, r->test_acc);
-    if (o.checkpoint && (s = save_checkpoint(o.checkpoint, &store, &o, total))) goto done;
+    if (o.checkpoint && (s = save_checkpoint(o.checkpoint, &store, &o, end))) goto done;
     r->wall_s = weft_now() - t_start;
 done:
     if (logf) fclose(logf);
