@@ -1,0 +1,435 @@
+#!/usr/bin/python3
+"""Writes the PyTorch fixtures that tests/test_ops.c and tests/test_models.c
+check weft against (DESIGN.md section 8).
+
+    /usr/bin/python3 scripts/gen_fixtures.py [OUT_DIR]        (default tests/fixtures)
+    make fixtures
+
+Needs Debian's python3-torch and python3-numpy, and Fashion-MNIST in
+/usr/share/datasets/fashion-mnist (or $WEFT_FMNIST_DIR). Deterministic: the
+same torch version writes the same bytes. safetensors is written here by hand
+(the package is not in Debian): 8-byte little-endian header length, a JSON
+header padded with spaces to a multiple of 8, then the raw little-endian bytes.
+
+ops_<case>.safetensors — one op case each (the rows of the table in
+tests/test_ops.c; the C table and OP_CASES below must list the same cases):
+    in0, in1, in2   F32  the op's float inputs, in the op's input order
+    labels          I32  (xent only)
+    r               F32  the upstream gradient: the loss is sum(y * r)
+                         (xent: the loss is the op's own output, no r)
+    y               F32  the output
+    grad0..         F32  d loss / d in_i
+    bf16.in0.., bf16.r   BF16 the same inputs rounded to bf16 (nearest even)
+    bf16.y, bf16.grad0.. BF16 PyTorch in fp32 from the bf16 inputs, rounded
+                         once to bf16 (weft's contract: fp32 inside the unit,
+                         the output rounded once)
+    metadata: op, act, bias, stride, pad, k (the C test checks them against
+    its table row)
+  fp32 references are computed in float64, so the tests measure weft's error
+  alone. Inputs are chosen away from non-differentiable points: relu
+  pre-activations have |z| >= KINK_MARGIN (also after bf16 rounding) and
+  max-pool inputs are distinct multiples of 1/64, so the finite differences of
+  the C test (step 1e-3) never cross a kink or change a window's winner.
+
+model_<mlp|cnn>.safetensors — the zoo's model on 4 Fashion-MNIST images:
+    images F32 (4,1,28,28) pixel/255; labels I32 (4)
+    init.<param>    F32 (16)  the first 16 initial values (see below)
+    logits F32 (4,10); loss F32 ()
+    grad.<param>    F32       the full gradient (tensors of at most
+                              FULL_GRAD_MAX elements), or, for larger ones,
+    grad.<param>.idx I32 (GRAD_SAMPLES) and grad.<param>.val F32: a sorted
+                              random sample of flat indices and their values,
+    grad.<param>.norms F32 (2) [sum |g|, sqrt(sum g^2)] of the whole tensor
+    sgd.losses F32 (3)   torch.optim.SGD(lr 0.05, momentum 0.9): loss k is
+                         computed before update k, on the same batch
+    adamw.losses F32 (3) torch.optim.AdamW(lr 1e-3, betas (0.9, 0.999),
+                         eps 1e-8, weight_decay 0.01) (mlp only)
+    bf16.logits F32, bf16.loss F32   fp32 forward from bf16-rounded params
+                         and images (no rounding inside)
+    bf16.emul.logits F32, bf16.emul.loss F32, bf16.emul.grad.<param>...
+                         the same, but with every op's output and every
+                         backward node's output rounded to bf16, as weft's
+                         bf16 policy does (fp32 inside each op, one rounding
+                         on the way out); gradients stored as grad.* above
+  Initial parameters are not stored (the CNN's fc1 alone is 1.6 MB): they
+  come from a tiny generator that the C test reproduces bit for bit —
+  U(-bound, bound), bound = 1/sqrt(fan_in) as PyTorch's nn.Linear/nn.Conv2d,
+  from splitmix64 over the element index, keyed by MODEL_SEED ^ FNV-1a(name):
+    z = key + (i+1) * 0x9E3779B97F4A7C15
+    z = (z ^ z>>30) * 0xBF58476D1CE4E5B9; z = (z ^ z>>27) * 0x94D049BB133111EB
+    z ^= z>>31;  u = (z >> 40) * 2^-24;  value = (2u - 1) * bound   (float32)
+  init.<param> lets the test prove the two generators agree.
+"""
+import gzip
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+OP_SEED = 1234
+MODEL_SEED = 20240601
+BATCH = 4
+KINK_MARGIN = 5e-3
+FULL_GRAD_MAX = 20000
+GRAD_SAMPLES = 512
+
+# ---- safetensors ------------------------------------------------------------------
+
+ST_DTYPES = {np.dtype(np.float32): "F32", np.dtype(np.int32): "I32", np.dtype(np.uint16): "BF16"}
+
+
+def write_safetensors(path, tensors, meta):
+    """tensors: list of (name, numpy array) in order; uint16 arrays are bf16 bits."""
+    header, blobs, off = {}, [], 0
+    for name, a in tensors:
+        a = np.ascontiguousarray(a)
+        dt = ST_DTYPES[a.dtype]
+        b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    header["__metadata__"] = {str(k): str(v) for k, v in meta.items()}
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * ((8 - len(h) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+# ---- bf16 --------------------------------------------------------------------------
+
+def bf16_bits(t):
+    """float tensor -> uint16 numpy bits, rounded to nearest even (finite inputs)."""
+    return t.detach().float().to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16).copy()
+
+
+def bf16_round(t):
+    """float tensor -> the same values rounded to bf16, as float32."""
+    return t.detach().float().to(torch.bfloat16).float()
+
+
+def f32(t):
+    return t.detach().to(torch.float32).numpy().copy()
+
+
+# ---- op cases ----------------------------------------------------------------------
+# Each: name, op, attrs, shapes of the float inputs, extra generation hints.
+
+OP_CASES = [
+    dict(name="linear_bias", op="linear", bias=1, act=0, shapes=[(5, 7), (6, 7), (6,)]),
+    dict(name="linear_nobias", op="linear", bias=0, act=0, shapes=[(5, 7), (6, 7)]),
+    dict(name="linear_relu", op="linear", bias=1, act=1, shapes=[(5, 7), (6, 7), (6,)]),
+    dict(name="add", op="add", shapes=[(4, 9), (4, 9)]),
+    dict(name="relu", op="relu", shapes=[(5, 7)]),
+    dict(name="gelu", op="gelu", shapes=[(5, 7)]),
+    dict(name="conv_s1p1_relu", op="conv2d", bias=1, act=1, stride=1, pad=1,
+         shapes=[(2, 3, 7, 6), (4, 3, 3, 3), (4,)]),
+    dict(name="conv_s2p0", op="conv2d", bias=1, act=0, stride=2, pad=0,
+         shapes=[(2, 3, 7, 6), (4, 3, 3, 3), (4,)]),
+    dict(name="conv_s2p1_nobias", op="conv2d", bias=0, act=0, stride=2, pad=1,
+         shapes=[(2, 3, 7, 6), (4, 3, 3, 3)]),
+    dict(name="maxpool_k2s2", op="maxpool", k=2, stride=2, shapes=[(2, 3, 7, 6)]),
+    dict(name="maxpool_k3s2", op="maxpool", k=3, stride=2, shapes=[(2, 3, 7, 6)]),
+    dict(name="reshape", op="reshape", out_shape=(6, 7), shapes=[(2, 3, 7)]),
+    dict(name="xent", op="xent", shapes=[(5, 7)]),
+]
+
+
+def op_forward(c, ins, labels):
+    op = c["op"]
+    if op == "linear":
+        z = F.linear(ins[0], ins[1], ins[2] if c["bias"] else None)
+        return z, (torch.relu(z) if c["act"] == 1 else z)
+    if op == "add":
+        return None, ins[0] + ins[1]
+    if op == "relu":
+        return ins[0], torch.relu(ins[0])
+    if op == "gelu":
+        return None, F.gelu(ins[0])  # the exact erf form
+    if op == "conv2d":
+        z = F.conv2d(ins[0], ins[1], ins[2] if c["bias"] else None, stride=c["stride"], padding=c["pad"])
+        return z, (torch.relu(z) if c["act"] == 1 else z)
+    if op == "maxpool":
+        return None, F.max_pool2d(ins[0], c["k"], c["stride"])
+    if op == "reshape":
+        return None, ins[0].reshape(c["out_shape"])
+    if op == "xent":
+        return None, F.cross_entropy(ins[0], labels, reduction="mean")
+    raise ValueError(op)
+
+
+def distinct_grid(shape, gen):
+    """Distinct multiples of 1/64 (exact in bf16 for |x| < 4), in random order."""
+    n = int(np.prod(shape))
+    v = (torch.arange(n, dtype=torch.float64) - n / 2) / 64.0
+    return v[torch.randperm(n, generator=gen)].reshape(shape)
+
+
+def make_inputs(c, gen):
+    """Inputs in float64, resampled until every kink is at least KINK_MARGIN away."""
+    for attempt in range(1000):
+        if c["op"] == "maxpool":
+            ins = [distinct_grid(c["shapes"][0], gen)]
+        else:
+            ins = [torch.rand(s, generator=gen, dtype=torch.float64) * 2 - 1 for s in c["shapes"]]
+            if c["op"] == "xent":
+                ins[0] = ins[0] * 3
+        ins = [t.float().double() for t in ins]  # fp32-representable
+        labels = None
+        if c["op"] == "xent":
+            m, ncls = c["shapes"][0]
+            labels = torch.randint(0, ncls, (m,), generator=gen)
+        z64, _ = op_forward(c, ins, labels)
+        if z64 is None:
+            return ins, labels
+        zb, _ = op_forward(c, [bf16_round(t) for t in ins], labels)  # fp32 from bf16 inputs
+        if z64.abs().min() >= KINK_MARGIN and zb.abs().min() >= KINK_MARGIN:
+            return ins, labels
+    raise RuntimeError(f"{c['name']}: no inputs away from the relu kink")
+
+
+def gen_op_case(c, gen, out_dir):
+    ins, labels = make_inputs(c, gen)
+    tensors, meta = [], {"op": c["op"], "act": c.get("act", 0), "bias": c.get("bias", 0),
+                         "stride": c.get("stride", 0), "pad": c.get("pad", 0), "k": c.get("k", 0),
+                         "generator": "scripts/gen_fixtures.py", "torch": torch.__version__}
+    is_loss = c["op"] == "xent"
+
+    # fp32: reference in float64 from the fp32 inputs.
+    xs = [t.clone().requires_grad_(True) for t in ins]
+    _, y = op_forward(c, xs, labels)
+    r = None if is_loss else (torch.rand(y.shape, generator=gen, dtype=torch.float64) * 2 - 1).float().double()
+    loss = y if is_loss else (y * r).sum()
+    grads = torch.autograd.grad(loss, xs)
+    for i, t in enumerate(ins):
+        tensors.append((f"in{i}", f32(t)))
+    if labels is not None:
+        tensors.append(("labels", labels.to(torch.int32).numpy()))
+    if r is not None:
+        tensors.append(("r", f32(r)))
+    tensors.append(("y", f32(y.reshape(()) if is_loss else y)))
+    for i, gr in enumerate(grads):
+        tensors.append((f"grad{i}", f32(gr)))
+
+    # bf16: inputs rounded to bf16; PyTorch in fp32 from them; outputs rounded once.
+    xb = [bf16_round(t).requires_grad_(True) for t in ins]
+    _, yb = op_forward(c, xb, labels)
+    rb = None if is_loss else bf16_round(r)
+    lb = yb if is_loss else (yb * rb).sum()
+    gb = torch.autograd.grad(lb, xb)
+    for i, t in enumerate(xb):
+        tensors.append((f"bf16.in{i}", bf16_bits(t)))
+    if rb is not None:
+        tensors.append(("bf16.r", bf16_bits(rb)))
+    # the loss of xent stays fp32 in weft (a metric): stored as F32
+    tensors.append(("bf16.y", f32(yb.reshape(())) if is_loss else bf16_bits(yb)))
+    for i, gr in enumerate(gb):
+        tensors.append((f"bf16.grad{i}", bf16_bits(gr)))
+    path = os.path.join(out_dir, f"ops_{c['name']}.safetensors")
+    write_safetensors(path, tensors, meta)
+    return path
+
+
+# ---- models ------------------------------------------------------------------------
+
+MASK64 = (1 << 64) - 1
+
+
+def fnv1a64(s):
+    h = 1469598103934665603
+    for ch in s.encode():
+        h = ((h ^ ch) * 1099511628211) & MASK64
+    return h
+
+
+def gen_param(name, shape, fan_in):
+    """The initial values of parameter `name` (see the module docstring)."""
+    n = int(np.prod(shape))
+    key = np.uint64((MODEL_SEED ^ fnv1a64(name)) & MASK64)
+    with np.errstate(over="ignore"):
+        i = np.arange(1, n + 1, dtype=np.uint64)
+        z = key + i * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    u = (z >> np.uint64(40)).astype(np.float32) * np.float32(2.0 ** -24)
+    bound = np.float32(1.0) / np.sqrt(np.float32(fan_in))
+    return ((np.float32(2.0) * u - np.float32(1.0)) * bound).astype(np.float32).reshape(shape)
+
+
+# (name, shape, fan_in) in the order weft's zoo declares them.
+MODEL_PARAMS = {
+    "mlp": [("fc1.weight", (256, 784), 784), ("fc1.bias", (256,), 784),
+            ("fc2.weight", (256, 256), 256), ("fc2.bias", (256,), 256),
+            ("fc3.weight", (10, 256), 256), ("fc3.bias", (10,), 256)],
+    "cnn": [("conv1.weight", (32, 1, 3, 3), 9), ("conv1.bias", (32,), 9),
+            ("conv2.weight", (64, 32, 3, 3), 288), ("conv2.bias", (64,), 288),
+            ("fc1.weight", (128, 3136), 3136), ("fc1.bias", (128,), 3136),
+            ("fc2.weight", (10, 128), 128), ("fc2.bias", (10,), 128)],
+}
+
+
+class _RoundBoth(torch.autograd.Function):
+    """bf16 rounding of a value and of the gradient that comes back to it."""
+    @staticmethod
+    def forward(ctx, x):
+        return bf16_round(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return bf16_round(g)
+
+
+class _RoundGrad(torch.autograd.Function):
+    """Identity forward; the gradient leaving this point is rounded to bf16."""
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return bf16_round(g)
+
+
+def ident(t):
+    return t
+
+
+def model_forward(kind, p, x, rnd=ident, gr=ident):
+    """The zoo's model as functions of a parameter dict. rnd() is applied to
+    every op's output and gr() to every input of a linear/conv and to the
+    logits before the loss: identities for fp32, bf16 rounding (of values and
+    of the gradients leaving each backward node) to emulate weft's bf16."""
+    def lin(h, n, relu):
+        z = F.linear(gr(h), gr(p[n + ".weight"]), gr(p[n + ".bias"]))
+        return rnd(torch.relu(z) if relu else z)
+
+    def conv(h, n):
+        return rnd(torch.relu(F.conv2d(gr(h), gr(p[n + ".weight"]), gr(p[n + ".bias"]), padding=1)))
+
+    if kind == "mlp":
+        h = x.reshape(x.shape[0], 784)
+        h = lin(h, "fc1", True)
+        h = lin(h, "fc2", True)
+        return gr(lin(h, "fc3", False))
+    h = rnd(F.max_pool2d(conv(x, "conv1"), 2, 2))
+    h = rnd(F.max_pool2d(conv(h, "conv2"), 2, 2))
+    h = h.reshape(h.shape[0], 64 * 7 * 7)
+    h = lin(h, "fc1", True)
+    return gr(lin(h, "fc2", False))
+
+
+def add_grads(tensors, prefix, params, p, gen):
+    """grad.<name> in full, or sampled with the norms of the whole (see the docstring)."""
+    for name, _, _ in params:
+        g = p[name].grad.reshape(-1)
+        if g.numel() <= FULL_GRAD_MAX:
+            tensors.append((f"{prefix}grad.{name}", f32(p[name].grad)))
+        else:
+            idx = torch.sort(torch.randperm(g.numel(), generator=gen)[:GRAD_SAMPLES]).values
+            tensors.append((f"{prefix}grad.{name}.idx", idx.to(torch.int32).numpy()))
+            tensors.append((f"{prefix}grad.{name}.val", f32(g[idx])))
+            norms = torch.stack([g.abs().sum(), g.pow(2).sum().sqrt()])
+            tensors.append((f"{prefix}grad.{name}.norms", f32(norms)))
+
+
+def load_fmnist(data_dir):
+    with gzip.open(os.path.join(data_dir, "train-images-idx3-ubyte.gz")) as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
+    with gzip.open(os.path.join(data_dir, "train-labels-idx1-ubyte.gz")) as f:
+        y = np.frombuffer(f.read(), np.uint8, offset=8)
+    return x, y
+
+
+def train_losses(kind, init, x, y, make_opt, steps=3):
+    p = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in init.items()}
+    opt = make_opt(list(p.values()))
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = F.cross_entropy(model_forward(kind, p, x), y)
+        loss.backward()
+        losses.append(loss.item())
+        opt.step()
+    return np.array(losses, dtype=np.float32)
+
+
+def gen_model(kind, images, labels, sample_idx, gen, out_dir):
+    params = MODEL_PARAMS[kind]
+    init = {name: gen_param(name, shape, fan) for name, shape, fan in params}
+    x64 = torch.tensor(images, dtype=torch.float64)
+    y = torch.tensor(labels, dtype=torch.long)
+    tensors = [("images", images.astype(np.float32)), ("labels", labels.astype(np.int32))]
+    for name, _, _ in params:
+        tensors.append((f"init.{name}", init[name].reshape(-1)[:16].copy()))
+
+    # fp32 forward/backward, reference in float64 from the fp32 values.
+    p = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in init.items()}
+    logits = model_forward(kind, p, x64)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    tensors += [("logits", f32(logits)), ("loss", f32(loss))]
+    add_grads(tensors, "", params, p, gen)
+
+    sgd = train_losses(kind, init, x64, y, lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9,
+                                                                       weight_decay=0.0))
+    tensors.append(("sgd.losses", sgd))
+    if kind == "mlp":
+        adamw = train_losses(kind, init, x64, y, lambda ps: torch.optim.AdamW(
+            ps, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01))
+        tensors.append(("adamw.losses", adamw))
+
+    # bf16: params and images rounded to bf16, computed in fp32 ("bf16."), and
+    # the same with every op's output and every backward node's output rounded
+    # to bf16 as weft's bf16 policy does ("bf16.emul.").
+    xb = bf16_round(torch.tensor(images))
+    pb = {k: bf16_round(torch.tensor(v)) for k, v in init.items()}
+    with torch.no_grad():
+        lb = model_forward(kind, pb, xb)
+    pe = {k: bf16_round(torch.tensor(v)).requires_grad_(True) for k, v in init.items()}
+    le = model_forward(kind, pe, xb, rnd=_RoundBoth.apply, gr=_RoundGrad.apply)
+    se = F.cross_entropy(le, y)
+    se.backward()
+    tensors += [("bf16.logits", f32(lb)), ("bf16.loss", f32(F.cross_entropy(lb, y))),
+                ("bf16.emul.logits", f32(le)), ("bf16.emul.loss", f32(se))]
+    add_grads(tensors, "bf16.emul.", params, pe, gen)
+    meta = {"model": kind, "batch": BATCH, "model_seed": MODEL_SEED, "train_indices":
+            ",".join(str(i) for i in sample_idx), "generator": "scripts/gen_fixtures.py",
+            "torch": torch.__version__}
+    path = os.path.join(out_dir, f"model_{kind}.safetensors")
+    write_safetensors(path, tensors, meta)
+    print(f"{path}: loss {loss.item():.6f}, sgd {sgd.tolist()}")
+    return path
+
+
+def main():
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures"
+    if len(sys.argv) > 2 or out_dir in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0 if out_dir in ("-h", "--help") else 2)
+    os.makedirs(out_dir, exist_ok=True)
+    torch.manual_seed(OP_SEED)
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(OP_SEED)
+    for c in OP_CASES:
+        print(gen_op_case(c, gen, out_dir))
+    data_dir = os.environ.get("WEFT_FMNIST_DIR", "/usr/share/datasets/fashion-mnist")
+    xs, ys = load_fmnist(data_dir)
+    mgen = torch.Generator().manual_seed(MODEL_SEED)
+    idx = torch.randperm(xs.shape[0], generator=mgen)[:BATCH].tolist()
+    images = (xs[idx].astype(np.float32) / np.float32(255.0)).astype(np.float32)
+    labels = ys[idx].astype(np.int32)
+    for kind in ("mlp", "cnn"):
+        gen_model(kind, images, labels, idx, mgen, out_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,413 @@
+/* test_models.c — every model of the zoo against its PyTorch twin
+ * (scripts/gen_fixtures.py writes tests/fixtures/model_<name>.safetensors),
+ * as llm.c's test_gpt2 does: on one batch of 4 Fashion-MNIST images, the
+ * logits, the loss and every parameter's gradient in fp32; the losses of
+ * three optimizer steps (SGD with momentum; AdamW for the mlp); and the bf16
+ * policy's forward and backward pass against a PyTorch twin that rounds
+ * where weft rounds.
+ *
+ * Initial parameters are not in the fixture (the CNN's fc1 alone would be
+ * 1.6 MB): both sides generate them with the same tiny generator (below, and
+ * gen_param in the script), and the fixture's init.<param> (first 16 values)
+ * proves the two agree bit for bit. They are written into the store by name
+ * after weft_store_bind, as a checkpoint load would. */
+#include "weft/exec.h"
+#include "weft/io.h"
+#include "weft/models.h"
+#include "test_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MODEL_SEED 20240601ull
+#define BATCH 4
+
+typedef struct {
+    const char *name;   /* weft_model_build preset; fixture model_<name>.safetensors */
+    bool adamw;         /* also three AdamW steps (the fixture has adamw.losses)     */
+} model_case;
+
+static const model_case models[] = {
+    { "mlp", true },
+    { "cnn", false },
+};
+#define NMODELS ((int)(sizeof models / sizeof *models))
+
+/* ---- tolerances --------------------------------------------------------------
+ * fp32 (relative: max |got - want| / max |want|): the reference is PyTorch in
+ * float64; weft's fp32 error is a few ulps of the accumulations (measured
+ * <= 4e-7 on logits and gradients, <= 7e-8 on the step losses). The losses
+ * of three SGD/AdamW steps carry that error through the updates. */
+#define TOL_F32 1e-4
+/* bf16 against the rounded twin: PyTorch computing each op in fp32 from the
+ * same bf16 params and images and rounding every op's output, and every
+ * backward node's output, to bf16 (weft's contract, DESIGN.md section 3).
+ * Both round the same fp32 values; only where a different summation order
+ * puts a sum on the other side of a rounding boundary does a value move by
+ * one ulp (at most 2^-7 of the largest), and later layers carry that move.
+ * Measured on these fixtures: logits and loss identical, gradients
+ * identical but for one conv2.weight element (6e-7 of the max). Allow about
+ * one ulp of the max for the forward pass and two for gradients (they pass
+ * through more rounded nodes). */
+#define TOL_BF16_EMUL_Y    1e-2
+#define TOL_BF16_EMUL_GRAD 2e-2
+/* bf16 forward against PyTorch in fp32 from the same bf16-rounded params and
+ * images without rounding inside: the difference is the rounding of every
+ * activation (up to 2^-8 relative each, over 3-4 layers). Measured: logits
+ * 3.2e-3 (mlp) and 3.0e-3 (cnn) of the max, loss 1e-5. */
+#define TOL_BF16_LOGITS 2e-2
+#define TOL_BF16_LOSS   5e-3
+
+/* ---- the parameter generator (the same as gen_param in the script) --------- */
+
+static uint64_t fnv1a64(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ull; }
+    return h;
+}
+
+/* U(-bound, bound), bound = 1/sqrt(fan_in): splitmix64 of the element index
+ * keyed by MODEL_SEED ^ FNV-1a(name); 24 bits per value. */
+static void gen_param(const char *name, int64_t fan_in, float *out, int64_t n)
+{
+    uint64_t key = MODEL_SEED ^ fnv1a64(name);
+    float bound = 1.0f / sqrtf((float)fan_in);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t z = key + (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        float u = (float)(z >> 40) * (1.0f / 16777216.0f);
+        out[i] = (2.0f * u - 1.0f) * bound;
+    }
+}
+
+/* PyTorch's fan_in: a weight's elements per output; a bias uses its weight's. */
+static int64_t fan_in_of(const weft_graph *g, const weft_value *p)
+{
+    char wname[WEFT_NAME_MAX];
+    const char *dot = strrchr(p->name, '.');
+    if (dot && strcmp(dot, ".bias") == 0)
+        snprintf(wname, sizeof wname, "%.*s.weight", (int)(dot - p->name), p->name);
+    else
+        snprintf(wname, sizeof wname, "%s", p->name);
+    for (int v = 0; v < g->nvalues; v++) {
+        const weft_value *w = &g->values[v];
+        if (w->role == WEFT_ROLE_PARAM && strcmp(w->name, wname) == 0 && w->shape.ndim >= 2)
+            return weft_shape_numel(&w->shape) / w->shape.d[0];
+    }
+    return 1;
+}
+
+/* ---- fixture helpers -------------------------------------------------------- */
+
+static const weft_st_tensor *need(const weft_st_file *f, const char *name)
+{
+    const weft_st_tensor *t = weft_st_find(f, name);
+    CHECKF(t != NULL, "fixture has no tensor '%s'", name);
+    return t;
+}
+
+static int64_t st_numel(const weft_st_tensor *t)
+{
+    int64_t n = 1;
+    for (int d = 0; d < t->ndim; d++) n *= t->dims[d];
+    return n;
+}
+
+/* max |got - want| / max |want|; NaN anywhere gives Inf. */
+static double rel_err(const float *got, const float *want, int64_t n)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (!(d <= num)) num = isnan(d) ? INFINITY : d;
+        if (fabs((double)want[i]) > den) den = fabs((double)want[i]);
+    }
+    return num / (den > 0 ? den : 1.0);
+}
+
+static float *fbuf(int64_t n)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+    if (!p) abort();
+    return p;
+}
+
+/* ---- one compiled model ----------------------------------------------------- */
+
+typedef struct {
+    weft_graph *g;
+    weft_model_io io;
+    weft_store st;
+    weft_exec *ex;
+} model;
+
+static void model_free(model *m)
+{
+    weft_exec_free(m->ex);
+    weft_store_free(&m->st);
+    weft_graph_free(m->g);
+    memset(m, 0, sizeof *m);
+}
+
+/* Generates every parameter, checks it against the fixture's init.<name>
+ * (fp32 only: bf16 rounds them), and writes it into the store. */
+static weft_status load_params(model *m, const weft_st_file *f)
+{
+    for (int v = 0; v < m->g->nvalues; v++) {
+        const weft_value *p = &m->g->values[v];
+        if (p->role != WEFT_ROLE_PARAM) continue;
+        weft_tensor *t = weft_store_find(&m->st, p->name);
+        if (!t) return weft_fail(WEFT_ERR_INTERNAL, "%s is not in the store", p->name);
+        int64_t n = weft_shape_numel(&p->shape);
+        float *w = fbuf(n);
+        gen_param(p->name, fan_in_of(m->g, p), w, n);
+        char iname[128];
+        snprintf(iname, sizeof iname, "init.%s", p->name);
+        const weft_st_tensor *it = need(f, iname);
+        if (it) {
+            int64_t k = st_numel(it);
+            CHECKF(k <= n && memcmp(it->data, w, (size_t)k * sizeof *w) == 0,
+                   "%s: the test's generator disagrees with the script's (init.%s)", p->name, p->name);
+        }
+        if (t->dtype == WEFT_F32) memcpy(t->data, w, (size_t)n * sizeof *w);
+        else weft_bf16_from_f32_n(w, t->data, n);
+        free(w);
+    }
+    return WEFT_OK;
+}
+
+/* Builds `name` for BATCH -> precision -> [autodiff (grads kept for reading)
+ * -> [optimizer]] -> plan -> store (params from the generator) -> exec, and
+ * feeds the fixture's batch. */
+static weft_status model_compile(model *m, const char *name, const weft_st_file *f, weft_precision p,
+                                 bool backward, bool optimizer, weft_optimizer opt)
+{
+    memset(m, 0, sizeof *m);
+    weft_store_init(&m->st);
+    m->g = weft_graph_new();
+    if (!m->g) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    WEFT_TRY(weft_model_build(m->g, name, BATCH, &m->io));
+    WEFT_TRY(weft_pass_precision(m->g, p));
+    if (backward) {
+        WEFT_TRY(weft_pass_autodiff(m->g, m->io.loss));
+        for (int v = 0; v < m->g->nvalues; v++)
+            if (m->g->values[v].role == WEFT_ROLE_PARAM) m->g->values[m->g->values[v].grad].keep = true;
+        if (optimizer) WEFT_TRY(weft_pass_optimizer(m->g, opt));
+    }
+    WEFT_TRY(weft_graph_verify(m->g));
+    WEFT_TRY(weft_pass_plan_memory(m->g));
+    WEFT_TRY(weft_store_bind(&m->st, m->g, 7));
+    WEFT_TRY(load_params(m, f));
+    WEFT_TRY(weft_exec_create(&m->ex, m->g, &m->st, 1, 7));
+    const weft_st_tensor *x = need(f, "images"), *y = need(f, "labels");
+    if (!x || !y) return weft_fail(WEFT_ERR_FORMAT, "fixture: no images or labels");
+    if (st_numel(x) != weft_shape_numel(&m->g->values[m->io.x].shape) || x->dtype != WEFT_F32 ||
+        st_numel(y) != BATCH || y->dtype != WEFT_I32)
+        return weft_fail(WEFT_ERR_FORMAT, "fixture: images or labels do not fit the model");
+    WEFT_TRY(weft_exec_feed(m->ex, m->io.x, x->data, WEFT_F32));
+    return weft_exec_feed(m->ex, m->io.y, y->data, WEFT_I32);
+}
+
+static float read_loss(model *m)
+{
+    float l = NAN;
+    weft_exec_read(m->ex, m->io.loss, &l);
+    return l;
+}
+
+/* ---- the checks ------------------------------------------------------------- */
+
+/* Compares every parameter's gradient with the fixture's "<prefix>grad.<name>"
+ * (full), or for large tensors with a sample of elements and the L1 and L2
+ * norms of the whole; all errors relative as rel_err. */
+static void check_grads(model *m, const weft_st_file *f, const char *prefix, const char *what, double tol)
+{
+    for (int v = 0; v < m->g->nvalues; v++) {
+        const weft_value *p = &m->g->values[v];
+        if (p->role != WEFT_ROLE_PARAM) continue;
+        int64_t n = weft_shape_numel(&p->shape);
+        float *gr = fbuf(n);
+        weft_exec_read(m->ex, p->grad, gr);
+        char nm[128];
+        snprintf(nm, sizeof nm, "%sgrad.%s", prefix, p->name);
+        const weft_st_tensor *full = weft_st_find(f, nm);
+        if (full) {
+            float *want = fbuf(n);
+            if (st_numel(full) == n) memcpy(want, full->data, (size_t)n * sizeof *want);
+            double e = st_numel(full) == n ? rel_err(gr, want, n) : INFINITY;
+            printf("  grad %-14s %8lld full       %.2e\n", p->name, (long long)n, e);
+            CHECKF(e <= tol, "%s: grad of %s error %.3g > %.3g", what, p->name, e, tol);
+            free(want);
+        } else {
+            char ni[140], nv[140], nn[140];
+            snprintf(ni, sizeof ni, "%s.idx", nm);
+            snprintf(nv, sizeof nv, "%s.val", nm);
+            snprintf(nn, sizeof nn, "%s.norms", nm);
+            const weft_st_tensor *ti = need(f, ni), *tv = need(f, nv), *tn = need(f, nn);
+            if (ti && tv && tn && st_numel(ti) == st_numel(tv) && st_numel(tn) == 2) {
+                int64_t k = st_numel(ti);
+                float *got = fbuf(k), *want = fbuf(k);
+                memcpy(want, tv->data, (size_t)k * sizeof *want);
+                bool in_range = true;
+                for (int64_t i = 0; i < k; i++) {
+                    int32_t j = ((const int32_t *)ti->data)[i];
+                    in_range &= j >= 0 && j < n;
+                    got[i] = j >= 0 && j < n ? gr[j] : NAN;
+                }
+                CHECKF(in_range, "%s: sample indices outside %s", what, p->name);
+                double es = rel_err(got, want, k);
+                double l1 = 0, l2 = 0;
+                for (int64_t i = 0; i < n; i++) { l1 += fabs((double)gr[i]); l2 += (double)gr[i] * gr[i]; }
+                float wn[2];
+                memcpy(wn, tn->data, sizeof wn);
+                double e1 = fabs(l1 - wn[0]) / wn[0], e2 = fabs(sqrt(l2) - wn[1]) / wn[1];
+                printf("  grad %-14s %8lld sample %lld %.2e  |g|_1 %.2e  |g|_2 %.2e\n", p->name,
+                       (long long)n, (long long)k, es, e1, e2);
+                CHECKF(es <= tol, "%s: grad of %s (sampled) error %.3g > %.3g", what, p->name, es, tol);
+                CHECKF(e1 <= tol && e2 <= tol, "%s: grad of %s norms error %.3g %.3g > %.3g", what,
+                       p->name, e1, e2, tol);
+                free(got);
+                free(want);
+            }
+        }
+        free(gr);
+    }
+}
+
+/* Logits, loss and every gradient of one forward/backward. */
+static void check_fp32_grads(const model_case *mc, const weft_st_file *f)
+{
+    model m;
+    weft_status s = model_compile(&m, mc->name, f, WEFT_PREC_FP32, true, false, WEFT_OPT_SGD);
+    weft_run_opts ro = { .phases = WEFT_PHASE_FWD | WEFT_PHASE_BWD, .step = 1 };
+    if (!s) s = weft_exec_run(m.ex, &ro);
+    CHECKF(s == WEFT_OK, "%s fp32: %s", mc->name, weft_errmsg());
+    const weft_st_tensor *lt = need(f, "logits"), *ls = need(f, "loss");
+    if (s || !lt || !ls) { model_free(&m); return; }
+
+    int64_t nl = weft_shape_numel(&m.g->values[m.io.logits].shape);
+    float *logits = fbuf(nl), *want = fbuf(nl);
+    weft_exec_read(m.ex, m.io.logits, logits);
+    if (nl == st_numel(lt)) memcpy(want, lt->data, (size_t)nl * sizeof *want);
+    double el = nl == st_numel(lt) ? rel_err(logits, want, nl) : INFINITY;
+    float loss = read_loss(&m), wl;
+    memcpy(&wl, ls->data, sizeof wl);
+    double eloss = fabs((double)loss - wl) / fabs((double)wl);
+    printf("%s fp32: logits %.2e  loss %.2e (%.7f vs %.7f)\n", mc->name, el, eloss, loss, wl);
+    CHECKF(el <= TOL_F32, "%s fp32: logits error %.3g", mc->name, el);
+    CHECKF(eloss <= TOL_F32, "%s fp32: loss %.9g, PyTorch %.9g", mc->name, loss, wl);
+    free(logits);
+    free(want);
+    char what[64];
+    snprintf(what, sizeof what, "%s fp32", mc->name);
+    check_grads(&m, f, "", what, TOL_F32);
+    model_free(&m);
+}
+
+/* Three steps: loss k is read after FWD|BWD and before UPDATE k. */
+static void check_steps(const model_case *mc, const weft_st_file *f, weft_optimizer opt,
+                        const char *key, const weft_optim_hp *hp)
+{
+    const char *oname = opt == WEFT_OPT_ADAMW ? "adamw" : "sgd";
+    const weft_st_tensor *lt = need(f, key);
+    if (!lt || st_numel(lt) != 3) return;
+    model m;
+    weft_status s = model_compile(&m, mc->name, f, WEFT_PREC_FP32, true, true, opt);
+    float got[3] = { NAN, NAN, NAN };
+    for (int k = 1; k <= 3 && !s; k++) {
+        weft_run_opts ro = { .phases = WEFT_PHASE_FWD | WEFT_PHASE_BWD, .step = k, .hp = *hp };
+        s = weft_exec_run(m.ex, &ro);
+        got[k - 1] = read_loss(&m);
+        ro.phases = WEFT_PHASE_UPDATE;
+        if (!s) s = weft_exec_run(m.ex, &ro);
+    }
+    CHECKF(s == WEFT_OK, "%s %s: %s", mc->name, oname, weft_errmsg());
+    const float *want = lt->data;
+    printf("%s fp32 %s:", mc->name, oname);
+    for (int k = 0; k < 3; k++) {
+        double e = fabs((double)got[k] - want[k]) / fabs((double)want[k]);
+        printf("  step %d %.7f vs %.7f (%.2e)", k + 1, got[k], want[k], e);
+        CHECKF(e <= TOL_F32, "%s %s: loss of step %d is %.9g, PyTorch %.9g", mc->name, oname, k + 1,
+               got[k], want[k]);
+    }
+    printf("\n");
+    model_free(&m);
+}
+
+static double scalar_err(float got, const weft_st_tensor *t)
+{
+    float w;
+    memcpy(&w, t->data, sizeof w);
+    return fabs((double)got - w) / fabs((double)w);
+}
+
+static double tensor_err(const float *got, int64_t n, const weft_st_tensor *t)
+{
+    if (st_numel(t) != n || t->dtype != WEFT_F32) return INFINITY;
+    float *w = fbuf(n);
+    memcpy(w, t->data, (size_t)n * sizeof *w);
+    double e = rel_err(got, w, n);
+    free(w);
+    return e;
+}
+
+/* The bf16 policy: forward against both references, gradients against the
+ * per-op-rounded twin. */
+static void check_bf16(const model_case *mc, const weft_st_file *f)
+{
+    model m;
+    weft_status s = model_compile(&m, mc->name, f, WEFT_PREC_BF16, true, false, WEFT_OPT_SGD);
+    weft_run_opts ro = { .phases = WEFT_PHASE_FWD | WEFT_PHASE_BWD, .step = 1 };
+    if (!s) s = weft_exec_run(m.ex, &ro);
+    CHECKF(s == WEFT_OK, "%s bf16: %s", mc->name, weft_errmsg());
+    const weft_st_tensor *le = need(f, "bf16.emul.logits"), *se = need(f, "bf16.emul.loss");
+    const weft_st_tensor *lp = need(f, "bf16.logits"), *sp = need(f, "bf16.loss");
+    if (s || !le || !se || !lp || !sp) { model_free(&m); return; }
+    int64_t nl = weft_shape_numel(&m.g->values[m.io.logits].shape);
+    float *logits = fbuf(nl);
+    weft_exec_read(m.ex, m.io.logits, logits);
+    float loss = read_loss(&m);
+    double e_le = tensor_err(logits, nl, le), e_lp = tensor_err(logits, nl, lp);
+    double e_se = scalar_err(loss, se), e_sp = scalar_err(loss, sp);
+    printf("%s bf16: vs rounded twin: logits %.2e loss %.2e;  vs fp32 from bf16 values: "
+           "logits %.2e loss %.2e (loss %.6f)\n", mc->name, e_le, e_se, e_lp, e_sp, loss);
+    CHECKF(e_le <= TOL_BF16_EMUL_Y, "%s bf16: logits vs the rounded twin %.3g", mc->name, e_le);
+    CHECKF(e_se <= TOL_BF16_EMUL_Y, "%s bf16: loss vs the rounded twin %.3g", mc->name, e_se);
+    CHECKF(e_lp <= TOL_BF16_LOGITS, "%s bf16: logits vs fp32 %.3g", mc->name, e_lp);
+    CHECKF(e_sp <= TOL_BF16_LOSS, "%s bf16: loss vs fp32 %.3g", mc->name, e_sp);
+    free(logits);
+    char what[64];
+    snprintf(what, sizeof what, "%s bf16", mc->name);
+    check_grads(&m, f, "bf16.emul.", what, TOL_BF16_EMUL_GRAD);
+    model_free(&m);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (int i = 0; i < NMODELS; i++) {
+        const model_case *mc = &models[i];
+        char path[512];
+        snprintf(path, sizeof path, "%s/model_%s.safetensors", test_fixture_dir(), mc->name);
+        weft_st_file f;
+        weft_status s = weft_st_read(path, &f);
+        CHECKF(s == WEFT_OK, "%s", weft_errmsg());
+        if (s) continue;
+        const char *fm = weft_st_meta(&f, "model");
+        CHECKF(fm && strcmp(fm, mc->name) == 0, "%s: metadata model is %s", path, fm ? fm : "missing");
+        check_fp32_grads(mc, &f);
+        weft_optim_hp sgd = { .lr = 0.05f, .momentum = 0.9f, .weight_decay = 0.0f };
+        check_steps(mc, &f, WEFT_OPT_SGD, "sgd.losses", &sgd);
+        if (mc->adamw) {
+            weft_optim_hp adamw = { .lr = 1e-3f, .weight_decay = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f,
+                                    .eps = 1e-8f };
+            check_steps(mc, &f, WEFT_OPT_ADAMW, "adamw.losses", &adamw);
+        }
+        check_bf16(mc, &f);
+        weft_st_free(&f);
+    }
+    return test_summary();
+}
