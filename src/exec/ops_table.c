@@ -40,7 +40,7 @@ static void run_gelu(const weft_kctx *k)
 static void run_conv(const weft_kctx *k)
 {
     weft_conv_dims d = conv_dims(k->g, k->n->in[0], k->n->in[1], k->n->a.stride, k->n->a.pad);
-    weft_k_conv2d_fwd(OUT(0), IN(0), IN(1), k->n->a.has_bias ? IN(2) : NULL, &d,
+    weft_k_conv2d_fwd_pool(k->pool, OUT(0), IN(0), IN(1), k->n->a.has_bias ? IN(2) : NULL, &d,
                       (weft_act)k->n->a.act, k->scratch);
 }
 
@@ -92,13 +92,13 @@ static void run_linear_bwd_weight(const weft_kctx *k)
 static void run_conv_bwd_data(const weft_kctx *k)
 {
     weft_conv_dims d = conv_dims(k->g, k->n->in[2], k->n->in[1], k->n->a.stride, k->n->a.pad);
-    weft_k_conv2d_bwd_data(OUT(0), IN(0), IN(1), &d, k->scratch);
+    weft_k_conv2d_bwd_data_pool(k->pool, OUT(0), IN(0), IN(1), &d, k->scratch);
 }
 
 static void run_conv_bwd_weight(const weft_kctx *k)
 {
     weft_conv_dims d = conv_dims(k->g, k->n->in[1], k->n->out[0], k->n->a.stride, k->n->a.pad);
-    weft_k_conv2d_bwd_weight(OUT(0), k->n->nout > 1 ? OUT(1) : NULL, IN(0), IN(1), &d, k->scratch);
+    weft_k_conv2d_bwd_weight_pool(k->pool, OUT(0), k->n->nout > 1 ? OUT(1) : NULL, IN(0), IN(1), &d, k->scratch);
 }
 
 static void run_pool_bwd(const weft_kctx *k)

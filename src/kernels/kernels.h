@@ -66,6 +66,17 @@ void weft_k_conv2d_bwd_data(float *dx, const float *dy, const float *w,
 void weft_k_conv2d_bwd_weight(float *dw, float *db, const float *dy, const float *x,
                               const weft_conv_dims *d, float *scratch);
 
+/* The same kernels with their layout passes (im2col, col2im, the NCHW
+ * transposes, bias + activation) split across `pool` by image planes; the
+ * GEMM stays one sgemm on OpenBLAS's threads. Results are identical to the
+ * plain kernels (which are these with pool NULL), whatever the thread count. */
+void weft_k_conv2d_fwd_pool(weft_pool *pool, float *y, const float *x, const float *w,
+                            const float *b, const weft_conv_dims *d, weft_act act, float *scratch);
+void weft_k_conv2d_bwd_data_pool(weft_pool *pool, float *dx, const float *dy, const float *w,
+                                 const weft_conv_dims *d, float *scratch);
+void weft_k_conv2d_bwd_weight_pool(weft_pool *pool, float *dw, float *db, const float *dy,
+                                   const float *x, const weft_conv_dims *d, float *scratch);
+
 /* ---- pooling (pool.c) --------------------------------------------------------
  * Max pool, window k, stride s, no padding: x (N,C,H,W) -> y (N,C,OH,OW),
  * OH = (H - k)/s + 1. Backward routes dy to the first maximal element of each
