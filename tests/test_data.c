@@ -11,20 +11,6 @@
 
 #include "test_util.h"
 
-/* expr must fail with status `want`, a message that names `path` and holds `needle`. */
-#define CHECK_ERR(expr, want, path, needle) check_err((expr), (want), (path), (needle), __FILE__, __LINE__, #expr)
-
-static void check_err(weft_status got, weft_status want, const char *path, const char *needle,
-                      const char *file, int line, const char *what)
-{
-    const char *msg = weft_errmsg();
-    bool ok = got == want && (!path || strstr(msg, path)) && (!needle || strstr(msg, needle));
-    if (ok) { test_passes_++; return; }
-    test_failures_++;
-    fprintf(stderr, "%s:%d: %s: got %s \"%s\", wanted %s naming \"%s\" with \"%s\"\n", file, line,
-            what, weft_status_name(got), msg, weft_status_name(want), path ? path : "",
-            needle ? needle : "");
-}
 
 static char tmpdir[64];
 

@@ -109,24 +109,7 @@ static const weft_st_tensor *need(const weft_st_file *f, const char *name)
     return t;
 }
 
-static int64_t st_numel(const weft_st_tensor *t)
-{
-    int64_t n = 1;
-    for (int d = 0; d < t->ndim; d++) n *= t->dims[d];
-    return n;
-}
 
-/* max |got - want| / max |want|; NaN anywhere gives Inf. */
-static double rel_err(const float *got, const float *want, int64_t n)
-{
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]);
-        if (!(d <= num)) num = isnan(d) ? INFINITY : d;
-        if (fabs((double)want[i]) > den) den = fabs((double)want[i]);
-    }
-    return num / (den > 0 ? den : 1.0);
-}
 
 static float *fbuf(int64_t n)
 {
@@ -168,7 +151,7 @@ static weft_status load_params(model *m, const weft_st_file *f)
         snprintf(iname, sizeof iname, "init.%s", p->name);
         const weft_st_tensor *it = need(f, iname);
         if (it) {
-            int64_t k = st_numel(it);
+            int64_t k = test_st_numel(it);
             CHECKF(k <= n && memcmp(it->data, w, (size_t)k * sizeof *w) == 0,
                    "%s: the test's generator disagrees with the script's (init.%s)", p->name, p->name);
         }
@@ -204,8 +187,8 @@ static weft_status model_compile(model *m, const char *name, const weft_st_file 
     WEFT_TRY(weft_exec_create(&m->ex, m->g, &m->st, 1, 7));
     const weft_st_tensor *x = need(f, "images"), *y = need(f, "labels");
     if (!x || !y) return weft_fail(WEFT_ERR_FORMAT, "fixture: no images or labels");
-    if (st_numel(x) != weft_shape_numel(&m->g->values[m->io.x].shape) || x->dtype != WEFT_F32 ||
-        st_numel(y) != BATCH || y->dtype != WEFT_I32)
+    if (test_st_numel(x) != weft_shape_numel(&m->g->values[m->io.x].shape) || x->dtype != WEFT_F32 ||
+        test_st_numel(y) != BATCH || y->dtype != WEFT_I32)
         return weft_fail(WEFT_ERR_FORMAT, "fixture: images or labels do not fit the model");
     WEFT_TRY(weft_exec_feed(m->ex, m->io.x, x->data, WEFT_F32));
     return weft_exec_feed(m->ex, m->io.y, y->data, WEFT_I32);
@@ -236,8 +219,8 @@ static void check_grads(model *m, const weft_st_file *f, const char *prefix, con
         const weft_st_tensor *full = weft_st_find(f, nm);
         if (full) {
             float *want = fbuf(n);
-            if (st_numel(full) == n) memcpy(want, full->data, (size_t)n * sizeof *want);
-            double e = st_numel(full) == n ? rel_err(gr, want, n) : INFINITY;
+            if (test_st_numel(full) == n) memcpy(want, full->data, (size_t)n * sizeof *want);
+            double e = test_st_numel(full) == n ? test_rel_err(gr, want, n) : INFINITY;
             printf("  grad %-14s %8lld full       %.2e\n", p->name, (long long)n, e);
             CHECKF(e <= tol, "%s: grad of %s error %.3g > %.3g", what, p->name, e, tol);
             free(want);
@@ -247,8 +230,8 @@ static void check_grads(model *m, const weft_st_file *f, const char *prefix, con
             snprintf(nv, sizeof nv, "%s.val", nm);
             snprintf(nn, sizeof nn, "%s.norms", nm);
             const weft_st_tensor *ti = need(f, ni), *tv = need(f, nv), *tn = need(f, nn);
-            if (ti && tv && tn && st_numel(ti) == st_numel(tv) && st_numel(tn) == 2) {
-                int64_t k = st_numel(ti);
+            if (ti && tv && tn && test_st_numel(ti) == test_st_numel(tv) && test_st_numel(tn) == 2) {
+                int64_t k = test_st_numel(ti);
                 float *got = fbuf(k), *want = fbuf(k);
                 memcpy(want, tv->data, (size_t)k * sizeof *want);
                 bool in_range = true;
@@ -258,7 +241,7 @@ static void check_grads(model *m, const weft_st_file *f, const char *prefix, con
                     got[i] = j >= 0 && j < n ? gr[j] : NAN;
                 }
                 CHECKF(in_range, "%s: sample indices outside %s", what, p->name);
-                double es = rel_err(got, want, k);
+                double es = test_rel_err(got, want, k);
                 double l1 = 0, l2 = 0;
                 for (int64_t i = 0; i < n; i++) { l1 += fabs((double)gr[i]); l2 += (double)gr[i] * gr[i]; }
                 float wn[2];
@@ -291,8 +274,8 @@ static void check_fp32_grads(const model_case *mc, const weft_st_file *f)
     int64_t nl = weft_shape_numel(&m.g->values[m.io.logits].shape);
     float *logits = fbuf(nl), *want = fbuf(nl);
     weft_exec_read(m.ex, m.io.logits, logits);
-    if (nl == st_numel(lt)) memcpy(want, lt->data, (size_t)nl * sizeof *want);
-    double el = nl == st_numel(lt) ? rel_err(logits, want, nl) : INFINITY;
+    if (nl == test_st_numel(lt)) memcpy(want, lt->data, (size_t)nl * sizeof *want);
+    double el = nl == test_st_numel(lt) ? test_rel_err(logits, want, nl) : INFINITY;
     float loss = read_loss(&m), wl;
     memcpy(&wl, ls->data, sizeof wl);
     double eloss = fabs((double)loss - wl) / fabs((double)wl);
@@ -313,7 +296,7 @@ static void check_steps(const model_case *mc, const weft_st_file *f, weft_optimi
 {
     const char *oname = opt == WEFT_OPT_ADAMW ? "adamw" : "sgd";
     const weft_st_tensor *lt = need(f, key);
-    if (!lt || st_numel(lt) != 3) return;
+    if (!lt || test_st_numel(lt) != 3) return;
     model m;
     weft_status s = model_compile(&m, mc->name, f, WEFT_PREC_FP32, true, true, opt);
     float got[3] = { NAN, NAN, NAN };
@@ -346,10 +329,10 @@ static double scalar_err(float got, const weft_st_tensor *t)
 
 static double tensor_err(const float *got, int64_t n, const weft_st_tensor *t)
 {
-    if (st_numel(t) != n || t->dtype != WEFT_F32) return INFINITY;
+    if (test_st_numel(t) != n || t->dtype != WEFT_F32) return INFINITY;
     float *w = fbuf(n);
     memcpy(w, t->data, (size_t)n * sizeof *w);
-    double e = rel_err(got, w, n);
+    double e = test_rel_err(got, w, n);
     free(w);
     return e;
 }

@@ -80,17 +80,11 @@ static const weft_st_tensor *need(const weft_st_file *f, const char *prefix, con
     return t;
 }
 
-static int64_t st_numel(const weft_st_tensor *t)
-{
-    int64_t n = 1;
-    for (int d = 0; d < t->ndim; d++) n *= t->dims[d];
-    return n;
-}
 
 /* The tensor as fp32 (F32 copied, BF16 widened exactly); malloc'd. */
 static float *st_floats(const weft_st_tensor *t)
 {
-    int64_t n = st_numel(t);
+    int64_t n = test_st_numel(t);
     float *o = malloc((size_t)(n > 0 ? n : 1) * sizeof *o);
     if (!o) abort();
     if (t->dtype == WEFT_F32) memcpy(o, t->data, (size_t)n * sizeof *o);
@@ -99,17 +93,6 @@ static float *st_floats(const weft_st_tensor *t)
     return o;
 }
 
-/* max |got - want| / max |want|; NaN or Inf anywhere gives Inf. */
-static double rel_err(const float *got, const float *want, int64_t n)
-{
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]);
-        if (!(d <= num)) num = isnan(d) ? INFINITY : d;
-        if (fabs((double)want[i]) > den) den = fabs((double)want[i]);
-    }
-    return num / (den > 0 ? den : 1.0);
-}
 
 static int meta_int(const weft_st_file *f, const char *key)
 {
@@ -251,24 +234,24 @@ static void run_case(const op_case *c, const weft_st_file *f, weft_precision pre
     if (s) goto done;
 
     int64_t ny = weft_shape_numel(&g->values[y].shape);
-    CHECKF(ny == st_numel(yt), "%s %s: y has %lld elements, the fixture %lld", c->name, tag,
-           (long long)ny, (long long)st_numel(yt));
-    if (ny != st_numel(yt)) goto done;
+    CHECKF(ny == test_st_numel(yt), "%s %s: y has %lld elements, the fixture %lld", c->name, tag,
+           (long long)ny, (long long)test_st_numel(yt));
+    if (ny != test_st_numel(yt)) goto done;
     got = malloc((size_t)ny * sizeof *got);
     if (!got) abort();
     weft_exec_read(ex, y, got);
     want = st_floats(yt);
-    e->y = rel_err(got, want, ny);
+    e->y = test_rel_err(got, want, ny);
     for (int i = 0; i < c->nin; i++) {
         int gv = g->values[pid[i]].grad;
         int64_t n = weft_shape_numel(&g->values[gv].shape);
-        CHECKF(n == st_numel(gt[i]), "%s %s: grad%d has %lld elements", c->name, tag, i, (long long)n);
-        if (n != st_numel(gt[i])) goto done;
+        CHECKF(n == test_st_numel(gt[i]), "%s %s: grad%d has %lld elements", c->name, tag, i, (long long)n);
+        if (n != test_st_numel(gt[i])) goto done;
         grads[i] = malloc((size_t)n * sizeof *grads[i]);
         if (!grads[i]) abort();
         weft_exec_read(ex, gv, grads[i]);
         float *gw = st_floats(gt[i]);
-        e->grad[i] = rel_err(grads[i], gw, n);
+        e->grad[i] = test_rel_err(grads[i], gw, n);
         free(gw);
     }
     if (!bf) finite_differences(ex, &st, g, c, pid, loss, (const float *const *)grads, e);

@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "weft/base.h"
+#include "weft/io.h"
 
 static long test_passes_, test_failures_;
 
@@ -59,6 +62,44 @@ static inline const char *test_fixture_dir(void)
 {
     const char *d = getenv("WEFT_FIXTURES");
     return d && *d ? d : "tests/fixtures";
+}
+
+
+/* CHECK_ERR(expr, want, path, needle): expr fails with status `want`, and
+ * the message names `path` and holds `needle` (either may be NULL). */
+#define CHECK_ERR(expr, want, path, needle) \
+    test_check_err((expr), (want), (path), (needle), __FILE__, __LINE__, #expr)
+
+static inline void test_check_err(weft_status got, weft_status want, const char *path, const char *needle,
+                                  const char *file, int line, const char *what)
+{
+    const char *msg = weft_errmsg();
+    bool ok = got == want && (!path || strstr(msg, path)) && (!needle || strstr(msg, needle));
+    if (ok) { test_passes_++; return; }
+    test_failures_++;
+    fprintf(stderr, "%s:%d: %s: got %s \"%s\", wanted %s naming \"%s\" with \"%s\"\n", file, line,
+            what, weft_status_name(got), msg, weft_status_name(want), path ? path : "",
+            needle ? needle : "");
+}
+
+/* max |got - want| / max |want| over n elements; NaN anywhere gives Inf. */
+static inline double test_rel_err(const float *got, const float *want, int64_t n)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (!(d <= num)) num = isnan(d) ? INFINITY : d;
+        if (fabs((double)want[i]) > den) den = fabs((double)want[i]);
+    }
+    return num / (den > 0 ? den : 1.0);
+}
+
+/* Elements of a safetensors tensor. */
+static inline int64_t test_st_numel(const weft_st_tensor *t)
+{
+    int64_t n = 1;
+    for (int d = 0; d < t->ndim; d++) n *= t->dims[d];
+    return n;
 }
 
 #endif
