@@ -29,6 +29,10 @@ expect 2 "--batch" -- "$weft" train --batch 0
 expect 2 "--lr" -- "$weft" train --lr fast
 expect 2 "needs a value" -- "$weft" train --model
 expect 2 "unknown verb" -- "$weft" fly
+expect 2 "--lr" -- "$weft" train --lr nan
+expect 2 "--steps" -- "$weft" train --steps 0
+expect 2 "--momentum" -- "$weft" train --momentum 1.5
+expect 2 "--schedule" -- "$weft" train --schedule wiggly
 expect 0 "" -- "$weft" train --help
 expect 0 "" -- "$weft" eval --help
 expect 2 "needs --checkpoint" -- "$weft" eval
@@ -57,6 +61,36 @@ if [[ -d $data ]]; then
     "$weft" "${common[@]}" --steps 12 --resume "$tmp/b6.st" --checkpoint "$tmp/b.st" >/dev/null 2>&1 || bad "resume $p"
     cmp -s "$tmp/a.st" "$tmp/b.st" && ok || bad "$p: resumed run differs from the uninterrupted one"
   done
+
+  # Resume without repeating the flags: the checkpoint carries the run's
+  # settings (awkward values on purpose), and --json reports them.
+  odd=(train --model mlp --optimizer adamw --lr 0.0033333333333333 --warmup 3 --weight-decay 0.0123
+       --schedule linear --batch 32 --steps 10 --no-eval --quiet --seed 5)
+  "$weft" "${odd[@]}" --checkpoint "$tmp/o.st" >/dev/null 2>&1 || bad "odd run"
+  "$weft" "${odd[@]}" --stop-at 4 --checkpoint "$tmp/o4.st" >/dev/null 2>&1 || bad "odd run stopped"
+  "$weft" train --resume "$tmp/o4.st" --checkpoint "$tmp/o10.st" --quiet --no-eval --json >"$tmp/r.json" 2>"$tmp/err" || bad "odd resume: $(cat "$tmp/err")"
+  cmp -s "$tmp/o.st" "$tmp/o10.st" && ok || bad "a resume with no flags differs from the uninterrupted run"
+  grep -q '"model": "mlp"' "$tmp/r.json" && grep -q '"optimizer": "adamw"' "$tmp/r.json" && grep -q '"batch": 32' "$tmp/r.json" \
+    && ok || bad "--json after --resume does not describe the resumed run: $(cat "$tmp/r.json")"
+  expect 2 "already at step" -- "$weft" train --resume "$tmp/o4.st" --stop-at 3 --no-eval --quiet
+  # Metadata that does not parse: a clear error naming the file and key.
+  sed 's/"step":"4"/"step":"x"/' "$tmp/o4.st" >"$tmp/badmeta.st"
+  expect 2 "badmeta.st: metadata \"step\"" -- "$weft" train --resume "$tmp/badmeta.st" --no-eval --quiet
+  expect 2 "--eval-batch 3000 must divide" -- "$weft" train --model mlp --steps 2 --eval-batch 3000 --quiet
+  # Images of the wrong size for the model: an error, never an overflow.
+  if command -v python3 >/dev/null; then
+    mkdir -p "$tmp/small"
+    python3 - "$tmp/small" <<'PY'
+import gzip, struct, sys
+d = sys.argv[1]
+for split, n in (("train", 100), ("t10k", 100)):
+    with gzip.open(f"{d}/{split}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, 20, 20) + bytes(n * 400))
+    with gzip.open(f"{d}/{split}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + bytes(n))
+PY
+    expect 2 "20x20" -- "$weft" train --model mlp --data-dir "$tmp/small" --steps 2 --batch 10 --eval-batch 10 --quiet
+  fi
 
   # eval reproduces the accuracy train reports.
   "$weft" train --model mlp --steps 30 --quiet --json --checkpoint "$tmp/e.st" >"$tmp/t.json" 2>/dev/null || bad "train for eval"

@@ -3,6 +3,7 @@
  * and the memory planner (no two values live at once share a byte). */
 #include "test_util.h"
 #include "weft/graph.h"
+#include "weft/exec.h"
 #include "weft/models.h"
 
 #include <string.h>
@@ -209,8 +210,47 @@ static void test_store(void)
     weft_graph_free(a); weft_graph_free(b);
 }
 
+/* dot(p, q): each parameter's gradient is the other one. The updates must
+ * read the values from before either update (a snapshot), not the new ones. */
+static void test_param_as_gradient(void)
+{
+    weft_graph *g = weft_graph_new();
+    int64_t d[1] = { 3 };
+    int p = weft_g_param(g, "p", 1, d, 0.1f), q = weft_g_param(g, "q", 1, d, 0.1f);
+    int loss = weft_g_dot(g, p, q);
+    CHECK_OK(weft_pass_autodiff(g, loss));
+    CHECK_OK(weft_pass_optimizer(g, WEFT_OPT_SGD));
+    weft_store st;
+    weft_store_init(&st);
+    CHECK_OK(weft_store_bind(&st, g, 1));
+    for (int i = 0; i < 3; i++) {
+        ((float *)weft_store_find(&st, "p")->data)[i] = 1.0f;
+        ((float *)weft_store_find(&st, "q")->data)[i] = 2.0f;
+    }
+    weft_exec *ex = NULL;
+    CHECK_OK(weft_exec_create(&ex, g, &st, 1, 0));
+    weft_run_opts ro = { .phases = WEFT_PHASE_FWD | WEFT_PHASE_BWD | WEFT_PHASE_UPDATE, .step = 1,
+                         .hp = { .lr = 0.1f } };
+    CHECK_OK(weft_exec_run(ex, &ro));
+    CHECK_NEAR(((float *)weft_store_find(&st, "p")->data)[0], 1.0f - 0.1f * 2.0f, 1e-6);
+    CHECK_NEAR(((float *)weft_store_find(&st, "q")->data)[0], 2.0f - 0.1f * 1.0f, 1e-6);
+    weft_exec_free(ex);
+    weft_store_free(&st);
+    weft_graph_free(g);
+
+    /* A unit reads one precision: mixing a bf16 input with an fp32 weight is refused. */
+    g = weft_graph_new();
+    int64_t xd[2] = { 2, 3 }, wd[2] = { 4, 3 };
+    int x = weft_g_input(g, "x", WEFT_BF16, 2, xd);
+    int w = weft_g_param(g, "w", 2, wd, 0.1f);
+    CHECK(weft_g_linear(g, x, w, -1, 0) == -1);
+    CHECKF(strstr(weft_errmsg(), "dtype") != NULL, "message: %s", weft_errmsg());
+    weft_graph_free(g);
+}
+
 int main(void)
 {
+    test_param_as_gradient();
     test_shape_errors();
     test_passes();
     test_verifier();

@@ -25,6 +25,7 @@ typedef struct {
     int64_t warmup;       /* linear warm-up steps before the schedule */
     int64_t checkpoint_every; /* also save the checkpoint every N steps */
     int64_t stop_at;      /* stop after this step, as if interrupted (0: never) */
+    char model_buf[WEFT_NAME_MAX], schedule_buf[16]; /* owned copies, from a checkpoint */
 } weft_opts;
 
 /* Verbs a flag belongs to. */
@@ -42,6 +43,9 @@ void weft_opts_usage(FILE *f, const char *verb, unsigned verbmask, const char *s
  * each after `warmup` steps of linear warm-up from lr/warmup. */
 double weft_lr_at(const weft_opts *o, double lr, int64_t step, int64_t total);
 
+/* WEFT_OK for a known schedule name, else an error listing them. */
+weft_status weft_lr_schedule_check(const char *s);
+
 /* Exit status for a failure: 2 for bad input (arguments, files), 1 otherwise. */
 int weft_exit_code(weft_status s);
 
@@ -53,7 +57,9 @@ typedef struct {
     double epochs, bytes_per_param;
 } weft_train_result;
 
-weft_status weft_train_run(const weft_opts *o, weft_train_result *r);
+/* Runs training; on return *o holds the options the run actually used (a
+ * resumed run takes them from its checkpoint). */
+weft_status weft_train_run(weft_opts *o, weft_train_result *r);
 weft_status weft_eval_checkpoint(const weft_opts *o, weft_train_result *r);
 void weft_train_print_json(FILE *f, const weft_opts *o, const weft_train_result *r);
 void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_result *r);

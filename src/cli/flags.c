@@ -16,39 +16,40 @@ typedef struct {
     size_t off;
     unsigned verbs;
     const char *arg, *help;
+    double lo, hi;        /* numeric flags: the accepted range */
 } flag;
 
 #define O(f) offsetof(weft_opts, f)
 static const flag flags[] = {
-    { "--model", F_STR, O(model), V_TRAIN | V_BENCH, "NAME", "model preset: mlp, cnn" },
+    { "--model", F_STR, O(model), V_TRAIN | V_BENCH, "NAME", "model preset: mlp, cnn", 0, 0 },
     { "--precision", F_PREC, O(precision), V_TRAIN | V_DEMO | V_BENCH, "P",
-      "fp32, mixed, bf16, bf16-sr, bf16-kahan (DESIGN.md section 3)" },
-    { "--optimizer", F_OPT, O(optimizer), V_TRAIN, "O", "sgd (momentum, weight decay) or adamw" },
-    { "--lr", F_DBL, O(lr), V_TRAIN, "X", "learning rate (default: sgd 0.05, adamw 0.001)" },
-    { "--schedule", F_STR, O(schedule), V_TRAIN, "S", "learning-rate schedule: cosine (default, to 0 over the run), constant, step, linear" },
-    { "--warmup", F_I64, O(warmup), V_TRAIN, "N", "linear learning-rate warm-up over the first N steps (default 0)" },
-    { "--momentum", F_DBL, O(momentum), V_TRAIN, "X", "SGD momentum (default 0.9)" },
-    { "--weight-decay", F_DBL, O(weight_decay), V_TRAIN, "X", "weight decay (default 0)" },
-    { "--batch", F_INT, O(batch), V_TRAIN | V_EVAL | V_BENCH, "N", "batch size (default 64)" },
-    { "--eval-batch", F_INT, O(eval_batch), V_TRAIN | V_EVAL, "N", "batch size for the test set (default 500)" },
-    { "--epochs", F_INT, O(epochs), V_TRAIN | V_DEMO, "N", "passes over the training set (default 1)" },
-    { "--steps", F_I64, O(steps), V_TRAIN | V_DEMO | V_BENCH, "N", "train this many steps instead of whole epochs" },
-    { "--seed", F_I64, O(seed), V_TRAIN | V_DEMO, "N", "seed of weights, data order and rounding (default 0)" },
-    { "--threads", F_INT, O(threads), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, "N", "threads (default: the cores, at most 2)" },
+      "fp32, mixed, bf16, bf16-sr, bf16-kahan (DESIGN.md section 3)", 0, 0 },
+    { "--optimizer", F_OPT, O(optimizer), V_TRAIN, "O", "sgd (momentum, weight decay) or adamw", 0, 0 },
+    { "--lr", F_DBL, O(lr), V_TRAIN, "X", "learning rate (default: sgd 0.05, adamw 0.001)", 0, 1e6 },
+    { "--schedule", F_STR, O(schedule), V_TRAIN, "S", "learning-rate schedule: cosine (default, to 0 over the run), constant, step, linear", 0, 0 },
+    { "--warmup", F_I64, O(warmup), V_TRAIN, "N", "linear learning-rate warm-up over the first N steps (default 0)", 0, 1e12 },
+    { "--momentum", F_DBL, O(momentum), V_TRAIN, "X", "SGD momentum (default 0.9)", 0, 1 },
+    { "--weight-decay", F_DBL, O(weight_decay), V_TRAIN, "X", "weight decay (default 0)", 0, 1e3 },
+    { "--batch", F_INT, O(batch), V_TRAIN | V_BENCH, "N", "batch size (default 64)", 1, 1 << 20 },
+    { "--eval-batch", F_INT, O(eval_batch), V_TRAIN | V_EVAL, "N", "batch size for the test set; must divide its 10000 images (default 500)", 1, 1 << 20 },
+    { "--epochs", F_INT, O(epochs), V_TRAIN | V_DEMO, "N", "passes over the training set (default 1)", 1, 1e6 },
+    { "--steps", F_I64, O(steps), V_TRAIN | V_DEMO | V_BENCH, "N", "train this many steps instead of whole epochs", 1, 1e12 },
+    { "--seed", F_I64, O(seed), V_TRAIN | V_DEMO, "N", "seed of weights, data order and rounding (default 0)", 0, 9.0e15 },
+    { "--threads", F_INT, O(threads), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, "N", "threads (default: the cores, at most 2)", 1, 256 },
     { "--checkpoint", F_STR, O(checkpoint), V_TRAIN | V_EVAL, "FILE",
-      "train: save weights + optimizer state here at the end (safetensors); eval: the checkpoint to evaluate" },
-    { "--checkpoint-every", F_I64, O(checkpoint_every), V_TRAIN, "N", "also save the checkpoint every N steps" },
+      "train: save weights + optimizer state here at the end (safetensors); eval: the checkpoint to evaluate", 0, 0 },
+    { "--checkpoint-every", F_I64, O(checkpoint_every), V_TRAIN, "N", "also save the checkpoint every N steps", 1, 1e12 },
     { "--stop-at", F_I64, O(stop_at), V_TRAIN, "N",
-      "stop after step N as if interrupted (the schedule still spans the whole run); --resume continues it" },
-    { "--resume", F_STR, O(resume), V_TRAIN, "FILE", "continue the run saved in FILE" },
-    { "--log", F_STR, O(log), V_TRAIN | V_DEMO, "FILE", "write metrics as JSON lines" },
+      "stop after step N as if interrupted (the schedule still spans the whole run); --resume continues it", 1, 1e12 },
+    { "--resume", F_STR, O(resume), V_TRAIN, "FILE", "continue the run saved in FILE (its model, policy, optimizer, hyperparameters, schedule and length override the flags)", 0, 0 },
+    { "--log", F_STR, O(log), V_TRAIN | V_DEMO, "FILE", "write metrics as JSON lines", 0, 0 },
     { "--data-dir", F_STR, O(data_dir), V_TRAIN | V_EVAL | V_DEMO, "DIR",
-      "Fashion-MNIST IDX files (default " "/usr/share/datasets/fashion-mnist" ")" },
-    { "--json", F_BOOL, O(json), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, NULL, "print one JSON summary object on stdout" },
-    { "--quiet", F_BOOL, O(quiet), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, NULL, "no progress output" },
-    { "--no-eval", F_BOOL, O(no_eval), V_TRAIN | V_BENCH, NULL, "skip the test-set evaluation" },
-    { "--profile", F_BOOL, O(profile), V_TRAIN | V_BENCH, NULL, "print the time spent in each kind of op (stderr)" },
-    { "--dump-graph", F_STR, O(dump), V_TRAIN, "FILE", "write the training graph (after all passes) as text" },
+      "Fashion-MNIST IDX files (default " "/usr/share/datasets/fashion-mnist" ")", 0, 0 },
+    { "--json", F_BOOL, O(json), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, NULL, "print one JSON summary object on stdout", 0, 0 },
+    { "--quiet", F_BOOL, O(quiet), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, NULL, "no progress output", 0, 0 },
+    { "--no-eval", F_BOOL, O(no_eval), V_TRAIN | V_BENCH, NULL, "skip the test-set evaluation", 0, 0 },
+    { "--profile", F_BOOL, O(profile), V_TRAIN | V_BENCH, NULL, "print the time spent in each kind of op (stderr)", 0, 0 },
+    { "--dump-graph", F_STR, O(dump), V_TRAIN, "FILE", "write the training graph (after all passes) as text", 0, 0 },
 };
 #undef O
 
@@ -74,7 +75,7 @@ static weft_status parse_num(const char *flag_name, const char *s, bool integer,
     char *end;
     errno = 0;
     double v = integer ? (double)strtoll(s, &end, 10) : strtod(s, &end);
-    if (errno || end == s || *end || v < lo || v > hi)
+    if (errno || end == s || *end || !(v >= lo && v <= hi))   /* NaN fails too */
         return weft_fail(WEFT_ERR_ARG, "%s: '%s' is not %s between %g and %g", flag_name, s,
                          integer ? "a whole number" : "a number", lo, hi);
     *out = v;
@@ -91,7 +92,7 @@ double weft_lr_at(const weft_opts *o, double lr, int64_t step, int64_t total)
     return lr;
 }
 
-static weft_status check_schedule(const char *s)
+weft_status weft_lr_schedule_check(const char *s)
 {
     const char *valid[] = { "constant", "cosine", "step", "linear" };
     for (size_t i = 0; i < sizeof valid / sizeof *valid; i++) if (!strcmp(s, valid[i])) return WEFT_OK;
@@ -135,15 +136,15 @@ weft_status weft_opts_parse(weft_opts *o, unsigned verb, int argc, char **argv, 
             *(const char **)p = val;
             break;
         case F_INT:
-            WEFT_TRY(parse_num(f->name, val, true, !strcmp(f->name, "--epochs") ? 0 : 1, 1 << 30, &d));
+            WEFT_TRY(parse_num(f->name, val, true, f->lo, f->hi, &d));
             *(int *)p = (int)d;
             break;
         case F_I64:
-            WEFT_TRY(parse_num(f->name, val, true, 0, 9.0e15, &d));
+            WEFT_TRY(parse_num(f->name, val, true, f->lo, f->hi, &d));
             *(int64_t *)p = (int64_t)d;
             break;
         case F_DBL:
-            WEFT_TRY(parse_num(f->name, val, false, 0, 1e6, &d));
+            WEFT_TRY(parse_num(f->name, val, false, f->lo, f->hi, &d));
             *(double *)p = d;
             break;
         case F_BOOL:
@@ -160,7 +161,7 @@ weft_status weft_opts_parse(weft_opts *o, unsigned verb, int argc, char **argv, 
             break;
         }
     }
-    return check_schedule(o->schedule);
+    return weft_lr_schedule_check(o->schedule);
 }
 
 void weft_opts_usage(FILE *f, const char *verb, unsigned verbmask, const char *summary)

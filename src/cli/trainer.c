@@ -6,6 +6,7 @@
 #include "weft/io.h"
 #include "weft/models.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,8 @@ static weft_status compile(compiled *c, const char *model, int batch, weft_preci
 
 /* ---- checkpoints -------------------------------------------------------------- */
 
-static weft_status save_checkpoint(const char *path, weft_store *st, const weft_opts *o, int64_t step)
+static weft_status save_checkpoint(const char *path, weft_store *st, const weft_opts *o, int64_t step,
+                                   int64_t total)
 {
     weft_st_tensor *ts = calloc((size_t)st->n + 1, sizeof *ts);
     if (!ts) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
@@ -58,15 +60,21 @@ static weft_status save_checkpoint(const char *path, weft_store *st, const weft_
         ts[i].data = t->data;
         ts[i].nbytes = t->nbytes;
     }
-    char sstep[32], sseed[32], sbatch[32], slr[32];
+    /* Everything a resumed run needs to continue exactly (%.17g: doubles round-trip). */
+    char sstep[32], stotal[32], sseed[32], sbatch[32], slr[40], swarm[32], smom[40], swd[40];
     snprintf(sstep, sizeof sstep, "%lld", (long long)step);
+    snprintf(stotal, sizeof stotal, "%lld", (long long)total);
     snprintf(sseed, sizeof sseed, "%lld", (long long)o->seed);
     snprintf(sbatch, sizeof sbatch, "%d", o->batch);
-    snprintf(slr, sizeof slr, "%.9g", o->lr);
+    snprintf(slr, sizeof slr, "%.17g", o->lr);
+    snprintf(swarm, sizeof swarm, "%lld", (long long)o->warmup);
+    snprintf(smom, sizeof smom, "%.17g", o->momentum);
+    snprintf(swd, sizeof swd, "%.17g", o->weight_decay);
     const char *meta[] = {
         "format", CKPT_FORMAT, "model", o->model, "precision", weft_precision_name(o->precision),
         "optimizer", o->optimizer == WEFT_OPT_ADAMW ? "adamw" : "sgd",
-        "step", sstep, "seed", sseed, "batch", sbatch, "lr", slr, "schedule", o->schedule,
+        "step", sstep, "total_steps", stotal, "seed", sseed, "batch", sbatch, "lr", slr,
+        "schedule", o->schedule, "warmup", swarm, "momentum", smom, "weight_decay", swd,
     };
     weft_status s = weft_st_write(path, ts, st->n, meta, (int)(sizeof meta / sizeof *meta) / 2);
     free(ts);
@@ -78,6 +86,70 @@ static weft_status meta_need(const weft_st_file *f, const char *path, const char
     *out = weft_st_meta(f, key);
     if (!*out) return weft_fail(WEFT_ERR_FORMAT, "%s: not a weft checkpoint (no \"%s\" in __metadata__)", path, key);
     return WEFT_OK;
+}
+
+/* A whole number in [lo, hi] from metadata key `key`, or a format error naming both. */
+static weft_status meta_int(const weft_st_file *f, const char *path, const char *key, int64_t lo, int64_t hi,
+                            int64_t *out)
+{
+    const char *v;
+    WEFT_TRY(meta_need(f, path, key, &v));
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi)
+        return weft_fail(WEFT_ERR_FORMAT, "%s: metadata \"%s\" is '%s', not a whole number in [%lld, %lld]",
+                         path, key, v, (long long)lo, (long long)hi);
+    *out = x;
+    return WEFT_OK;
+}
+
+static weft_status meta_real(const weft_st_file *f, const char *path, const char *key, double lo, double hi,
+                             double *out)
+{
+    const char *v;
+    WEFT_TRY(meta_need(f, path, key, &v));
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x >= lo && x <= hi))
+        return weft_fail(WEFT_ERR_FORMAT, "%s: metadata \"%s\" is '%s', not a number in [%g, %g]", path, key, v, lo, hi);
+    *out = x;
+    return WEFT_OK;
+}
+
+/* The run a checkpoint belongs to: model, policy, optimizer, hyperparameters,
+ * schedule, seed, length, and the step it stopped at. */
+static weft_status read_run(const weft_st_file *f, const char *path, weft_opts *o, int64_t *step)
+{
+    const char *v;
+    int64_t x;
+    WEFT_TRY(meta_need(f, path, "format", &v));
+    if (strcmp(v, CKPT_FORMAT)) return weft_fail(WEFT_ERR_FORMAT, "%s: unknown checkpoint format '%s'", path, v);
+    WEFT_TRY(meta_need(f, path, "model", &v));
+    const weft_model_preset *mp;
+    if (weft_model_find(v, &mp)) return weft_fail(WEFT_ERR_FORMAT, "%s: metadata \"model\" is '%s', not a known model", path, v);
+    snprintf(o->model_buf, sizeof o->model_buf, "%s", mp->name);
+    o->model = o->model_buf;
+    WEFT_TRY(meta_need(f, path, "precision", &v));
+    if (weft_precision_parse(v, &o->precision)) return weft_fail_wrap(WEFT_ERR_FORMAT, "%s: metadata", path);
+    WEFT_TRY(meta_need(f, path, "optimizer", &v));
+    if (!strcmp(v, "sgd")) o->optimizer = WEFT_OPT_SGD;
+    else if (!strcmp(v, "adamw")) o->optimizer = WEFT_OPT_ADAMW;
+    else return weft_fail(WEFT_ERR_FORMAT, "%s: metadata \"optimizer\" is '%s' (valid: sgd, adamw)", path, v);
+    WEFT_TRY(meta_need(f, path, "schedule", &v));
+    if (weft_lr_schedule_check(v)) return weft_fail_wrap(WEFT_ERR_FORMAT, "%s: metadata", path);
+    snprintf(o->schedule_buf, sizeof o->schedule_buf, "%s", v);
+    o->schedule = o->schedule_buf;
+    WEFT_TRY(meta_int(f, path, "total_steps", 1, (int64_t)1e12, &o->steps));
+    WEFT_TRY(meta_int(f, path, "step", 0, o->steps, step));
+    WEFT_TRY(meta_int(f, path, "seed", 0, (int64_t)9e15, &o->seed));
+    WEFT_TRY(meta_int(f, path, "batch", 1, 1 << 20, &x));
+    o->batch = (int)x;
+    WEFT_TRY(meta_int(f, path, "warmup", 0, (int64_t)1e12, &o->warmup));
+    WEFT_TRY(meta_real(f, path, "lr", 0, 1e6, &o->lr));
+    WEFT_TRY(meta_real(f, path, "momentum", 0, 1, &o->momentum));
+    return meta_real(f, path, "weight_decay", 0, 1e3, &o->weight_decay);
 }
 
 /* Copies every tensor the store holds from the file (all must be there). */
@@ -95,6 +167,9 @@ static weft_status load_tensors(const weft_st_file *f, const char *path, weft_st
         const weft_st_tensor *ft = weft_st_find(f, t->name);
         char a[64], b[64];
         if (!ft) return weft_fail(WEFT_ERR_FORMAT, "%s: tensor %s is missing", path, t->name);
+        if (ft->ndim > WEFT_MAX_DIMS)
+            return weft_fail(WEFT_ERR_FORMAT, "%s: tensor %s has %d dimensions (at most %d)", path, t->name,
+                             ft->ndim, WEFT_MAX_DIMS);
         weft_shape fs = { .ndim = ft->ndim };
         for (int d = 0; d < ft->ndim && d < WEFT_MAX_DIMS; d++) fs.d[d] = ft->dims[d];
         if (ft->dtype != t->dtype || !weft_shape_eq(&fs, &t->shape) || ft->nbytes != t->nbytes)
@@ -114,7 +189,8 @@ static weft_status evaluate(compiled *ev, const weft_dataset *test, double *loss
     int C = (int)ev->g->values[ev->io.logits].shape.d[1];
     int64_t pix = (int64_t)test->rows * test->cols;
     int64_t nb = test->n / B;
-    if (nb == 0) return weft_fail(WEFT_ERR_ARG, "--eval-batch %d is larger than the test set (%lld)", B, (long long)test->n);
+    if (nb == 0 || test->n % B)
+        return weft_fail(WEFT_ERR_ARG, "--eval-batch %d must divide the %lld test images", B, (long long)test->n);
     float *logits = malloc((size_t)B * (size_t)C * sizeof *logits);
     if (!logits) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
     int64_t correct = 0, seen = 0;
@@ -187,11 +263,22 @@ static void print_profile(const weft_graph *g, const weft_exec *ex, int64_t step
     }
 }
 
+/* The dataset's images must be the size the model's input expects. */
+static weft_status check_images(const compiled *c, const weft_dataset *d, const char *dir)
+{
+    const weft_shape *x = &c->g->values[c->io.x].shape;
+    int64_t want = weft_shape_numel(x) / x->d[0];
+    if ((int64_t)d->rows * d->cols != want)
+        return weft_fail(WEFT_ERR_FORMAT, "%s: images are %dx%d, the model takes %lld pixels", dir, d->rows,
+                         d->cols, (long long)want);
+    return WEFT_OK;
+}
+
 /* ---- the run ------------------------------------------------------------------------ */
 
-weft_status weft_train_run(const weft_opts *oin, weft_train_result *r)
+weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
 {
-    weft_opts o = *oin;
+    weft_opts o = *oio;
     memset(r, 0, sizeof *r);
     if (o.lr < 0) o.lr = o.optimizer == WEFT_OPT_ADAMW ? 1e-3 : 0.05;
     double t_start = weft_now();
@@ -207,46 +294,44 @@ weft_status weft_train_run(const weft_opts *oin, weft_train_result *r)
     int64_t step0 = 0;
     weft_status s;
 
-    /* A resumed run takes its model, precision, optimizer and seed from the file. */
+    /* A resumed run takes its settings from the file. */
     if (o.resume) {
         s = weft_st_read(o.resume, &ck);
-        const char *v;
-        if (!s) s = meta_need(&ck, o.resume, "format", &v);
-        if (!s && strcmp(v, CKPT_FORMAT)) s = weft_fail(WEFT_ERR_FORMAT, "%s: unknown checkpoint format '%s'", o.resume, v);
-        if (!s) s = meta_need(&ck, o.resume, "model", &o.model);
-        if (!s) s = meta_need(&ck, o.resume, "precision", &v);
-        if (!s) s = weft_precision_parse(v, &o.precision);
-        if (!s) s = meta_need(&ck, o.resume, "optimizer", &v);
-        if (!s) o.optimizer = strcmp(v, "adamw") ? WEFT_OPT_SGD : WEFT_OPT_ADAMW;
-        if (!s) s = meta_need(&ck, o.resume, "step", &v);
-        if (!s) step0 = atoll(v);
-        if (!s) s = meta_need(&ck, o.resume, "seed", &v);
-        if (!s) o.seed = atoll(v);
-        if (!s) s = meta_need(&ck, o.resume, "batch", &v);
-        if (!s) o.batch = atoi(v);
-        if (!s) s = meta_need(&ck, o.resume, "lr", &v);
-        if (!s) o.lr = atof(v);
-        if (!s) s = meta_need(&ck, o.resume, "schedule", &o.schedule);
+        if (!s) s = read_run(&ck, o.resume, &o, &step0);
+        if (!s && o.stop_at > 0 && o.stop_at <= step0)
+            s = weft_fail(WEFT_ERR_ARG, "--stop-at %lld: %s is already at step %lld", (long long)o.stop_at,
+                          o.resume, (long long)step0);
         if (s) goto done;
+    }
+    /* Fail now, not after the run, when the checkpoint cannot be written. */
+    if (o.checkpoint) {
+        weft_outfile probe;
+        if ((s = weft_outfile_open(&probe, o.checkpoint))) { weft_fail_wrap(s, "--checkpoint"); goto done; }
+        weft_outfile_abort(&probe);
     }
 
     s = weft_fmnist_load(o.data_dir, "train", &train);
     if (!s && !o.no_eval) s = weft_fmnist_load(o.data_dir, "t10k", &test);
     if (s) goto done;
     if (o.batch > train.n) { s = weft_fail(WEFT_ERR_ARG, "--batch %d is larger than the training set", o.batch); goto done; }
+    if (!o.no_eval && (o.eval_batch > test.n || test.n % o.eval_batch)) {
+        s = weft_fail(WEFT_ERR_ARG, "--eval-batch %d must divide the %lld test images", o.eval_batch, (long long)test.n);
+        goto done;
+    }
 
     s = compile(&tr, o.model, o.batch, o.precision, o.optimizer, true);
     if (!s && !o.no_eval) s = compile(&ev, o.model, o.eval_batch, o.precision, o.optimizer, false);
+    if (!s) s = check_images(&tr, &train, o.data_dir);
     if (!s) s = weft_store_bind(&store, tr.g, (uint64_t)o.seed);
     if (!s && o.resume) s = load_tensors(&ck, o.resume, &store, false, tr.g);
     if (!s) s = weft_exec_create(&tr.ex, tr.g, &store, o.threads, (uint64_t)o.seed);
     if (!s && !o.no_eval) s = weft_exec_create(&ev.ex, ev.g, &store, o.threads, (uint64_t)o.seed);
     if (s) goto done;
     if (o.dump) {
-        FILE *df = fopen(o.dump, "w");
-        if (!df) { s = weft_fail(WEFT_ERR_IO, "--dump-graph %s: cannot write", o.dump); goto done; }
-        weft_graph_dump(tr.g, df);
-        fclose(df);
+        weft_outfile df;
+        if ((s = weft_outfile_open(&df, o.dump))) { weft_fail_wrap(s, "--dump-graph"); goto done; }
+        weft_graph_dump(tr.g, df.f);
+        if ((s = weft_outfile_commit(&df))) { weft_fail_wrap(s, "--dump-graph"); goto done; }
     }
     if (o.log) {
         logf = fopen(o.log, o.resume ? "a" : "w");
@@ -263,13 +348,13 @@ weft_status weft_train_run(const weft_opts *oin, weft_train_result *r)
     perm = malloc((size_t)train.n * sizeof *perm);
     if (!xb || !yb || !perm) { s = weft_fail(WEFT_ERR_NOMEM, "out of memory"); goto done; }
 
-    progress pg = { .tty = isatty(2), .quiet = o.quiet, .t0 = weft_now(), .total = total };
+    int64_t end = o.stop_at > 0 && o.stop_at < total ? o.stop_at : total;
+    progress pg = { .tty = isatty(2), .quiet = o.quiet, .t0 = weft_now(), .total = end - step0 };
     weft_run_opts ro = { .hp = { (float)o.lr, (float)o.momentum, (float)o.weight_decay, 0.9f, 0.999f, 1e-8f } };
     int64_t epoch = -1;
     double loss = NAN, loss_sum = 0;
     int64_t loss_n = 0;
     double t_train = weft_now();
-    int64_t end = o.stop_at > 0 && o.stop_at < total ? o.stop_at : total;
     for (int64_t st = step0; st < end; st++) {
         if (st / spe != epoch) {
             epoch = st / spe;
@@ -299,7 +384,7 @@ weft_status weft_train_run(const weft_opts *oin, weft_train_result *r)
         loss_sum += loss; loss_n++;
         progress_show(&pg, st + 1 - step0, B, loss, false);
         if (o.checkpoint && o.checkpoint_every > 0 && (st + 1) % o.checkpoint_every == 0 && st + 1 < end &&
-            (s = save_checkpoint(o.checkpoint, &store, &o, st + 1))) goto done;
+            (s = save_checkpoint(o.checkpoint, &store, &o, st + 1, total))) goto done;
         if (logf && ((st + 1) % 50 == 0 || st + 1 == total))
             fprintf(logf, "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.6f, \"lr\": %g}\n", (long long)(st + 1),
                     (double)(st + 1) / (double)spe, loss, (double)ro.hp.lr);
@@ -317,13 +402,17 @@ weft_status weft_train_run(const weft_opts *oin, weft_train_result *r)
     r->params = weft_graph_param_count(tr.g);
     r->bytes_per_param = weft_precision_bytes_per_param(o.precision, weft_optimizer_nstates(o.optimizer));
     r->test_acc = r->test_loss = NAN;
+    if (o.checkpoint && (s = save_checkpoint(o.checkpoint, &store, &o, end, total))) goto done;
     if (!o.no_eval && (s = evaluate(&ev, &test, &r->test_loss, &r->test_acc))) goto done;
-    if (logf)
+    if (logf && !o.no_eval)
         fprintf(logf, "{\"step\": %lld, \"test_loss\": %.6f, \"test_acc\": %.6f}\n", (long long)end,
                 r->test_loss, r->test_acc);
-    if (o.checkpoint && (s = save_checkpoint(o.checkpoint, &store, &o, end))) goto done;
     r->wall_s = weft_now() - t_start;
 done:
+    /* Hand back the options the run used; owned strings move with them. */
+    *oio = o;
+    if (o.model == o.model_buf) oio->model = oio->model_buf;
+    if (o.schedule == o.schedule_buf) oio->schedule = oio->schedule_buf;
     if (logf) fclose(logf);
     free(xb); free(yb); free(perm);
     if (o.resume) weft_st_free(&ck);

@@ -78,6 +78,8 @@ weft_status weft_graph_status(const weft_graph *g)
 int weft_g_value(weft_graph *g, const char *name, weft_role r, weft_dtype t, const weft_shape *s)
 {
     if (g->err) return -1;
+    if (strlen(name) >= WEFT_NAME_MAX)
+        return gfail(g, WEFT_ERR_ARG, "value name '%s' is longer than %d characters", name, WEFT_NAME_MAX - 1);
     if (g->nvalues == g->cap_values) {
         int cap = g->cap_values ? 2 * g->cap_values : 64;
         weft_value *v = realloc(g->values, (size_t)cap * sizeof *v);

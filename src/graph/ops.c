@@ -20,6 +20,13 @@ static weft_status need_float(const weft_graph *g, const weft_node *n, int i)
     return is_float(V(i)->dtype) ? WEFT_OK : bad(g, n, "must be f32 or bf16", i);
 }
 
+/* Float inputs i and j must share a dtype: a unit reads one precision. */
+static weft_status need_dtype(const weft_graph *g, const weft_node *n, int i, int j)
+{
+    return V(i)->dtype == V(j)->dtype ? WEFT_OK : bad(g, n, "must have input 0's dtype", j);
+    (void)i;
+}
+
 static weft_status need_same(const weft_graph *g, const weft_node *n, int i, int j)
 {
     if (!weft_shape_eq(&V(i)->shape, &V(j)->shape))
@@ -33,6 +40,7 @@ static weft_status need_same(const weft_graph *g, const weft_node *n, int i, int
 static weft_status infer_linear(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
     WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    for (int i = 1; i < n->nin; i++) WEFT_TRY(need_dtype(g, n, 0, i));
     const weft_shape *x = &V(0)->shape, *w = &V(1)->shape;
     if (x->ndim != 2) return bad(g, n, "must be 2-D (M,K)", 0);
     if (w->ndim != 2 || w->d[1] != x->d[1]) return bad(g, n, "must be (N,K) with K = x's columns", 1);
@@ -51,7 +59,9 @@ static weft_status infer_linear(const weft_graph *g, const weft_node *n, weft_sh
 static weft_status infer_same(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
     WEFT_TRY(need_float(g, n, 0));
-    for (int i = 1; i < n->nin; i++) { WEFT_TRY(need_float(g, n, i)); WEFT_TRY(need_same(g, n, 0, i)); }
+    for (int i = 1; i < n->nin; i++) {
+        WEFT_TRY(need_float(g, n, i)); WEFT_TRY(need_same(g, n, 0, i)); WEFT_TRY(need_dtype(g, n, 0, i));
+    }
     s[0] = V(0)->shape;
     t[0] = V(0)->dtype;
     return WEFT_OK;
@@ -76,6 +86,7 @@ static weft_status conv_out(const weft_graph *g, const weft_node *n, int xi, int
 static weft_status infer_conv(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
     WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    for (int i = 1; i < n->nin; i++) WEFT_TRY(need_dtype(g, n, 0, i));
     WEFT_TRY(conv_out(g, n, 0, 1, &s[0]));
     if (n->a.has_bias) {
         if (n->nin != 3) return weft_fail(WEFT_ERR_SHAPE, "conv2d: has_bias without a bias input");
@@ -235,7 +246,7 @@ static weft_status infer_update(const weft_graph *g, const weft_node *n, weft_sh
         if (!weft_shape_eq(&V(i)->shape, &V(0)->shape)) return bad(g, n, "must have the weight's shape", i);
         if (!is_float(V(i)->dtype)) return bad(g, n, "must be f32 or bf16", i);
     }
-    for (int i = 2; i < n->nin; i++)
+    for (int i = 1; i < n->nin; i++)
         if (V(i)->dtype != V(0)->dtype) return bad(g, n, "must have the weight's dtype", i);
     return WEFT_OK;
 }
@@ -347,11 +358,21 @@ static weft_status grad_xent(weft_graph *g, const weft_node *n, int dy, unsigned
     return weft_graph_status(g);
 }
 
+/* The gradient of a is b itself — unless b is persistent: an update could
+ * then change it before a's update reads it, so take a copy first. */
+static int snapshot(weft_graph *g, int v)
+{
+    weft_role r = g->values[v].role;
+    if (r != WEFT_ROLE_PARAM && r != WEFT_ROLE_STATE) return v;
+    weft_attrs a = { .dtype = g->values[v].dtype };
+    return bwd(g, WEFT_OP_CAST, &v, 1, &a, NULL);
+}
+
 static weft_status grad_dot(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
 {
     (void)dy;  /* a root loss: the gradient of a is b and of b is a */
-    if (need & 1u) dx[0] = n->in[1];
-    if (need & 2u) dx[1] = n->in[0];
+    if (need & 1u) dx[0] = snapshot(g, n->in[1]);
+    if (need & 2u) dx[1] = snapshot(g, n->in[0]);
     return weft_graph_status(g);
 }
 

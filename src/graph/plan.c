@@ -51,7 +51,7 @@ weft_status weft_pass_plan_memory(weft_graph *g)
     for (int v = 0; v < nv; v++) {
         const weft_value *x = &g->values[v];
         start[v] = x->producer >= 0 ? x->producer : -1;
-        end[v] = x->keep || x->role == WEFT_ROLE_INPUT ? last : start[v];
+        end[v] = x->keep || x->role == WEFT_ROLE_INPUT || v == g->loss ? last : start[v];
     }
     for (int i = 0; i < g->nnodes; i++) {
         const weft_node *n = &g->nodes[i];
