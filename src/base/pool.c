@@ -38,7 +38,7 @@
  * variable: long enough to catch back-to-back weft_pool_for calls of a
  * training step (a wake-up through the kernel costs ~10 us here, a spinning
  * hand-off ~1 us), short enough not to burn a shared core for long. */
-#define SPIN_SECONDS 20e-6
+#define SPIN_SECONDS 300e-6
 enum { MAX_THREADS = 1024 };
 
 typedef struct {

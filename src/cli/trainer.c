@@ -355,7 +355,13 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
     double loss = NAN, loss_sum = 0;
     int64_t loss_n = 0;
     double t_train = weft_now();
+    /* samples/s is timed after WARMUP steps (first-touch page faults, thread
+     * start-up), as the PyTorch peer times its steps; short runs time all. */
+    enum { WARMUP = 5 };
+    int64_t timed_from = end - step0 > 4 * WARMUP ? step0 + WARMUP : step0;
+    double t_timed = t_train;
     for (int64_t st = step0; st < end; st++) {
+        if (st == timed_from) t_timed = weft_now();
         if (st / spe != epoch) {
             epoch = st / spe;
             weft_dataset_permutation(train.n, (uint64_t)o.seed, epoch, perm);
@@ -397,7 +403,8 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
     r->epochs = (double)end / (double)spe;
     r->train_loss = loss;
     r->train_s = train_s;
-    r->samples_per_s = train_s > 0 ? (double)(end - step0) * B / train_s : 0;
+    double timed_s = weft_now() - t_timed;
+    r->samples_per_s = timed_s > 0 ? (double)(end - timed_from) * B / timed_s : 0;
     r->peak_arena_bytes = weft_exec_arena_bytes(tr.ex);
     r->params = weft_graph_param_count(tr.g);
     r->bytes_per_param = weft_precision_bytes_per_param(o.precision, weft_optimizer_nstates(o.optimizer));

@@ -85,7 +85,10 @@ weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store, 
     }
     if (!s) s = weft_pool_create(&ex->pool, threads);
     if (s) { weft_exec_free(ex); return s; }
-    openblas_set_num_threads(threads);
+    /* One owner of the cores: the pool splits GEMMs itself, each block a
+     * single-threaded sgemm, so OpenBLAS's spinning threads never compete
+     * with the pool (DESIGN.md section 9). */
+    openblas_set_num_threads(1);
     *out = ex;
     return WEFT_OK;
 }
@@ -125,13 +128,13 @@ static void round_chunk(void *c, int64_t b, int64_t e)
 static void widen(weft_pool *p, const weft_bf16 *src, float *dst, int64_t n)
 {
     conv_ctx c = { src, dst };
-    weft_pool_for(p, n, 1 << 16, widen_chunk, &c);
+    weft_pool_for(p, n, 1 << 15, widen_chunk, &c);
 }
 
 static void round_out(weft_pool *p, const float *src, weft_bf16 *dst, int64_t n)
 {
     conv_ctx c = { src, dst };
-    weft_pool_for(p, n, 1 << 16, round_chunk, &c);
+    weft_pool_for(p, n, 1 << 15, round_chunk, &c);
 }
 
 weft_status weft_exec_feed(weft_exec *ex, int v, const void *src, weft_dtype src_dtype)

@@ -18,23 +18,34 @@ static weft_conv_dims conv_dims(const weft_graph *g, int x, int w, int stride, i
 static void run_linear(const weft_kctx *k)
 {
     const weft_shape *x = SH(k->n->in[0]), *w = SH(k->n->in[1]);
-    weft_k_linear_fwd(OUT(0), IN(0), IN(1), k->n->a.has_bias ? IN(2) : NULL,
+    weft_k_linear_fwd_pool(k->pool, OUT(0), IN(0), IN(1), k->n->a.has_bias ? IN(2) : NULL,
                       (int)x->d[0], (int)x->d[1], (int)w->d[0], (weft_act)k->n->a.act);
+}
+
+/* Elementwise and per-plane kernels are memory-bound: split them across the
+ * pool by element ranges (or image planes), which are independent. */
+#define SPLIT_GRAIN (1 << 15)
+
+static void add_chunk(void *c, int64_t b, int64_t e)
+{
+    const weft_kctx *k = c;
+    weft_k_add(OUT(0) + b, IN(0) + b, IN(1) + b, e - b);
+}
+
+static void act_chunk(void *c, int64_t b, int64_t e)
+{
+    const weft_kctx *k = c;
+    weft_k_act_fwd(OUT(0) + b, IN(0) + b, e - b, k->n->op == WEFT_OP_RELU ? WEFT_ACT_RELU : WEFT_ACT_GELU);
 }
 
 static void run_add(const weft_kctx *k)
 {
-    weft_k_add(OUT(0), IN(0), IN(1), weft_shape_numel(SH(k->n->out[0])));
+    weft_pool_for(k->pool, weft_shape_numel(SH(k->n->out[0])), SPLIT_GRAIN, add_chunk, (void *)k);
 }
 
-static void run_relu(const weft_kctx *k)
+static void run_act(const weft_kctx *k)
 {
-    weft_k_act_fwd(OUT(0), IN(0), weft_shape_numel(SH(k->n->out[0])), WEFT_ACT_RELU);
-}
-
-static void run_gelu(const weft_kctx *k)
-{
-    weft_k_act_fwd(OUT(0), IN(0), weft_shape_numel(SH(k->n->out[0])), WEFT_ACT_GELU);
+    weft_pool_for(k->pool, weft_shape_numel(SH(k->n->out[0])), SPLIT_GRAIN, act_chunk, (void *)k);
 }
 
 static void run_conv(const weft_kctx *k)
@@ -44,11 +55,25 @@ static void run_conv(const weft_kctx *k)
                       (weft_act)k->n->a.act, k->scratch);
 }
 
+/* Max-pool over image planes [b, e) of the (N*C) planes. */
+static void pool_chunk(void *c, int64_t b, int64_t e)
+{
+    const weft_kctx *k = c;
+    bool fwd = k->n->op == WEFT_OP_MAXPOOL;
+    const weft_shape *x = SH(k->n->in[fwd ? 0 : 1]), *y = SH(fwd ? k->n->out[0] : k->n->in[0]);
+    int64_t hw = x->d[2] * x->d[3], ohw = y->d[2] * y->d[3];
+    if (fwd)
+        weft_k_maxpool_fwd(OUT(0) + b * ohw, IN(0) + b * hw, 1, (int)(e - b), (int)x->d[2], (int)x->d[3],
+                           k->n->a.k, k->n->a.stride);
+    else
+        weft_k_maxpool_bwd(OUT(0) + b * hw, IN(0) + b * ohw, IN(1) + b * hw, 1, (int)(e - b), (int)x->d[2],
+                           (int)x->d[3], k->n->a.k, k->n->a.stride);
+}
+
 static void run_pool(const weft_kctx *k)
 {
-    const weft_shape *x = SH(k->n->in[0]);
-    weft_k_maxpool_fwd(OUT(0), IN(0), (int)x->d[0], (int)x->d[1], (int)x->d[2], (int)x->d[3],
-                       k->n->a.k, k->n->a.stride);
+    const weft_shape *x = SH(k->n->in[k->n->op == WEFT_OP_MAXPOOL ? 0 : 1]);
+    weft_pool_for(k->pool, x->d[0] * x->d[1], SPLIT_GRAIN / (x->d[2] * x->d[3]) + 1, pool_chunk, (void *)k);
 }
 
 static void run_copy(const weft_kctx *k)
@@ -71,21 +96,27 @@ static void run_dot(const weft_kctx *k)
     OUT(0)[0] = (float)acc;
 }
 
+static void act_bwd_chunk(void *c, int64_t b, int64_t e)
+{
+    const weft_kctx *k = c;
+    weft_k_act_bwd(OUT(0) + b, IN(0) + b, IN(1) + b, e - b, (weft_act)k->n->a.act);
+}
+
 static void run_act_bwd(const weft_kctx *k)
 {
-    weft_k_act_bwd(OUT(0), IN(0), IN(1), weft_shape_numel(SH(k->n->out[0])), (weft_act)k->n->a.act);
+    weft_pool_for(k->pool, weft_shape_numel(SH(k->n->out[0])), SPLIT_GRAIN, act_bwd_chunk, (void *)k);
 }
 
 static void run_linear_bwd_data(const weft_kctx *k)
 {
     const weft_shape *dy = SH(k->n->in[0]), *w = SH(k->n->in[1]);
-    weft_k_linear_bwd_data(OUT(0), IN(0), IN(1), (int)dy->d[0], (int)w->d[1], (int)dy->d[1], 0.0f);
+    weft_k_linear_bwd_data_pool(k->pool, OUT(0), IN(0), IN(1), (int)dy->d[0], (int)w->d[1], (int)dy->d[1], 0.0f);
 }
 
 static void run_linear_bwd_weight(const weft_kctx *k)
 {
     const weft_shape *dy = SH(k->n->in[0]), *x = SH(k->n->in[1]);
-    weft_k_linear_bwd_weight(OUT(0), k->n->nout > 1 ? OUT(1) : NULL, IN(0), IN(1),
+    weft_k_linear_bwd_weight_pool(k->pool, OUT(0), k->n->nout > 1 ? OUT(1) : NULL, IN(0), IN(1),
                              (int)dy->d[0], (int)x->d[1], (int)dy->d[1]);
 }
 
@@ -101,12 +132,6 @@ static void run_conv_bwd_weight(const weft_kctx *k)
     weft_k_conv2d_bwd_weight_pool(k->pool, OUT(0), k->n->nout > 1 ? OUT(1) : NULL, IN(0), IN(1), &d, k->scratch);
 }
 
-static void run_pool_bwd(const weft_kctx *k)
-{
-    const weft_shape *x = SH(k->n->in[1]);
-    weft_k_maxpool_bwd(OUT(0), IN(0), IN(1), (int)x->d[0], (int)x->d[1], (int)x->d[2], (int)x->d[3],
-                       k->n->a.k, k->n->a.stride);
-}
 
 static void run_xent_bwd(const weft_kctx *k)
 {
@@ -169,8 +194,8 @@ static void run_update(const weft_kctx *k)
 static const weft_kernel_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_LINEAR]            = { run_linear, false },
     [WEFT_OP_ADD]               = { run_add, false },
-    [WEFT_OP_RELU]              = { run_relu, false },
-    [WEFT_OP_GELU]              = { run_gelu, false },
+    [WEFT_OP_RELU]              = { run_act, false },
+    [WEFT_OP_GELU]              = { run_act, false },
     [WEFT_OP_CONV2D]            = { run_conv, false },
     [WEFT_OP_MAXPOOL]           = { run_pool, false },
     [WEFT_OP_RESHAPE]           = { run_copy, false },
@@ -182,7 +207,7 @@ static const weft_kernel_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_LINEAR_BWD_WEIGHT] = { run_linear_bwd_weight, false },
     [WEFT_OP_CONV2D_BWD_DATA]   = { run_conv_bwd_data, false },
     [WEFT_OP_CONV2D_BWD_WEIGHT] = { run_conv_bwd_weight, false },
-    [WEFT_OP_MAXPOOL_BWD]       = { run_pool_bwd, false },
+    [WEFT_OP_MAXPOOL_BWD]       = { run_pool, false },
     [WEFT_OP_XENT_BWD]          = { run_xent_bwd, false },
     [WEFT_OP_SGD]               = { run_update, true },
     [WEFT_OP_ADAMW]             = { run_update, true },

@@ -398,7 +398,7 @@ void weft_k_conv2d_fwd_pool(weft_pool *pool, float *y, const float *x, const flo
     /* with one image, (OC, N*OHW) is already NCHW: the GEMM writes y */
     float *yt = d->N == 1 ? y : scratch + (int64_t)K * P;
     im2col(pool, col, x, d);
-    weft_k_gemm(false, false, d->OC, (int)P, K, 1.0f, w, col, 0.0f, yt);
+    weft_k_gemm_pool(pool, false, false, d->OC, (int)P, K, 1.0f, w, col, 0.0f, yt);
     fixup_job j = { d, y, yt, b, act == WEFT_ACT_GELU ? WEFT_ACT_NONE : act };
     if (d->N > 1 || b || j.act != WEFT_ACT_NONE)
         weft_pool_for(pool, (int64_t)d->N * d->OC, grain_for(OHW), fixup_chunk, &j);
@@ -416,7 +416,7 @@ void weft_k_conv2d_bwd_data_pool(weft_pool *pool, float *dx, const float *dy, co
     }
     float *dcol = scratch;
     const float *dyt = dy_matrix(pool, scratch + (int64_t)K * P, NULL, dy, d);
-    weft_k_gemm(true, false, K, (int)P, d->OC, 1.0f, w, dyt, 0.0f, dcol);
+    weft_k_gemm_pool(pool, true, false, K, (int)P, d->OC, 1.0f, w, dyt, 0.0f, dcol);
     col2im(pool, dx, dcol, d);
 }
 
@@ -439,7 +439,7 @@ void weft_k_conv2d_bwd_weight_pool(weft_pool *pool, float *dw, float *db, const 
     }
     const float *dyt = dy_matrix(pool, scratch + (int64_t)K * P, db, dy, d);
     im2col(pool, col, x, d);
-    weft_k_gemm(false, true, d->OC, K, (int)P, 1.0f, dyt, col, 0.0f, dw);
+    weft_k_gemm_pool(pool, false, true, d->OC, K, (int)P, 1.0f, dyt, col, 0.0f, dw);
 }
 
 void weft_k_conv2d_fwd(float *y, const float *x, const float *w, const float *b,

@@ -1,6 +1,13 @@
-/* gemm.c — the one place weft calls BLAS. Row-major sgemm through OpenBLAS;
- * who owns the cores (OpenBLAS's threads or weft's pool) is decided by exec,
- * not here. */
+/* gemm.c — the one place weft calls BLAS. Row-major sgemm through OpenBLAS.
+ *
+ * One owner of the cores: with a pool, weft_k_gemm_pool splits C into one
+ * block of columns (or rows) per pool thread and each thread runs a
+ * single-threaded sgemm on its block, so OpenBLAS's own threads (which spin
+ * after every call) never compete with the pool's layout and conversion
+ * passes. exec sets OpenBLAS to one thread for that reason. Each element of C
+ * is computed by exactly one call whatever the split, so results do not
+ * depend on the thread count as long as OpenBLAS's kernel for a block does not
+ * depend on the block's width (it does not at these sizes). */
 #include "kernels/kernels.h"
 
 #include <cblas.h>
@@ -19,4 +26,46 @@ void weft_k_gemm(bool ta, bool tb, int M, int N, int K, float alpha,
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N);
+}
+
+typedef struct {
+    bool ta, tb, split_n;
+    int M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} gemm_job;
+
+static void gemm_chunk(void *ctx, int64_t b, int64_t e)
+{
+    const gemm_job *j = ctx;
+    int n = (int)(e - b);
+    if (j->split_n) {
+        /* C[:, b:e] = op(A) op(B)[:, b:e] */
+        const float *B = j->tb ? j->B + b * j->K : j->B + b;
+        cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans,
+                    j->M, n, j->K, j->alpha, j->A, j->ta ? j->M : j->K, B, j->tb ? j->K : j->N,
+                    j->beta, j->C + b, j->N);
+    } else {
+        /* C[b:e, :] = op(A)[b:e, :] op(B) */
+        const float *A = j->ta ? j->A + b : j->A + b * j->K;
+        cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans,
+                    n, j->N, j->K, j->alpha, A, j->ta ? j->M : j->K, j->B, j->tb ? j->K : j->N,
+                    j->beta, j->C + b * j->N, j->N);
+    }
+}
+
+void weft_k_gemm_pool(weft_pool *pool, bool ta, bool tb, int M, int N, int K, float alpha,
+                      const float *A, const float *B, float beta, float *C)
+{
+    int nt = pool ? weft_pool_threads(pool) : 1;
+    /* Below ~1 MFLOP a split costs more than it saves. */
+    if (nt < 2 || M <= 0 || N <= 0 || K <= 0 || (int64_t)M * N * K < (1 << 20)) {
+        weft_k_gemm(ta, tb, M, N, K, alpha, A, B, beta, C);
+        return;
+    }
+    gemm_job j = { ta, tb, N >= M, M, N, K, alpha, beta, A, B, C };
+    /* Split the longer side; column blocks stay multiples of 16 floats. */
+    int64_t len = j.split_n ? N : M, grain = j.split_n ? 16 : 4;
+    weft_pool_for(pool, len, grain, gemm_chunk, &j);
 }

@@ -22,6 +22,10 @@ typedef enum { WEFT_ACT_NONE, WEFT_ACT_RELU, WEFT_ACT_GELU } weft_act;
  * ta/tb: A is stored (K,M) / B is stored (N,K) when true. */
 void weft_k_gemm(bool ta, bool tb, int M, int N, int K, float alpha,
                  const float *A, const float *B, float beta, float *C);
+/* The same split across `pool` (NULL or 1 thread: weft_k_gemm), each thread
+ * running a single-threaded sgemm on its block of C. */
+void weft_k_gemm_pool(weft_pool *pool, bool ta, bool tb, int M, int N, int K, float alpha,
+                      const float *A, const float *B, float beta, float *C);
 
 /* ---- linear (linear.c) -----------------------------------------------------
  * forward: y = act(x w^T + b)    x (M,K), w (N,K), b (N) or NULL, y (M,N)
@@ -34,6 +38,13 @@ void weft_k_linear_bwd_data(float *dx, const float *dy, const float *w,
 /* dw (N,K) = dy^T x;  db (N) = column sums of dy (db may be NULL). Overwrites. */
 void weft_k_linear_bwd_weight(float *dw, float *db, const float *dy, const float *x,
                               int M, int K, int N);
+/* The same with the GEMM split across `pool` (weft_k_gemm_pool). */
+void weft_k_linear_fwd_pool(weft_pool *pool, float *y, const float *x, const float *w, const float *b,
+                            int M, int K, int N, weft_act act);
+void weft_k_linear_bwd_data_pool(weft_pool *pool, float *dx, const float *dy, const float *w,
+                                 int M, int K, int N, float beta);
+void weft_k_linear_bwd_weight_pool(weft_pool *pool, float *dw, float *db, const float *dy, const float *x,
+                                   int M, int K, int N);
 
 /* ---- elementwise (eltwise.c) ------------------------------------------------ */
 /* y = a + b, n elements (a broadcast-free add). */

@@ -37,24 +37,40 @@ static void bias_act_rows(float *restrict y, const float *restrict b, int M, int
 }
 
 /* y (M,N) = act(x (M,K) w^T + b);  w (N,K), b (N) or NULL. */
-void weft_k_linear_fwd(float *y, const float *x, const float *w, const float *b,
-                       int M, int K, int N, weft_act act)
+void weft_k_linear_fwd_pool(weft_pool *pool, float *y, const float *x, const float *w, const float *b,
+                            int M, int K, int N, weft_act act)
 {
-    weft_k_gemm(false, true, M, N, K, 1.0f, x, w, 0.0f, y);
+    weft_k_gemm_pool(pool, false, true, M, N, K, 1.0f, x, w, 0.0f, y);
     bias_act_rows(y, b, M, N, act);
 }
 
 /* dx (M,K) = dy (M,N) w (N,K) + beta * dx. */
-void weft_k_linear_bwd_data(float *dx, const float *dy, const float *w,
-                            int M, int K, int N, float beta)
+void weft_k_linear_bwd_data_pool(weft_pool *pool, float *dx, const float *dy, const float *w,
+                                 int M, int K, int N, float beta)
 {
-    weft_k_gemm(false, false, M, K, N, 1.0f, dy, w, beta, dx);
+    weft_k_gemm_pool(pool, false, false, M, K, N, 1.0f, dy, w, beta, dx);
 }
 
 /* dw (N,K) = dy^T (N,M) x (M,K);  db (N) = column sums of dy, or NULL. */
-void weft_k_linear_bwd_weight(float *dw, float *db, const float *dy, const float *x,
-                              int M, int K, int N)
+void weft_k_linear_bwd_weight_pool(weft_pool *pool, float *dw, float *db, const float *dy, const float *x,
+                                   int M, int K, int N)
 {
-    weft_k_gemm(true, false, N, K, M, 1.0f, dy, x, 0.0f, dw);
+    weft_k_gemm_pool(pool, true, false, N, K, M, 1.0f, dy, x, 0.0f, dw);
     if (db) weft_k_colsum(db, dy, M, N);
+}
+
+void weft_k_linear_fwd(float *y, const float *x, const float *w, const float *b,
+                       int M, int K, int N, weft_act act)
+{
+    weft_k_linear_fwd_pool(NULL, y, x, w, b, M, K, N, act);
+}
+
+void weft_k_linear_bwd_data(float *dx, const float *dy, const float *w, int M, int K, int N, float beta)
+{
+    weft_k_linear_bwd_data_pool(NULL, dx, dy, w, M, K, N, beta);
+}
+
+void weft_k_linear_bwd_weight(float *dw, float *db, const float *dy, const float *x, int M, int K, int N)
+{
+    weft_k_linear_bwd_weight_pool(NULL, dw, db, dy, x, M, K, N);
 }

@@ -17,7 +17,7 @@
 #include <math.h>
 
 #define VB 8
-#define CH 256
+#define CH 1024
 
 /* ---- the units ------------------------------------------------------------ */
 
@@ -138,21 +138,16 @@ void weft_k_adamw_f32(float *w, float *m, float *v, const float *g, int64_t begi
 
 static inline int round_up_vb(int n) { return (n + VB - 1) / VB * VB; }
 
+/* The num layer's vectorised conversions, on a chunk. */
 static void widen(float *restrict out, const weft_bf16 *restrict in, int n)
 {
-    int i = 0;
-    for (; i + VB <= n; i += VB)
-        for (int j = 0; j < VB; j++) out[i + j] = weft_bf16_to_f32(in[i + j]);
-    for (; i < n; i++) out[i] = weft_bf16_to_f32(in[i]);
-    for (; i < round_up_vb(n); i++) out[i] = 0.0f;
+    weft_bf16_to_f32_n(in, out, n);
+    for (int i = n; i < round_up_vb(n); i++) out[i] = 0.0f;
 }
 
 static void narrow(weft_bf16 *restrict out, const float *restrict in, int n)
 {
-    int i = 0;
-    for (; i + VB <= n; i += VB)
-        for (int j = 0; j < VB; j++) out[i + j] = weft_bf16_from_f32(in[i + j]);
-    for (; i < n; i++) out[i] = weft_bf16_from_f32(in[i]);
+    weft_bf16_from_f32_n(in, out, n);
 }
 
 /* Apply delta (n) to the bf16 weights w[base .. base+n) whose fp32 values
@@ -169,14 +164,12 @@ static void apply_delta(weft_bf16 *restrict w, weft_bf16 *restrict comp, const f
             for (int j = 0; j < VB; j++) t[i + j] = wf[i + j] - delta[i + j];
         narrow(w + base, t, n);
         return;
-    case WEFT_ROUND_STOCHASTIC: {
-        uint32_t bits[CH];
-        weft_rng_fill_u32(key, (uint32_t)base, bits, n);
+    case WEFT_ROUND_STOCHASTIC:
         for (int i = 0; i < nv; i += VB)
             for (int j = 0; j < VB; j++) t[i + j] = wf[i + j] - delta[i + j];
-        for (int j = 0; j < n; j++) w[base + j] = weft_bf16_from_f32_sr(t[j], bits[j]);
+        /* element base+j is keyed by its index in the tensor */
+        weft_bf16_from_f32_sr_n(t, w + base, n, key, (uint32_t)base);
         return;
-    }
     case WEFT_ROUND_KAHAN:
         for (int j = 0; j < n; j++)
             weft_bf16_kahan_sub(&w[base + j], &comp[base + j], weft_bf16_from_f32(delta[j]));
