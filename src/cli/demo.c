@@ -20,6 +20,7 @@ int weft_cmd_demo(int argc, char **argv)
     if (!o.json)
         printf("weft demo: training the %s on Fashion-MNIST, precision %s, %d epoch(s)\n", o.model,
                weft_precision_name(o.precision), o.epochs);
+    fflush(stdout);  /* before the progress lines on stderr */
     weft_train_result r;
     s = weft_train_run(&o, &r);
     if (s) { fprintf(stderr, "weft demo: %s\n", weft_errmsg()); return weft_exit_code(s); }
