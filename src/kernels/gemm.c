@@ -5,9 +5,10 @@
  * single-threaded sgemm on its block, so OpenBLAS's own threads (which spin
  * after every call) never compete with the pool's layout and conversion
  * passes. exec sets OpenBLAS to one thread for that reason. Each element of C
- * is computed by exactly one call whatever the split, so results do not
- * depend on the thread count as long as OpenBLAS's kernel for a block does not
- * depend on the block's width (it does not at these sizes). */
+ * is computed by exactly one call; a run is reproducible for a given thread
+ * count, but a different count changes the blocks, and OpenBLAS's kernels
+ * then round some elements differently (last-bit differences, measured:
+ * ~2% of elements at 2 threads). */
 #include "kernels/kernels.h"
 
 #include <cblas.h>
