@@ -35,7 +35,10 @@ weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store,
                              int threads, uint64_t seed);
 void weft_exec_free(weft_exec *ex);
 
-/* The bytes of value v (in the arena or the store). */
+/* The bytes of value v (in the arena or the store). A transient value's
+ * bytes hold it from the node that writes it to its last reader in the run
+ * that wrote it (values marked `keep`: to that run's end); a later run may
+ * reuse them, so read what you need before running again. */
 void *weft_exec_ptr(weft_exec *ex, int v);
 /* Copies n = numel(v) elements into v, converting fp32 to v's dtype
  * (bf16: nearest) — or raw when src_dtype equals v's dtype. */

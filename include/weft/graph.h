@@ -13,7 +13,7 @@ extern "C" {
 
 #define WEFT_MAX_DIMS 6
 #define WEFT_MAX_IN   6
-#define WEFT_MAX_OUT  2
+#define WEFT_MAX_OUT  4
 #define WEFT_NAME_MAX 64
 
 typedef struct { int ndim; int64_t d[WEFT_MAX_DIMS]; } weft_shape;
@@ -32,7 +32,7 @@ typedef enum {
     WEFT_ROLE_LOSS      /* the scalar loss (kept fp32: a metric), in the arena  */
 } weft_role;
 
-typedef enum { WEFT_INIT_NONE, WEFT_INIT_ZERO, WEFT_INIT_UNIFORM } weft_init;
+typedef enum { WEFT_INIT_NONE, WEFT_INIT_ZERO, WEFT_INIT_UNIFORM, WEFT_INIT_ONE, WEFT_INIT_NORMAL } weft_init;
 
 typedef struct {
     char name[WEFT_NAME_MAX];
@@ -44,7 +44,7 @@ typedef struct {
     int alias_of;        /* a view (reshape) shares this value's bytes; -1 none   */
     bool keep;           /* must survive to the end of a run (outputs)            */
     weft_init init;      /* persistent values: how the store initialises them     */
-    float init_bound;    /* WEFT_INIT_UNIFORM: U(-bound, bound)                    */
+    float init_bound;    /* UNIFORM: U(-bound, bound); NORMAL: N(0, bound^2)       */
     int64_t offset;      /* arena byte offset, set by the planner (-1: not in it) */
 } weft_value;
 
@@ -61,6 +61,12 @@ typedef enum {
     WEFT_OP_CAST,            /* x -> y in another dtype (rounded to nearest)               */
     WEFT_OP_DOT,             /* a, b (same shape) -> sum(a*b) () fp32: a probe loss whose
                                 gradient w.r.t. a is b (tests inject upstream gradients) */
+    WEFT_OP_EMBEDDING,       /* ids (...) i32, table (V,D) -> y (..., D)                     */
+    WEFT_OP_LAYERNORM,       /* x (M,D), gamma (D), beta (D) -> y (M,D), mean (M) f32,
+                                rstd (M) f32 (saved for backward); attr eps           */
+    WEFT_OP_ATTENTION,       /* qkv (B,T,3D) -> y (B,T,D), P (B,H,T,T) (saved softmax);
+                                attrs heads, causal; q, k, v are qkv's thirds, heads
+                                are D/heads-wide slices, as PyTorch's split + view */
     /* backward */
     WEFT_OP_ACT_BWD,         /* dy, saved -> dx; attr act (relu: saved = y; gelu: saved = x) */
     WEFT_OP_LINEAR_BWD_DATA, /* dy (M,N), w (N,K) -> dx (M,K)                                */
@@ -69,6 +75,9 @@ typedef enum {
     WEFT_OP_CONV2D_BWD_WEIGHT, /* dy, x -> dw, [db]                                          */
     WEFT_OP_MAXPOOL_BWD,     /* dy, x -> dx                                                  */
     WEFT_OP_XENT_BWD,        /* logits, labels -> dlogits (of the loss itself: dloss = 1)     */
+    WEFT_OP_EMBEDDING_BWD,   /* dy (..., D), ids, table (shape only) -> dtable (V,D)         */
+    WEFT_OP_LAYERNORM_BWD,   /* dy, x, mean, rstd, gamma -> dx, dgamma, dbeta                */
+    WEFT_OP_ATTENTION_BWD,   /* dy (B,T,D), qkv, P -> dqkv (B,T,3D)                          */
     /* update (mutate their inputs in place; no outputs) */
     WEFT_OP_SGD,             /* w, g, [m], [comp]                                             */
     WEFT_OP_ADAMW,           /* w, g, m, v, [comp]                                            */
@@ -85,6 +94,9 @@ typedef struct {
     int slot_m, slot_v, slot_comp; /* update nodes: input index of each state, -1 absent */
     int param;           /* update nodes: value id of the weight (RNG stream) */
     int dtype;           /* cast: the target weft_dtype                      */
+    int heads;           /* attention: number of heads                       */
+    bool causal;         /* attention: query i sees keys j <= i only         */
+    float eps;           /* layer norm                                       */
 } weft_attrs;
 
 typedef struct {
@@ -123,6 +135,8 @@ bool weft_op_parse(const char *s, weft_op *out);
  * first error in the graph and later calls return -1 too. ---------------- */
 int weft_g_input(weft_graph *g, const char *name, weft_dtype t, int ndim, const int64_t *d);
 int weft_g_param(weft_graph *g, const char *name, int ndim, const int64_t *d, float init_bound);
+/* A parameter with another initialisation (ZERO, ONE, UNIFORM, NORMAL). */
+int weft_g_param_init(weft_graph *g, const char *name, int ndim, const int64_t *d, weft_init init, float scale);
 int weft_g_linear(weft_graph *g, int x, int w, int b, int act);
 int weft_g_add(weft_graph *g, int a, int b);
 int weft_g_relu(weft_graph *g, int x);
@@ -132,6 +146,10 @@ int weft_g_maxpool(weft_graph *g, int x, int k, int stride);
 int weft_g_reshape(weft_graph *g, int x, int ndim, const int64_t *d);
 int weft_g_xent(weft_graph *g, int logits, int labels);
 int weft_g_dot(weft_graph *g, int a, int b);
+int weft_g_embedding(weft_graph *g, int ids, int table);
+/* Returns y; the saved statistics are the node's other outputs. */
+int weft_g_layernorm(weft_graph *g, int x, int gamma, int beta, float eps);
+int weft_g_attention(weft_graph *g, int qkv, int heads, bool causal);
 /* Low level: appends a node whose output shapes are inferred by the op table. */
 int weft_g_node(weft_graph *g, weft_op op, weft_phase ph, const int *in, int nin,
                 const weft_attrs *a, int *out, int nout_expected);

@@ -32,7 +32,7 @@ static bool widened(const weft_graph *g, const weft_node *n, int i)
     return g->values[n->in[i]].dtype == WEFT_BF16 && !(weft_op_get(n->op)->shape_only & (1u << i));
 }
 
-static int64_t node_scratch(const weft_graph *g, const weft_node *n)
+static int64_t node_scratch(const weft_graph *g, const weft_node *n, const weft_pool *pool)
 {
     if (weft_exec_kernel(n->op)->raw) return 0;
     int64_t f = 0;
@@ -41,7 +41,7 @@ static int64_t node_scratch(const weft_graph *g, const weft_node *n)
     for (int j = 0; j < n->nout; j++)
         if (g->values[n->out[j]].dtype == WEFT_BF16)
             f += (weft_shape_numel(&g->values[n->out[j]].shape) + 15) & ~15;
-    return f + weft_exec_op_scratch(g, n);
+    return f + weft_exec_op_scratch(g, n, pool);
 }
 
 weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store, int threads, uint64_t seed)
@@ -55,13 +55,13 @@ weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store, 
     ex->ptr = calloc((size_t)g->nvalues, sizeof *ex->ptr);
     ex->node_s = calloc((size_t)g->nnodes + 1, sizeof *ex->node_s);
     ex->arena = weft_calloc((size_t)g->arena_bytes);
-    for (int i = 0; i < g->nnodes; i++) {
-        int64_t f = node_scratch(g, &g->nodes[i]);
+    weft_status s = weft_pool_create(&ex->pool, threads);
+    for (int i = 0; i < g->nnodes && !s; i++) {
+        int64_t f = node_scratch(g, &g->nodes[i], ex->pool);
         if (f > ex->scratch_floats) ex->scratch_floats = f;
     }
     ex->scratch = weft_alloc((size_t)(ex->scratch_floats + 16) * sizeof(float));
-    weft_status s = WEFT_OK;
-    if (!ex->ptr || !ex->node_s || !ex->arena || !ex->scratch)
+    if (!s && (!ex->ptr || !ex->node_s || !ex->arena || !ex->scratch))
         s = weft_fail(WEFT_ERR_NOMEM, "exec: out of memory for a %lld-byte arena", (long long)g->arena_bytes);
     for (int v = 0; v < g->nvalues && !s; v++) {
         const weft_value *x = &g->values[v];
@@ -83,7 +83,6 @@ weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store, 
         if (r != v) ex->ptr[v] = ex->ptr[r] ? ex->ptr[r] : ex->arena + g->values[r].offset;
         else ex->ptr[v] = ex->arena + x->offset;
     }
-    if (!s) s = weft_pool_create(&ex->pool, threads);
     if (s) { weft_exec_free(ex); return s; }
     /* One owner of the cores: the pool splits GEMMs itself, each block a
      * single-threaded sgemm, so OpenBLAS's spinning threads never compete

@@ -26,6 +26,6 @@ typedef struct {
 
 const weft_kernel_info *weft_exec_kernel(weft_op op);
 /* Kernel scratch (floats) that node n needs. */
-int64_t weft_exec_op_scratch(const weft_graph *g, const weft_node *n);
+int64_t weft_exec_op_scratch(const weft_graph *g, const weft_node *n, const weft_pool *pool);
 
 #endif

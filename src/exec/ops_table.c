@@ -1,6 +1,7 @@
 /* ops_table.c — one row per op: the kernel call with the dimensions the
  * graph's shapes give. */
 #include "exec/exec_ops.h"
+#include "kernels/nn.h"
 
 #include <string.h>
 
@@ -139,6 +140,97 @@ static void run_xent_bwd(const weft_kctx *k)
     weft_k_xent_bwd(OUT(0), IN(0), (const int32_t *)k->in[1], (int)l->d[0], (int)l->d[1], 1.0f);
 }
 
+static void run_embedding(const weft_kctx *k)
+{
+    const weft_shape *tab = SH(k->n->in[1]);
+    weft_k_embedding_fwd_pool(k->pool, OUT(0), (const int32_t *)k->in[0], IN(1),
+                              weft_shape_numel(SH(k->n->in[0])), tab->d[0], (int)tab->d[1]);
+}
+
+static void run_embedding_bwd(const weft_kctx *k)
+{
+    const weft_shape *tab = SH(k->n->out[0]);
+    memset(OUT(0), 0, (size_t)weft_shape_numel(tab) * sizeof(float));
+    weft_k_embedding_bwd_dense(OUT(0), (const int32_t *)k->in[1], IN(0), weft_shape_numel(SH(k->n->in[1])),
+                               tab->d[0], (int)tab->d[1]);
+}
+
+static void run_layernorm(const weft_kctx *k)
+{
+    const weft_shape *x = SH(k->n->in[0]);
+    weft_k_layernorm_fwd_pool(k->pool, OUT(0), OUT(1), OUT(2), IN(0), IN(1), IN(2), x->d[0], (int)x->d[1],
+                              k->n->a.eps);
+}
+
+static void run_layernorm_bwd(const weft_kctx *k)
+{
+    const weft_shape *x = SH(k->n->in[1]);
+    weft_k_layernorm_bwd_pool(k->pool, OUT(0), OUT(1), OUT(2), IN(0), IN(1), IN(2), IN(3), IN(4), x->d[0],
+                              (int)x->d[1]);
+}
+
+/* (B,T,3D) -> q, k, v each (B,H,T,Dh): PyTorch's qkv.split(D, -1) and
+ * view(B,T,H,Dh).transpose(1,2). */
+static void heads_split(float *q, float *kk, float *v, const float *qkv, int B, int T, int H, int Dh)
+{
+    int64_t D = (int64_t)H * Dh;
+    float *dst[3] = { q, kk, v };
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *row = qkv + ((int64_t)b * T + t) * 3 * D;
+            for (int s3 = 0; s3 < 3; s3++)
+                for (int h = 0; h < H; h++)
+                    memcpy(dst[s3] + (((int64_t)b * H + h) * T + t) * Dh, row + s3 * D + (int64_t)h * Dh,
+                           (size_t)Dh * sizeof(float));
+        }
+}
+
+/* (B,H,T,Dh) -> (B,T,H*Dh), with `stride` floats per (b,t) row at `off`. */
+static void heads_merge(float *y, const float *x, int B, int T, int H, int Dh, int64_t stride, int64_t off)
+{
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++)
+                memcpy(y + ((int64_t)b * T + t) * stride + off + (int64_t)h * Dh,
+                       x + (((int64_t)b * H + h) * T + t) * Dh, (size_t)Dh * sizeof(float));
+}
+
+static void attention_dims(const weft_kctx *k, int qi, int *B, int *T, int *H, int *Dh)
+{
+    const weft_shape *q = SH(k->n->in[qi]);
+    *B = (int)q->d[0]; *T = (int)q->d[1]; *H = k->n->a.heads; *Dh = (int)(q->d[2] / 3 / *H);
+}
+
+static void run_attention(const weft_kctx *k)
+{
+    int B, T, H, Dh;
+    attention_dims(k, 0, &B, &T, &H, &Dh);
+    int64_t n = (int64_t)B * T * H * Dh;
+    float *q = k->scratch, *kk = q + n, *v = kk + n, *o = v + n;
+    heads_split(q, kk, v, IN(0), B, T, H, Dh);
+    weft_k_attention_fwd_pool(k->pool, o, OUT(1), q, kk, v, B, H, T, Dh, k->n->a.causal);
+    heads_merge(OUT(0), o, B, T, H, Dh, (int64_t)H * Dh, 0);
+}
+
+static void run_attention_bwd(const weft_kctx *k)
+{
+    int B, T, H, Dh;
+    attention_dims(k, 1, &B, &T, &H, &Dh);
+    int64_t n = (int64_t)B * T * H * Dh, D = (int64_t)H * Dh;
+    float *q = k->scratch, *kk = q + n, *v = kk + n, *dyh = v + n, *dq = dyh + n, *dk = dq + n, *dv = dk + n;
+    heads_split(q, kk, v, IN(1), B, T, H, Dh);
+    /* dy (B,T,D) into heads: the same layout move as one third of a qkv row */
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++)
+                memcpy(dyh + (((int64_t)b * H + h) * T + t) * Dh, IN(0) + ((int64_t)b * T + t) * D + (int64_t)h * Dh,
+                       (size_t)Dh * sizeof(float));
+    weft_k_attention_bwd_pool(k->pool, dq, dk, dv, dyh, q, kk, v, IN(2), B, H, T, Dh, k->n->a.causal, dv + n);
+    heads_merge(OUT(0), dq, B, T, H, Dh, 3 * D, 0);
+    heads_merge(OUT(0), dk, B, T, H, Dh, 3 * D, D);
+    heads_merge(OUT(0), dv, B, T, H, Dh, 3 * D, 2 * D);
+}
+
 /* ---- updates: in place on persistent state, split across the pool ---------- */
 
 typedef struct { const weft_kctx *k; weft_round r; weft_rng_key key; bool f32; } upd_ctx;
@@ -202,6 +294,12 @@ static const weft_kernel_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_XENT]              = { run_xent, false },
     [WEFT_OP_CAST]              = { run_copy, false },
     [WEFT_OP_DOT]               = { run_dot, false },
+    [WEFT_OP_EMBEDDING]         = { run_embedding, false },
+    [WEFT_OP_LAYERNORM]         = { run_layernorm, false },
+    [WEFT_OP_ATTENTION]         = { run_attention, false },
+    [WEFT_OP_EMBEDDING_BWD]     = { run_embedding_bwd, false },
+    [WEFT_OP_LAYERNORM_BWD]     = { run_layernorm_bwd, false },
+    [WEFT_OP_ATTENTION_BWD]     = { run_attention_bwd, false },
     [WEFT_OP_ACT_BWD]           = { run_act_bwd, false },
     [WEFT_OP_LINEAR_BWD_DATA]   = { run_linear_bwd_data, false },
     [WEFT_OP_LINEAR_BWD_WEIGHT] = { run_linear_bwd_weight, false },
@@ -215,10 +313,14 @@ static const weft_kernel_info table[WEFT_OP_COUNT] = {
 
 const weft_kernel_info *weft_exec_kernel(weft_op op) { return &table[op]; }
 
-int64_t weft_exec_op_scratch(const weft_graph *g, const weft_node *n)
+int64_t weft_exec_op_scratch(const weft_graph *g, const weft_node *n, const weft_pool *pool)
 {
     weft_conv_dims d;
     switch (n->op) {
+    case WEFT_OP_ATTENTION: return 4 * weft_shape_numel(&g->values[n->in[0]].shape) / 3;
+    case WEFT_OP_ATTENTION_BWD:
+        return 7 * weft_shape_numel(&g->values[n->in[1]].shape) / 3 +
+               weft_k_attention_bwd_scratch(pool, (int)g->values[n->in[1]].shape.d[1]);
     case WEFT_OP_CONV2D: d = conv_dims(g, n->in[0], n->in[1], n->a.stride, n->a.pad); break;
     case WEFT_OP_CONV2D_BWD_DATA: d = conv_dims(g, n->in[2], n->in[1], n->a.stride, n->a.pad); break;
     case WEFT_OP_CONV2D_BWD_WEIGHT: d = conv_dims(g, n->in[1], n->out[0], n->a.stride, n->a.pad); break;

@@ -34,7 +34,9 @@ weft_status weft_pass_autodiff(weft_graph *g, int loss)
     weft_status s = WEFT_OK;
     for (int i = nfwd - 1; i >= 0 && !s; i--) {
         weft_node n = g->nodes[i];   /* a copy: appending may move g->nodes */
-        if (n.phase != WEFT_PHASE_FWD || n.nout != 1 || grad[n.out[0]] < 0) continue;
+        /* Gradients flow through a node's first output; the others are
+         * statistics saved for its backward (layer norm's mean, attention's P). */
+        if (n.phase != WEFT_PHASE_FWD || n.nout < 1 || grad[n.out[0]] < 0) continue;
         const weft_op_info *info = weft_op_get(n.op);
         if (!info->grad) {
             s = weft_fail(WEFT_ERR_INTERNAL, "autodiff: %s has no backward", info->name);

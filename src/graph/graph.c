@@ -110,6 +110,13 @@ int weft_g_param(weft_graph *g, const char *name, int ndim, const int64_t *d, fl
     return id;
 }
 
+int weft_g_param_init(weft_graph *g, const char *name, int ndim, const int64_t *d, weft_init init, float scale)
+{
+    int id = weft_g_param(g, name, ndim, d, scale);
+    if (id >= 0) g->values[id].init = init;
+    return id;
+}
+
 /* Names a produced value "<op><node index>" or "<op><node>.<j>". */
 static void out_name(char *buf, size_t n, weft_op op, int node, int j, int nout)
 {
@@ -231,6 +238,26 @@ int weft_g_dot(weft_graph *g, int a_, int b)
     int y = fwd1(g, WEFT_OP_DOT, in, 2, NULL);
     if (y >= 0) g->values[y].role = WEFT_ROLE_LOSS;
     return y;
+}
+
+int weft_g_embedding(weft_graph *g, int ids, int table)
+{
+    int in[2] = { ids, table };
+    return fwd1(g, WEFT_OP_EMBEDDING, in, 2, NULL);
+}
+
+int weft_g_layernorm(weft_graph *g, int x, int gamma, int beta, float eps)
+{
+    int in[3] = { x, gamma, beta }, out[WEFT_MAX_OUT];
+    weft_attrs a = { .eps = eps };
+    return weft_g_node(g, WEFT_OP_LAYERNORM, WEFT_PHASE_FWD, in, 3, &a, out, 3);
+}
+
+int weft_g_attention(weft_graph *g, int qkv, int heads, bool causal)
+{
+    int out[WEFT_MAX_OUT];
+    weft_attrs a = { .heads = heads, .causal = causal };
+    return weft_g_node(g, WEFT_OP_ATTENTION, WEFT_PHASE_FWD, &qkv, 1, &a, out, 2);
 }
 
 /* ---- verifier ------------------------------------------------------------- */

@@ -251,6 +251,99 @@ static weft_status infer_update(const weft_graph *g, const weft_node *n, weft_sh
     return WEFT_OK;
 }
 
+static weft_status infer_embedding(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    const weft_shape *ids = &V(0)->shape, *tab = &V(1)->shape;
+    if (V(0)->dtype != WEFT_I32 || ids->ndim < 1 || ids->ndim >= WEFT_MAX_DIMS) return bad(g, n, "must be i32 ids", 0);
+    WEFT_TRY(need_float(g, n, 1));
+    if (tab->ndim != 2) return bad(g, n, "must be a (V,D) table", 1);
+    s[0] = *ids;
+    s[0].d[s[0].ndim++] = tab->d[1];
+    t[0] = V(1)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status infer_embedding_bwd(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0));
+    if (V(1)->dtype != WEFT_I32) return bad(g, n, "must be i32 ids", 1);
+    const weft_shape *tab = &V(2)->shape;
+    if (tab->ndim != 2 || V(0)->shape.d[V(0)->shape.ndim - 1] != tab->d[1]) return bad(g, n, "must be (V,D)", 2);
+    if (weft_shape_numel(&V(0)->shape) != weft_shape_numel(&V(1)->shape) * tab->d[1])
+        return bad(g, n, "must have one row per id", 0);
+    s[0] = *tab;
+    t[0] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status infer_layernorm(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0));
+    const weft_shape *x = &V(0)->shape;
+    if (x->ndim != 2) return bad(g, n, "must be 2-D (M,D)", 0);
+    for (int i = 1; i < 3; i++) {
+        WEFT_TRY(need_dtype(g, n, 0, i));
+        if (V(i)->shape.ndim != 1 || V(i)->shape.d[0] != x->d[1]) return bad(g, n, "must be (D)", i);
+    }
+    if (!(n->a.eps > 0)) return weft_fail(WEFT_ERR_SHAPE, "layernorm: eps must be positive");
+    s[0] = *x;
+    s[1] = s[2] = weft_shape_make(1, x->d);
+    t[0] = V(0)->dtype;
+    t[1] = t[2] = WEFT_F32;
+    return WEFT_OK;
+}
+
+static weft_status infer_layernorm_bwd(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_same(g, n, 0, 1)); WEFT_TRY(need_dtype(g, n, 0, 1));
+    const weft_shape *x = &V(1)->shape;
+    if (x->ndim != 2) return bad(g, n, "must be 2-D (M,D)", 1);
+    for (int i = 2; i < 4; i++)
+        if (V(i)->dtype != WEFT_F32 || V(i)->shape.ndim != 1 || V(i)->shape.d[0] != x->d[0])
+            return bad(g, n, "must be the forward's f32 statistics (M)", i);
+    if (V(4)->shape.ndim != 1 || V(4)->shape.d[0] != x->d[1]) return bad(g, n, "must be gamma (D)", 4);
+    s[0] = *x;
+    s[1] = s[2] = V(4)->shape;
+    t[0] = t[1] = t[2] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status attention_dims(const weft_graph *g, const weft_node *n, int qi, int64_t *D)
+{
+    const weft_shape *q = &V(qi)->shape;
+    if (q->ndim != 3 || q->d[2] % 3) return bad(g, n, "must be (B,T,3D)", qi);
+    *D = q->d[2] / 3;
+    if (n->a.heads < 1 || *D % n->a.heads)
+        return weft_fail(WEFT_ERR_SHAPE, "attention: %d heads do not divide the width %lld", n->a.heads, (long long)*D);
+    return WEFT_OK;
+}
+
+static weft_status infer_attention(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0));
+    int64_t D;
+    WEFT_TRY(attention_dims(g, n, 0, &D));
+    const weft_shape *q = &V(0)->shape;
+    int64_t yd[3] = { q->d[0], q->d[1], D }, pd[4] = { q->d[0], n->a.heads, q->d[1], q->d[1] };
+    s[0] = weft_shape_make(3, yd);
+    s[1] = weft_shape_make(4, pd);
+    t[0] = t[1] = V(0)->dtype;
+    return WEFT_OK;
+}
+
+static weft_status infer_attention_bwd(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_dtype(g, n, 0, 1)); WEFT_TRY(need_dtype(g, n, 0, 2));
+    int64_t D;
+    WEFT_TRY(attention_dims(g, n, 1, &D));
+    const weft_shape *q = &V(1)->shape, *dy = &V(0)->shape;
+    if (dy->ndim != 3 || dy->d[0] != q->d[0] || dy->d[1] != q->d[1] || dy->d[2] != D)
+        return bad(g, n, "must be (B,T,D)", 0);
+    s[0] = *q;
+    t[0] = V(0)->dtype;
+    return WEFT_OK;
+}
+
 /* ---- backward construction --------------------------------------------------- */
 
 static int bwd(weft_graph *g, weft_op op, const int *in, int nin, const weft_attrs *a, int *out)
@@ -384,6 +477,32 @@ static weft_status grad_cast(weft_graph *g, const weft_node *n, int dy, unsigned
     return weft_graph_status(g);
 }
 
+static weft_status grad_embedding(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+{
+    if (!(need & 2u)) return WEFT_OK;
+    int in[3] = { dy, n->in[0], n->in[1] };
+    dx[1] = bwd(g, WEFT_OP_EMBEDDING_BWD, in, 3, NULL, NULL);
+    return weft_graph_status(g);
+}
+
+static weft_status grad_layernorm(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+{
+    int in[5] = { dy, n->in[0], n->out[1], n->out[2], n->in[1] }, out[3] = { -1, -1, -1 };
+    bwd(g, WEFT_OP_LAYERNORM_BWD, in, 5, &n->a, out);
+    if (need & 1u) dx[0] = out[0];
+    if (need & 2u) dx[1] = out[1];
+    if (need & 4u) dx[2] = out[2];
+    return weft_graph_status(g);
+}
+
+static weft_status grad_attention(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+{
+    if (!(need & 1u)) return WEFT_OK;
+    int in[3] = { dy, n->in[0], n->out[1] };
+    dx[0] = bwd(g, WEFT_OP_ATTENTION_BWD, in, 3, &n->a, NULL);
+    return weft_graph_status(g);
+}
+
 static const weft_op_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_LINEAR]            = { "linear", 2, 3, 1, 0, infer_linear, grad_linear },
     [WEFT_OP_ADD]               = { "add", 2, 2, 1, 0, infer_same, grad_add },
@@ -395,6 +514,12 @@ static const weft_op_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_XENT]              = { "xent", 2, 2, 1, 0, infer_xent, grad_xent },
     [WEFT_OP_CAST]              = { "cast", 1, 1, 1, 0, infer_cast, grad_cast },
     [WEFT_OP_DOT]               = { "dot", 2, 2, 1, 0, infer_dot, grad_dot },
+    [WEFT_OP_EMBEDDING]         = { "embedding", 2, 2, 1, 0, infer_embedding, grad_embedding },
+    [WEFT_OP_LAYERNORM]         = { "layernorm", 3, 3, 3, 0, infer_layernorm, grad_layernorm },
+    [WEFT_OP_ATTENTION]         = { "attention", 1, 1, 2, 0, infer_attention, grad_attention },
+    [WEFT_OP_EMBEDDING_BWD]     = { "embedding_bwd", 3, 3, 1, 1u << 2, infer_embedding_bwd, NULL },
+    [WEFT_OP_LAYERNORM_BWD]     = { "layernorm_bwd", 5, 5, 3, 0, infer_layernorm_bwd, NULL },
+    [WEFT_OP_ATTENTION_BWD]     = { "attention_bwd", 3, 3, 1, 0, infer_attention_bwd, NULL },
     [WEFT_OP_ACT_BWD]           = { "act_bwd", 2, 2, 1, 0, infer_act_bwd, NULL },
     [WEFT_OP_LINEAR_BWD_DATA]   = { "linear_bwd_data", 2, 2, 1, 0, infer_linear_bwd_data, NULL },
     [WEFT_OP_LINEAR_BWD_WEIGHT] = { "linear_bwd_weight", 2, 2, 2, 0, infer_linear_bwd_weight, NULL },

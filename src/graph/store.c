@@ -1,6 +1,7 @@
 /* store.c — persistent tensors by name: parameters and optimizer state. */
 #include "weft/graph.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,11 +70,21 @@ weft_status weft_store_bind(weft_store *s, const weft_graph *g, uint64_t seed)
         bool fresh = weft_store_find(s, x->name) == NULL;
         weft_tensor *t;
         WEFT_TRY(weft_store_get(s, x->name, x->dtype, &x->shape, &t));
-        if (!fresh || x->init != WEFT_INIT_UNIFORM) continue;
+        if (!fresh || x->init == WEFT_INIT_NONE || x->init == WEFT_INIT_ZERO) continue;
         weft_rng_key key = weft_rng_key_make(seed, 0, name_stream(x->name));
         int64_t n = weft_shape_numel(&x->shape);
         for (int64_t i = 0; i < n; i++) {
-            float u = (2.0f * weft_rng_unit(key, (uint32_t)i) - 1.0f) * x->init_bound;
+            float u;
+            if (x->init == WEFT_INIT_ONE) {
+                u = 1.0f;
+            } else if (x->init == WEFT_INIT_NORMAL) {
+                /* Box-Muller from two draws of the element's own stream pair */
+                double u1 = ((double)(weft_rng_u32(key, (uint32_t)(2 * i)) >> 8) + 0.5) / 16777216.0;
+                double u2 = (double)(weft_rng_u32(key, (uint32_t)(2 * i + 1)) >> 8) / 16777216.0;
+                u = (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2)) * x->init_bound;
+            } else {
+                u = (2.0f * weft_rng_unit(key, (uint32_t)i) - 1.0f) * x->init_bound;
+            }
             if (x->dtype == WEFT_F32) ((float *)t->data)[i] = u;
             else ((weft_bf16 *)t->data)[i] = weft_bf16_from_f32(u);
         }

@@ -33,6 +33,7 @@ static int conv(weft_graph *g, const char *name, int x, int cin, int cout, int k
 
 static void io_inputs(weft_graph *g, int batch, weft_model_io *io)
 {
+    io->pos = -1;
     int64_t xd[4] = { batch, 1, 28, 28 }, yd[1] = { batch };
     io->x = weft_g_input(g, "images", WEFT_F32, 4, xd);
     io->y = weft_g_input(g, "labels", WEFT_I32, 1, yd);
@@ -66,10 +67,20 @@ static weft_status build_cnn(weft_graph *g, int batch, weft_model_io *io)
     return weft_graph_status(g);
 }
 
+static weft_status build_gpt_mini(weft_graph *g, int batch, weft_model_io *io)
+{
+    weft_gpt_cfg c = { 256, 4, 4, 256, 128 };
+    return weft_model_build_gpt(g, &c, batch, io);
+}
+
 static const weft_model_preset presets[] = {
-    { "mlp", "784-256-256-10 ReLU multilayer perceptron (Fashion-MNIST)", build_mlp },
-    { "cnn", "2 conv3x3 + maxpool, fc 3136-128-10 (Fashion-MNIST)", build_cnn },
-    { NULL, NULL, NULL },
+    { "mlp", "784-256-256-10 ReLU multilayer perceptron (Fashion-MNIST)", build_mlp,
+      WEFT_TASK_IMAGES, 64, WEFT_OPT_SGD },
+    { "cnn", "2 conv3x3 + maxpool, fc 3136-128-10 (Fashion-MNIST)", build_cnn,
+      WEFT_TASK_IMAGES, 64, WEFT_OPT_SGD },
+    { "gpt-mini", "byte GPT: 4 layers, 4 heads, d 256, context 128, tied embeddings (Brown bytes)",
+      build_gpt_mini, WEFT_TASK_TEXT, 16, WEFT_OPT_ADAMW },
+    { NULL, NULL, NULL, WEFT_TASK_IMAGES, 0, WEFT_OPT_SGD },
 };
 
 const weft_model_preset *weft_model_presets(void) { return presets; }

@@ -1,0 +1,68 @@
+/* gpt.c — gpt-mini: a byte-level GPT (pre-LN blocks, GELU MLP 4x, tied
+ * embeddings), the shape of the peer's torch_models.py `GPT`. Initialisation
+ * follows PyTorch's defaults for the same modules: embeddings N(0,1),
+ * linear layers U(-1/sqrt(fan_in), 1/sqrt(fan_in)), layer norms 1 and 0. */
+#include "weft/models.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static int lin(weft_graph *g, const char *name, int x, int in, int out, bool bias)
+{
+    char wn[WEFT_NAME_MAX], bn[WEFT_NAME_MAX];
+    snprintf(wn, sizeof wn, "%s.weight", name);
+    snprintf(bn, sizeof bn, "%s.bias", name);
+    float bound = 1.0f / sqrtf((float)in);
+    int64_t wd[2] = { out, in }, bd[1] = { out };
+    int w = weft_g_param(g, wn, 2, wd, bound);
+    int b = bias ? weft_g_param(g, bn, 1, bd, bound) : -1;
+    return weft_g_linear(g, x, w, b, 0);
+}
+
+static int layernorm(weft_graph *g, const char *name, int x, int d)
+{
+    char wn[WEFT_NAME_MAX], bn[WEFT_NAME_MAX];
+    snprintf(wn, sizeof wn, "%s.weight", name);
+    snprintf(bn, sizeof bn, "%s.bias", name);
+    int64_t dd[1] = { d };
+    int gam = weft_g_param_init(g, wn, 1, dd, WEFT_INIT_ONE, 0);
+    int bet = weft_g_param_init(g, bn, 1, dd, WEFT_INIT_ZERO, 0);
+    return weft_g_layernorm(g, x, gam, bet, 1e-5f);
+}
+
+weft_status weft_model_build_gpt(weft_graph *g, const weft_gpt_cfg *c, int batch, weft_model_io *io)
+{
+    const int B = batch, T = c->ctx, D = c->d_model, V = c->vocab, M = B * T;
+    if (c->layers < 1 || c->heads < 1 || D % c->heads || T < 1 || V < 2)
+        return weft_fail(WEFT_ERR_ARG, "gpt: layers %d, heads %d, d-model %d, ctx %d, vocab %d do not make a model "
+                         "(heads must divide d-model)", c->layers, c->heads, D, T, V);
+    int64_t idd[2] = { B, T }, yd[1] = { M };
+    io->x = weft_g_input(g, "tokens", WEFT_I32, 2, idd);
+    io->pos = weft_g_input(g, "positions", WEFT_I32, 2, idd);
+    io->y = weft_g_input(g, "targets", WEFT_I32, 1, yd);
+    int64_t ted[2] = { V, D }, ped[2] = { T, D };
+    int wte = weft_g_param_init(g, "wte.weight", 2, ted, WEFT_INIT_NORMAL, 1.0f);
+    int wpe = weft_g_param_init(g, "wpe.weight", 2, ped, WEFT_INIT_NORMAL, 1.0f);
+    int x = weft_g_add(g, weft_g_embedding(g, io->x, wte), weft_g_embedding(g, io->pos, wpe));
+    int64_t flat[2] = { M, D }, seq3[3] = { B, T, 3 * D };
+    x = weft_g_reshape(g, x, 2, flat);
+    for (int l = 0; l < c->layers; l++) {
+        char p[WEFT_NAME_MAX];
+        snprintf(p, sizeof p, "blocks.%d.ln1", l);
+        int h = layernorm(g, p, x, D);
+        snprintf(p, sizeof p, "blocks.%d.qkv", l);
+        h = weft_g_reshape(g, lin(g, p, h, D, 3 * D, true), 3, seq3);
+        h = weft_g_reshape(g, weft_g_attention(g, h, c->heads, true), 2, flat);
+        snprintf(p, sizeof p, "blocks.%d.proj", l);
+        x = weft_g_add(g, x, lin(g, p, h, D, D, true));
+        snprintf(p, sizeof p, "blocks.%d.ln2", l);
+        h = layernorm(g, p, x, D);
+        snprintf(p, sizeof p, "blocks.%d.fc1", l);
+        h = weft_g_gelu(g, lin(g, p, h, D, 4 * D, true));
+        snprintf(p, sizeof p, "blocks.%d.fc2", l);
+        x = weft_g_add(g, x, lin(g, p, h, 4 * D, D, true));
+    }
+    x = layernorm(g, "lnf", x, D);
+    io->logits = weft_g_linear(g, x, wte, -1, 0);   /* tied: logits = lnf(x) wte^T */
+    return weft_graph_status(g);
+}
