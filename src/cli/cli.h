@@ -11,6 +11,7 @@ typedef struct {
     const char *model;
     weft_precision precision;
     weft_optimizer optimizer;
+    bool optimizer_set;   /* --optimizer given (else the preset's) */
     double lr;            /* <0: the optimizer's default */
     double momentum, weight_decay;
     int batch, eval_batch;
@@ -32,6 +33,9 @@ typedef struct {
 enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8 };
 
 void weft_opts_defaults(weft_opts *o);
+/* Fills what the flags left unset from the model preset: batch, optimizer,
+ * learning rate, evaluation batch. */
+void weft_opts_resolve(weft_opts *o, const void *preset);
 /* Parses argv[first..argc) for `verb`; on a bad flag or value prints the
  * error naming it and the valid choices and returns WEFT_ERR_ARG. `--help`
  * sets *help. */
@@ -55,12 +59,14 @@ typedef struct {
     double samples_per_s, wall_s, train_s;
     int64_t steps, peak_arena_bytes, params;
     double epochs, bytes_per_param;
+    double val_bpb;       /* language models: bits per byte on validation */
+    const char *task;     /* what it trained on                          */
 } weft_train_result;
 
 /* Runs training; on return *o holds the options the run actually used (a
  * resumed run takes them from its checkpoint). */
 weft_status weft_train_run(weft_opts *o, weft_train_result *r);
-weft_status weft_eval_checkpoint(const weft_opts *o, weft_train_result *r);
+weft_status weft_eval_checkpoint(weft_opts *o, weft_train_result *r);
 void weft_train_print_json(FILE *f, const weft_opts *o, const weft_train_result *r);
 void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_result *r);
 

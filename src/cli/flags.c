@@ -1,5 +1,6 @@
 /* flags.c — the one table of command-line flags, shared by every verb. */
 #include "cli/cli.h"
+#include "weft/models.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,17 +22,17 @@ typedef struct {
 
 #define O(f) offsetof(weft_opts, f)
 static const flag flags[] = {
-    { "--model", F_STR, O(model), V_TRAIN | V_BENCH, "NAME", "model preset: mlp, cnn", 0, 0 },
+    { "--model", F_STR, O(model), V_TRAIN | V_BENCH, "NAME", "model preset: mlp, cnn (Fashion-MNIST), gpt-mini (Brown bytes)", 0, 0 },
     { "--precision", F_PREC, O(precision), V_TRAIN | V_DEMO | V_BENCH, "P",
       "fp32, mixed, bf16, bf16-sr, bf16-kahan (DESIGN.md section 3)", 0, 0 },
-    { "--optimizer", F_OPT, O(optimizer), V_TRAIN, "O", "sgd (momentum, weight decay) or adamw", 0, 0 },
+    { "--optimizer", F_OPT, O(optimizer), V_TRAIN, "O", "sgd (momentum, weight decay) or adamw (default: the preset's; gpt-mini adamw)", 0, 0 },
     { "--lr", F_DBL, O(lr), V_TRAIN, "X", "learning rate (default: sgd 0.05, adamw 0.001)", 0, 1e6 },
     { "--schedule", F_STR, O(schedule), V_TRAIN, "S", "learning-rate schedule: cosine (default, to 0 over the run), constant, step, linear", 0, 0 },
     { "--warmup", F_I64, O(warmup), V_TRAIN, "N", "linear learning-rate warm-up over the first N steps (default 0)", 0, 1e12 },
     { "--momentum", F_DBL, O(momentum), V_TRAIN, "X", "SGD momentum (default 0.9)", 0, 1 },
     { "--weight-decay", F_DBL, O(weight_decay), V_TRAIN, "X", "weight decay (default 0)", 0, 1e3 },
-    { "--batch", F_INT, O(batch), V_TRAIN | V_BENCH, "N", "batch size (default 64)", 1, 1 << 20 },
-    { "--eval-batch", F_INT, O(eval_batch), V_TRAIN | V_EVAL, "N", "batch size for the test set; must divide its 10000 images (default 500)", 1, 1 << 20 },
+    { "--batch", F_INT, O(batch), V_TRAIN | V_BENCH, "N", "batch size (default: the preset's, as its PyTorch peer: 64; gpt-mini 16)", 1, 1 << 20 },
+    { "--eval-batch", F_INT, O(eval_batch), V_TRAIN | V_EVAL, "N", "batch for evaluation: must divide the 10000 test images (default 500); text: windows per pass (default --batch)", 1, 1 << 20 },
     { "--epochs", F_INT, O(epochs), V_TRAIN | V_DEMO, "N", "passes over the training set (default 1)", 1, 1e6 },
     { "--steps", F_I64, O(steps), V_TRAIN | V_DEMO | V_BENCH, "N", "train this many steps instead of whole epochs", 1, 1e12 },
     { "--seed", F_I64, O(seed), V_TRAIN | V_DEMO, "N", "seed of weights, data order and rounding (default 0)", 0, 9.0e15 },
@@ -44,7 +45,8 @@ static const flag flags[] = {
     { "--resume", F_STR, O(resume), V_TRAIN, "FILE", "continue the run saved in FILE (its model, policy, optimizer, hyperparameters, schedule and length override the flags)", 0, 0 },
     { "--log", F_STR, O(log), V_TRAIN | V_DEMO, "FILE", "write metrics as JSON lines", 0, 0 },
     { "--data-dir", F_STR, O(data_dir), V_TRAIN | V_EVAL | V_DEMO, "DIR",
-      "Fashion-MNIST IDX files (default " "/usr/share/datasets/fashion-mnist" ")", 0, 0 },
+      "the data: Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist), or the Brown "
+      "corpus for gpt-mini (default: scripts/fetch_brown.sh's cache)", 0, 0 },
     { "--json", F_BOOL, O(json), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, NULL, "print one JSON summary object on stdout", 0, 0 },
     { "--quiet", F_BOOL, O(quiet), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, NULL, "no progress output", 0, 0 },
     { "--no-eval", F_BOOL, O(no_eval), V_TRAIN | V_BENCH, NULL, "skip the test-set evaluation", 0, 0 },
@@ -58,16 +60,16 @@ void weft_opts_defaults(weft_opts *o)
     memset(o, 0, sizeof *o);
     o->model = "cnn";
     o->precision = WEFT_PREC_FP32;
-    o->optimizer = WEFT_OPT_SGD;
+    o->optimizer = WEFT_OPT_SGD;    /* until resolved from the preset */
     o->lr = -1;
     o->momentum = 0.9;
-    o->batch = 64;
-    o->eval_batch = 500;
+    o->batch = 0;       /* 0: the preset's */
+    o->eval_batch = 0;  /* 0: 500 images, or the batch for text */
     o->schedule = "cosine";
     o->epochs = 1;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = n >= 2 ? 2 : 1;
-    o->data_dir = "/usr/share/datasets/fashion-mnist";
+    o->data_dir = NULL; /* the task's default */
 }
 
 static weft_status parse_num(const char *flag_name, const char *s, bool integer, double lo, double hi, double *out)
@@ -158,6 +160,7 @@ weft_status weft_opts_parse(weft_opts *o, unsigned verb, int argc, char **argv, 
             if (!strcmp(val, "sgd")) *(weft_optimizer *)p = WEFT_OPT_SGD;
             else if (!strcmp(val, "adamw")) *(weft_optimizer *)p = WEFT_OPT_ADAMW;
             else return weft_fail(WEFT_ERR_ARG, "%s: unknown optimizer '%s' (valid: sgd, adamw)", f->name, val);
+            o->optimizer_set = true;
             break;
         }
     }
@@ -174,6 +177,15 @@ void weft_opts_usage(FILE *f, const char *verb, unsigned verbmask, const char *s
         fprintf(f, "  %-22s %s\n", left, flags[k].help);
     }
     fprintf(f, "  %-22s %s\n", "--help", "this help");
+}
+
+void weft_opts_resolve(weft_opts *o, const void *preset)
+{
+    const weft_model_preset *p = preset;
+    if (o->batch <= 0) o->batch = p->batch;
+    if (!o->optimizer_set) o->optimizer = p->optimizer;
+    if (o->lr < 0) o->lr = o->optimizer == WEFT_OPT_ADAMW ? 1e-3 : 0.05;
+    if (o->eval_batch <= 0) o->eval_batch = p->task == WEFT_TASK_TEXT ? o->batch : 500;
 }
 
 int weft_exit_code(weft_status s)

@@ -1,6 +1,6 @@
 /* trainer.c — a training run: data, the training and evaluation graphs, the
  * store, the step loop with progress, metrics, checkpoints and resume. */
-#include "cli/cli.h"
+#include "cli/task.h"
 #include "weft/data.h"
 #include "weft/exec.h"
 #include "weft/io.h"
@@ -137,6 +137,7 @@ static weft_status read_run(const weft_st_file *f, const char *path, weft_opts *
     if (!strcmp(v, "sgd")) o->optimizer = WEFT_OPT_SGD;
     else if (!strcmp(v, "adamw")) o->optimizer = WEFT_OPT_ADAMW;
     else return weft_fail(WEFT_ERR_FORMAT, "%s: metadata \"optimizer\" is '%s' (valid: sgd, adamw)", path, v);
+    o->optimizer_set = true;
     WEFT_TRY(meta_need(f, path, "schedule", &v));
     if (weft_lr_schedule_check(v)) return weft_fail_wrap(WEFT_ERR_FORMAT, "%s: metadata", path);
     snprintf(o->schedule_buf, sizeof o->schedule_buf, "%s", v);
@@ -179,41 +180,6 @@ static weft_status load_tensors(const weft_st_file *f, const char *path, weft_st
         memcpy(t->data, ft->data, t->nbytes);
     }
     return WEFT_OK;
-}
-
-/* ---- evaluation ------------------------------------------------------------------ */
-
-static weft_status evaluate(compiled *ev, const weft_dataset *test, double *loss, double *acc)
-{
-    int B = (int)ev->g->values[ev->io.y].shape.d[0];
-    int C = (int)ev->g->values[ev->io.logits].shape.d[1];
-    int64_t pix = (int64_t)test->rows * test->cols;
-    int64_t nb = test->n / B;
-    if (nb == 0 || test->n % B)
-        return weft_fail(WEFT_ERR_ARG, "--eval-batch %d must divide the %lld test images", B, (long long)test->n);
-    float *logits = malloc((size_t)B * (size_t)C * sizeof *logits);
-    if (!logits) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
-    int64_t correct = 0, seen = 0;
-    double lsum = 0;
-    weft_run_opts ro = { .phases = WEFT_PHASE_FWD };
-    weft_status s = WEFT_OK;
-    for (int64_t b = 0; b < nb && !s; b++) {
-        s = weft_exec_feed(ev->ex, ev->io.x, test->images + b * B * pix, WEFT_F32);
-        if (!s) s = weft_exec_feed(ev->ex, ev->io.y, test->labels + b * B, WEFT_I32);
-        if (!s) s = weft_exec_run(ev->ex, &ro);
-        if (!s) s = weft_exec_read(ev->ex, ev->io.logits, logits);
-        if (s) break;
-        lsum += *(float *)weft_exec_ptr(ev->ex, ev->io.loss) * B;
-        for (int i = 0; i < B; i++) {
-            int best = 0;
-            for (int c = 1; c < C; c++) if (logits[i * C + c] > logits[i * C + best]) best = c;
-            correct += best == test->labels[b * B + i];
-        }
-        seen += B;
-    }
-    free(logits);
-    if (!s) { *loss = lsum / (double)seen; *acc = (double)correct / (double)seen; }
-    return s;
 }
 
 /* ---- progress --------------------------------------------------------------------- */
@@ -263,35 +229,21 @@ static void print_profile(const weft_graph *g, const weft_exec *ex, int64_t step
     }
 }
 
-/* The dataset's images must be the size the model's input expects. */
-static weft_status check_images(const compiled *c, const weft_dataset *d, const char *dir)
-{
-    const weft_shape *x = &c->g->values[c->io.x].shape;
-    int64_t want = weft_shape_numel(x) / x->d[0];
-    if ((int64_t)d->rows * d->cols != want)
-        return weft_fail(WEFT_ERR_FORMAT, "%s: images are %dx%d, the model takes %lld pixels", dir, d->rows,
-                         d->cols, (long long)want);
-    return WEFT_OK;
-}
-
 /* ---- the run ------------------------------------------------------------------------ */
 
 weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
 {
     weft_opts o = *oio;
     memset(r, 0, sizeof *r);
-    if (o.lr < 0) o.lr = o.optimizer == WEFT_OPT_ADAMW ? 1e-3 : 0.05;
     double t_start = weft_now();
-    weft_dataset train = { 0 }, test = { 0 };
+    weft_task task = { 0 };
     compiled tr = { 0 }, ev = { 0 };
     weft_store store;
     weft_store_init(&store);
     FILE *logf = NULL;
-    float *xb = NULL;
-    int32_t *yb = NULL;
-    int64_t *perm = NULL;
     weft_st_file ck = { 0 };
     int64_t step0 = 0;
+    const weft_model_preset *preset;
     weft_status s;
 
     /* A resumed run takes its settings from the file. */
@@ -303,6 +255,8 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
                           o.resume, (long long)step0);
         if (s) goto done;
     }
+    if ((s = weft_model_find(o.model, &preset))) goto done;
+    weft_opts_resolve(&o, preset);
     /* Fail now, not after the run, when the checkpoint cannot be written. */
     if (o.checkpoint) {
         weft_outfile probe;
@@ -310,18 +264,11 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
         weft_outfile_abort(&probe);
     }
 
-    s = weft_fmnist_load(o.data_dir, "train", &train);
-    if (!s && !o.no_eval) s = weft_fmnist_load(o.data_dir, "t10k", &test);
-    if (s) goto done;
-    if (o.batch > train.n) { s = weft_fail(WEFT_ERR_ARG, "--batch %d is larger than the training set", o.batch); goto done; }
-    if (!o.no_eval && (o.eval_batch > test.n || test.n % o.eval_batch)) {
-        s = weft_fail(WEFT_ERR_ARG, "--eval-batch %d must divide the %lld test images", o.eval_batch, (long long)test.n);
-        goto done;
-    }
-
+    if ((s = weft_task_open(&task, preset, &o, true, !o.no_eval))) goto done;
     s = compile(&tr, o.model, o.batch, o.precision, o.optimizer, true);
     if (!s && !o.no_eval) s = compile(&ev, o.model, o.eval_batch, o.precision, o.optimizer, false);
-    if (!s) s = check_images(&tr, &train, o.data_dir);
+    if (!s) s = task.check(&task, tr.g, &tr.io, false);
+    if (!s && !o.no_eval) s = task.check(&task, ev.g, &ev.io, true);
     if (!s) s = weft_store_bind(&store, tr.g, (uint64_t)o.seed);
     if (!s && o.resume) s = load_tensors(&ck, o.resume, &store, false, tr.g);
     if (!s) s = weft_exec_create(&tr.ex, tr.g, &store, o.threads, (uint64_t)o.seed);
@@ -339,21 +286,14 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
     }
 
     int B = o.batch;
-    int64_t pix = (int64_t)train.rows * train.cols;
-    int64_t spe = train.n / B;
+    int64_t spe = task.steps_per_epoch;
     int64_t total = o.steps > 0 ? o.steps : (int64_t)o.epochs * spe;
     if (step0 > total) { s = weft_fail(WEFT_ERR_ARG, "%s is at step %lld, past the %lld steps asked for", o.resume, (long long)step0, (long long)total); goto done; }
-    xb = malloc((size_t)(B * pix) * sizeof *xb);
-    yb = malloc((size_t)B * sizeof *yb);
-    perm = malloc((size_t)train.n * sizeof *perm);
-    if (!xb || !yb || !perm) { s = weft_fail(WEFT_ERR_NOMEM, "out of memory"); goto done; }
 
     int64_t end = o.stop_at > 0 && o.stop_at < total ? o.stop_at : total;
     progress pg = { .tty = isatty(2), .quiet = o.quiet, .t0 = weft_now(), .total = end - step0 };
     weft_run_opts ro = { .hp = { (float)o.lr, (float)o.momentum, (float)o.weight_decay, 0.9f, 0.999f, 1e-8f } };
-    int64_t epoch = -1;
-    double loss = NAN, loss_sum = 0;
-    int64_t loss_n = 0;
+    double loss = NAN;
     double t_train = weft_now();
     /* samples/s is timed after WARMUP steps (first-touch page faults, thread
      * start-up), as the PyTorch peer times its steps; short runs time all. */
@@ -362,13 +302,7 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
     double t_timed = t_train;
     for (int64_t st = step0; st < end; st++) {
         if (st == timed_from) t_timed = weft_now();
-        if (st / spe != epoch) {
-            epoch = st / spe;
-            weft_dataset_permutation(train.n, (uint64_t)o.seed, epoch, perm);
-        }
-        weft_dataset_gather(&train, perm + (st % spe) * B, B, xb, yb);
-        if ((s = weft_exec_feed(tr.ex, tr.io.x, xb, WEFT_F32)) ||
-            (s = weft_exec_feed(tr.ex, tr.io.y, yb, WEFT_I32))) goto done;
+        if ((s = task.feed(&task, tr.ex, tr.g, &tr.io, st, (uint64_t)o.seed))) goto done;
         ro.step = st + 1;
         ro.hp.lr = (float)weft_lr_at(&o, o.lr, st + 1, total);
         ro.phases = WEFT_PHASE_FWD | WEFT_PHASE_BWD;
@@ -387,7 +321,6 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
         }
         ro.phases = WEFT_PHASE_UPDATE;
         if ((s = weft_exec_run(tr.ex, &ro))) goto done;
-        loss_sum += loss; loss_n++;
         progress_show(&pg, st + 1 - step0, B, loss, false);
         if (o.checkpoint && o.checkpoint_every > 0 && (st + 1) % o.checkpoint_every == 0 && st + 1 < end &&
             (s = save_checkpoint(o.checkpoint, &store, &o, st + 1, total))) goto done;
@@ -408,12 +341,17 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
     r->peak_arena_bytes = weft_exec_arena_bytes(tr.ex);
     r->params = weft_graph_param_count(tr.g);
     r->bytes_per_param = weft_precision_bytes_per_param(o.precision, weft_optimizer_nstates(o.optimizer));
-    r->test_acc = r->test_loss = NAN;
+    r->test_acc = r->test_loss = r->val_bpb = NAN;
+    r->task = task.name;
     if (o.checkpoint && (s = save_checkpoint(o.checkpoint, &store, &o, end, total))) goto done;
-    if (!o.no_eval && (s = evaluate(&ev, &test, &r->test_loss, &r->test_acc))) goto done;
-    if (logf && !o.no_eval)
-        fprintf(logf, "{\"step\": %lld, \"test_loss\": %.6f, \"test_acc\": %.6f}\n", (long long)end,
-                r->test_loss, r->test_acc);
+    if (!o.no_eval) {
+        weft_eval_result er;
+        if ((s = task.evaluate(&task, ev.ex, ev.g, &ev.io, &er))) goto done;
+        r->test_loss = er.loss; r->test_acc = er.acc; r->val_bpb = er.bpb;
+        if (logf)
+            fprintf(logf, "{\"step\": %lld, \"eval_loss\": %.6f, \"test_acc\": %.6f, \"val_bpb\": %.6f}\n",
+                    (long long)end, er.loss, er.acc, er.bpb);
+    }
     r->wall_s = weft_now() - t_start;
 done:
     /* Hand back the options the run used; owned strings move with them. */
@@ -421,53 +359,57 @@ done:
     if (o.model == o.model_buf) oio->model = oio->model_buf;
     if (o.schedule == o.schedule_buf) oio->schedule = oio->schedule_buf;
     if (logf) fclose(logf);
-    free(xb); free(yb); free(perm);
     if (o.resume) weft_st_free(&ck);
     compiled_free(&tr);
     compiled_free(&ev);
     weft_store_free(&store);
-    weft_dataset_free(&train);
-    weft_dataset_free(&test);
-    (void)loss_n; (void)loss_sum;
+    if (task.close) task.close(&task);
     return s;
 }
 
-weft_status weft_eval_checkpoint(const weft_opts *oin, weft_train_result *r)
+weft_status weft_eval_checkpoint(weft_opts *oio, weft_train_result *r)
 {
-    weft_opts o = *oin;
+    weft_opts o = *oio;
     memset(r, 0, sizeof *r);
     if (!o.checkpoint) return weft_fail(WEFT_ERR_ARG, "eval needs --checkpoint FILE");
     double t0 = weft_now();
     weft_st_file ck = { 0 };
-    weft_dataset test = { 0 };
+    weft_task task = { 0 };
     compiled ev = { 0 };
     weft_store store;
     weft_store_init(&store);
-    const char *v;
+    const weft_model_preset *preset = NULL;
+    int eval_batch = o.eval_batch;
     weft_status s = weft_st_read(o.checkpoint, &ck);
-    if (!s) s = meta_need(&ck, o.checkpoint, "format", &v);
-    if (!s && strcmp(v, CKPT_FORMAT)) s = weft_fail(WEFT_ERR_FORMAT, "%s: unknown checkpoint format '%s'", o.checkpoint, v);
-    if (!s) s = meta_need(&ck, o.checkpoint, "model", &o.model);
-    if (!s) s = meta_need(&ck, o.checkpoint, "precision", &v);
-    if (!s) s = weft_precision_parse(v, &o.precision);
-    if (!s) s = meta_need(&ck, o.checkpoint, "step", &v);
-    if (!s) r->steps = atoll(v);
-    if (!s) s = weft_fmnist_load(o.data_dir, "t10k", &test);
-    if (!s) s = compile(&ev, o.model, o.eval_batch, o.precision, WEFT_OPT_SGD, false);
+    if (!s) s = read_run(&ck, o.checkpoint, &o, &r->steps);
+    if (!s) s = weft_model_find(o.model, &preset);
+    if (!s) {
+        o.eval_batch = eval_batch;
+        weft_opts_resolve(&o, preset);
+        s = weft_task_open(&task, preset, &o, false, true);
+    }
+    if (!s) s = compile(&ev, o.model, o.eval_batch, o.precision, o.optimizer, false);
+    if (!s) s = task.check(&task, ev.g, &ev.io, true);
     if (!s) s = weft_store_bind(&store, ev.g, 0);
     if (!s) s = load_tensors(&ck, o.checkpoint, &store, true, ev.g);
     if (!s) s = weft_exec_create(&ev.ex, ev.g, &store, o.threads, 0);
-    if (!s) s = evaluate(&ev, &test, &r->test_loss, &r->test_acc);
+    weft_eval_result er;
+    if (!s) s = task.evaluate(&task, ev.ex, ev.g, &ev.io, &er);
     if (!s) {
+        r->test_loss = er.loss; r->test_acc = er.acc; r->val_bpb = er.bpb;
+        r->task = task.name;
         r->params = weft_graph_param_count(ev.g);
         r->peak_arena_bytes = weft_exec_arena_bytes(ev.ex);
         r->wall_s = weft_now() - t0;
         r->train_loss = NAN;
     }
+    *oio = o;
+    if (o.model == o.model_buf) oio->model = oio->model_buf;
+    if (o.schedule == o.schedule_buf) oio->schedule = oio->schedule_buf;
     weft_st_free(&ck);
     compiled_free(&ev);
     weft_store_free(&store);
-    weft_dataset_free(&test);
+    if (task.close) task.close(&task);
     return s;
 }
 
@@ -487,6 +429,7 @@ void weft_train_print_json(FILE *f, const weft_opts *o, const weft_train_result 
     jnum(f, "train_loss", r->train_loss, false);
     jnum(f, "test_loss", r->test_loss, false);
     jnum(f, "test_acc", r->test_acc, false);
+    if (isfinite(r->val_bpb)) { jnum(f, "val_loss", r->test_loss, false); jnum(f, "val_bpb", r->val_bpb, false); }
     jnum(f, "samples_per_s", r->samples_per_s, false);
     jnum(f, "train_s", r->train_s, false);
     jnum(f, "wall_s", r->wall_s, false);
@@ -501,6 +444,7 @@ void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_resu
             weft_precision_name(o->precision), (long long)r->steps, r->epochs, o->batch, o->threads);
     if (isfinite(r->train_loss)) fprintf(f, "  train loss        %.4f\n", r->train_loss);
     if (isfinite(r->test_acc)) fprintf(f, "  test accuracy     %.2f%%  (loss %.4f)\n", 100 * r->test_acc, r->test_loss);
+    if (isfinite(r->val_bpb)) fprintf(f, "  validation        %.4f bits per byte  (loss %.4f)\n", r->val_bpb, r->test_loss);
     if (r->samples_per_s > 0) fprintf(f, "  speed             %.0f samples/s\n", r->samples_per_s);
     fprintf(f, "  parameters        %lld, %.0f bytes each with optimizer state\n", (long long)r->params, r->bytes_per_param);
     fprintf(f, "  peak arena        %.2f MiB\n", (double)r->peak_arena_bytes / 1048576.0);
