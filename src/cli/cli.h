@@ -22,6 +22,9 @@ typedef struct {
     const char *checkpoint, *resume, *log, *data_dir;
     bool json, quiet, no_eval, profile;
     const char *dump;     /* write the training graph's text dump here */
+    const char *prompt;   /* sample: the text to continue */
+    int tokens;           /* sample: bytes to generate */
+    double temperature;   /* sample: 0 picks the most likely byte */
     const char *schedule; /* learning-rate schedule: constant, cosine, step, linear */
     int64_t warmup;       /* linear warm-up steps before the schedule */
     int64_t checkpoint_every; /* also save the checkpoint every N steps */
@@ -30,7 +33,7 @@ typedef struct {
 } weft_opts;
 
 /* Verbs a flag belongs to. */
-enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8 };
+enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8, V_SAMPLE = 16 };
 
 void weft_opts_defaults(weft_opts *o);
 /* Fills what the flags left unset from the model preset: batch, optimizer,
@@ -73,5 +76,6 @@ void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_resu
 int weft_cmd_train(int argc, char **argv);
 int weft_cmd_eval(int argc, char **argv);
 int weft_cmd_demo(int argc, char **argv);
+int weft_cmd_sample(int argc, char **argv);
 
 #endif

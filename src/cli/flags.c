@@ -35,9 +35,12 @@ static const flag flags[] = {
     { "--eval-batch", F_INT, O(eval_batch), V_TRAIN | V_EVAL, "N", "batch for evaluation: must divide the 10000 test images (default 500); text: windows per pass (default --batch)", 1, 1 << 20 },
     { "--epochs", F_INT, O(epochs), V_TRAIN | V_DEMO, "N", "passes over the training set (default 1)", 1, 1e6 },
     { "--steps", F_I64, O(steps), V_TRAIN | V_DEMO | V_BENCH, "N", "train this many steps instead of whole epochs", 1, 1e12 },
-    { "--seed", F_I64, O(seed), V_TRAIN | V_DEMO, "N", "seed of weights, data order and rounding (default 0)", 0, 9.0e15 },
-    { "--threads", F_INT, O(threads), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, "N", "threads (default: the cores, at most 2)", 1, 256 },
-    { "--checkpoint", F_STR, O(checkpoint), V_TRAIN | V_EVAL, "FILE",
+    { "--seed", F_I64, O(seed), V_TRAIN | V_DEMO | V_SAMPLE, "N", "seed of weights, data order and rounding (default 0)", 0, 9.0e15 },
+    { "--threads", F_INT, O(threads), V_TRAIN | V_EVAL | V_DEMO | V_BENCH | V_SAMPLE, "N", "threads (default: the cores, at most 2)", 1, 256 },
+    { "--prompt", F_STR, O(prompt), V_SAMPLE, "TEXT", "the text to continue", 0, 0 },
+    { "--tokens", F_INT, O(tokens), V_SAMPLE, "N", "bytes to generate (default 200)", 1, 1 << 20 },
+    { "--temperature", F_DBL, O(temperature), V_SAMPLE, "X", "sampling temperature; 0 takes the most likely byte (default 0.8)", 0, 100 },
+    { "--checkpoint", F_STR, O(checkpoint), V_TRAIN | V_EVAL | V_SAMPLE, "FILE",
       "train: save weights + optimizer state here at the end (safetensors); eval: the checkpoint to evaluate", 0, 0 },
     { "--checkpoint-every", F_I64, O(checkpoint_every), V_TRAIN, "N", "also save the checkpoint every N steps", 1, 1e12 },
     { "--stop-at", F_I64, O(stop_at), V_TRAIN, "N",
@@ -66,6 +69,8 @@ void weft_opts_defaults(weft_opts *o)
     o->batch = 0;       /* 0: the preset's */
     o->eval_batch = 0;  /* 0: 500 images, or the batch for text */
     o->schedule = "cosine";
+    o->tokens = 200;
+    o->temperature = 0.8;
     o->epochs = 1;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = n >= 2 ? 2 : 1;

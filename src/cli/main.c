@@ -9,6 +9,7 @@ typedef struct { const char *name; int (*run)(int, char **); const char *summary
 static const verb verbs[] = {
     { "train", weft_cmd_train, "train a model on Fashion-MNIST in a precision policy" },
     { "eval", weft_cmd_eval, "evaluate a checkpoint on the Fashion-MNIST test set" },
+    { "sample", weft_cmd_sample, "continue a text with a language-model checkpoint (gpt-mini)" },
     { "demo", weft_cmd_demo, "the main job: train the CNN one epoch in bf16-sr and report" },
 };
 

@@ -6,7 +6,29 @@
 
 #include "cli/cli.h"
 #include "weft/exec.h"
+#include "weft/io.h"
 #include "weft/models.h"
+
+/* A model compiled for one batch size: graph, its inputs and outputs, and
+ * (once created) its executor. */
+typedef struct {
+    weft_graph *g;
+    weft_model_io io;
+    weft_exec *ex;
+} weft_compiled;
+
+/* Builds preset `model` for `batch`, then precision -> [autodiff ->
+ * optimizer] -> verify -> plan. */
+weft_status weft_compile(weft_compiled *c, const char *model, int batch, weft_precision p,
+                         weft_optimizer opt, bool train);
+void weft_compiled_free(weft_compiled *c);
+
+/* Checkpoints: the run a checkpoint belongs to (model, policy, optimizer,
+ * hyperparameters, schedule, length, step), read strictly; and its tensors
+ * copied into a store bound to graph g (params_only: just the weights). */
+weft_status weft_ckpt_read_run(const weft_st_file *f, const char *path, weft_opts *o, int64_t *step);
+weft_status weft_ckpt_load(const weft_st_file *f, const char *path, weft_store *st, bool params_only,
+                           const weft_graph *g);
 
 typedef struct {
     double loss;   /* mean loss over the held-out split              */

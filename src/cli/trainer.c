@@ -14,13 +14,7 @@
 
 #define CKPT_FORMAT "weft-checkpoint-1"
 
-typedef struct {
-    weft_graph *g;
-    weft_model_io io;
-    weft_exec *ex;
-} compiled;
-
-static void compiled_free(compiled *c)
+void weft_compiled_free(weft_compiled *c)
 {
     weft_exec_free(c->ex);
     weft_graph_free(c->g);
@@ -28,7 +22,7 @@ static void compiled_free(compiled *c)
 }
 
 /* Builds model -> precision -> [autodiff -> optimizer] -> plan. */
-static weft_status compile(compiled *c, const char *model, int batch, weft_precision p,
+weft_status weft_compile(weft_compiled *c, const char *model, int batch, weft_precision p,
                            weft_optimizer opt, bool train)
 {
     memset(c, 0, sizeof *c);
@@ -120,7 +114,7 @@ static weft_status meta_real(const weft_st_file *f, const char *path, const char
 
 /* The run a checkpoint belongs to: model, policy, optimizer, hyperparameters,
  * schedule, seed, length, and the step it stopped at. */
-static weft_status read_run(const weft_st_file *f, const char *path, weft_opts *o, int64_t *step)
+weft_status weft_ckpt_read_run(const weft_st_file *f, const char *path, weft_opts *o, int64_t *step)
 {
     const char *v;
     int64_t x;
@@ -154,7 +148,7 @@ static weft_status read_run(const weft_st_file *f, const char *path, weft_opts *
 }
 
 /* Copies every tensor the store holds from the file (all must be there). */
-static weft_status load_tensors(const weft_st_file *f, const char *path, weft_store *st, bool params_only,
+weft_status weft_ckpt_load(const weft_st_file *f, const char *path, weft_store *st, bool params_only,
                                 const weft_graph *g)
 {
     for (int i = 0; i < st->n; i++) {
@@ -237,7 +231,7 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
     memset(r, 0, sizeof *r);
     double t_start = weft_now();
     weft_task task = { 0 };
-    compiled tr = { 0 }, ev = { 0 };
+    weft_compiled tr = { 0 }, ev = { 0 };
     weft_store store;
     weft_store_init(&store);
     FILE *logf = NULL;
@@ -249,7 +243,7 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
     /* A resumed run takes its settings from the file. */
     if (o.resume) {
         s = weft_st_read(o.resume, &ck);
-        if (!s) s = read_run(&ck, o.resume, &o, &step0);
+        if (!s) s = weft_ckpt_read_run(&ck, o.resume, &o, &step0);
         if (!s && o.stop_at > 0 && o.stop_at <= step0)
             s = weft_fail(WEFT_ERR_ARG, "--stop-at %lld: %s is already at step %lld", (long long)o.stop_at,
                           o.resume, (long long)step0);
@@ -265,12 +259,12 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
     }
 
     if ((s = weft_task_open(&task, preset, &o, true, !o.no_eval))) goto done;
-    s = compile(&tr, o.model, o.batch, o.precision, o.optimizer, true);
-    if (!s && !o.no_eval) s = compile(&ev, o.model, o.eval_batch, o.precision, o.optimizer, false);
+    s = weft_compile(&tr, o.model, o.batch, o.precision, o.optimizer, true);
+    if (!s && !o.no_eval) s = weft_compile(&ev, o.model, o.eval_batch, o.precision, o.optimizer, false);
     if (!s) s = task.check(&task, tr.g, &tr.io, false);
     if (!s && !o.no_eval) s = task.check(&task, ev.g, &ev.io, true);
     if (!s) s = weft_store_bind(&store, tr.g, (uint64_t)o.seed);
-    if (!s && o.resume) s = load_tensors(&ck, o.resume, &store, false, tr.g);
+    if (!s && o.resume) s = weft_ckpt_load(&ck, o.resume, &store, false, tr.g);
     if (!s) s = weft_exec_create(&tr.ex, tr.g, &store, o.threads, (uint64_t)o.seed);
     if (!s && !o.no_eval) s = weft_exec_create(&ev.ex, ev.g, &store, o.threads, (uint64_t)o.seed);
     if (s) goto done;
@@ -360,8 +354,8 @@ done:
     if (o.schedule == o.schedule_buf) oio->schedule = oio->schedule_buf;
     if (logf) fclose(logf);
     if (o.resume) weft_st_free(&ck);
-    compiled_free(&tr);
-    compiled_free(&ev);
+    weft_compiled_free(&tr);
+    weft_compiled_free(&ev);
     weft_store_free(&store);
     if (task.close) task.close(&task);
     return s;
@@ -375,23 +369,23 @@ weft_status weft_eval_checkpoint(weft_opts *oio, weft_train_result *r)
     double t0 = weft_now();
     weft_st_file ck = { 0 };
     weft_task task = { 0 };
-    compiled ev = { 0 };
+    weft_compiled ev = { 0 };
     weft_store store;
     weft_store_init(&store);
     const weft_model_preset *preset = NULL;
     int eval_batch = o.eval_batch;
     weft_status s = weft_st_read(o.checkpoint, &ck);
-    if (!s) s = read_run(&ck, o.checkpoint, &o, &r->steps);
+    if (!s) s = weft_ckpt_read_run(&ck, o.checkpoint, &o, &r->steps);
     if (!s) s = weft_model_find(o.model, &preset);
     if (!s) {
         o.eval_batch = eval_batch;
         weft_opts_resolve(&o, preset);
         s = weft_task_open(&task, preset, &o, false, true);
     }
-    if (!s) s = compile(&ev, o.model, o.eval_batch, o.precision, o.optimizer, false);
+    if (!s) s = weft_compile(&ev, o.model, o.eval_batch, o.precision, o.optimizer, false);
     if (!s) s = task.check(&task, ev.g, &ev.io, true);
     if (!s) s = weft_store_bind(&store, ev.g, 0);
-    if (!s) s = load_tensors(&ck, o.checkpoint, &store, true, ev.g);
+    if (!s) s = weft_ckpt_load(&ck, o.checkpoint, &store, true, ev.g);
     if (!s) s = weft_exec_create(&ev.ex, ev.g, &store, o.threads, 0);
     weft_eval_result er;
     if (!s) s = task.evaluate(&task, ev.ex, ev.g, &ev.io, &er);
@@ -407,7 +401,7 @@ weft_status weft_eval_checkpoint(weft_opts *oio, weft_train_result *r)
     if (o.model == o.model_buf) oio->model = oio->model_buf;
     if (o.schedule == o.schedule_buf) oio->schedule = oio->schedule_buf;
     weft_st_free(&ck);
-    compiled_free(&ev);
+    weft_compiled_free(&ev);
     weft_store_free(&store);
     if (task.close) task.close(&task);
     return s;
