@@ -59,6 +59,23 @@ model_<mlp|cnn>.safetensors — the zoo's model on 4 Fashion-MNIST images:
     z = (z ^ z>>30) * 0xBF58476D1CE4E5B9; z = (z ^ z>>27) * 0x94D049BB133111EB
     z ^= z>>31;  u = (z >> 40) * 2^-24;  value = (2u - 1) * bound   (float32)
   init.<param> lets the test prove the two generators agree.
+
+model_gpt.safetensors — a tiny weft_model_build_gpt (GPT_CFG: vocab 13, 2
+layers, 2 heads, d_model 8, ctx 6, batch 2; tied embeddings) on fixed ids:
+    tokens I32 (2,6); positions I32 (2,6) 0..5; targets I32 (12)
+    init.<param>    F32 (<= 16) as above
+    logits F32 (12,13); loss F32 ()  cross-entropy, mean over the 12 tokens
+    grad.<param>    F32  every gradient in full; the tied wte.weight's is the
+                         sum of its embedding and output-projection parts
+    adamw.losses F32 (3) AdamW as above
+    bf16.logits, bf16.loss, bf16.emul.*   as above; the rounded twin also
+                         keeps attention's P in bf16 for the backward, and
+                         rounds each parameter's gradient (bf16 in weft)
+    metadata: vocab, layers, heads, d_model, ctx, batch (the C test checks them)
+  Initial values: the generator above with value = center + U(-bound, bound)
+  (center added last, in float32, only when not 0): wte, wpe bound 0.5;
+  layer norm weights center 1 bound 0.2, biases bound 0.1; linear weights
+  and biases bound 1/sqrt(fan_in).
 """
 import gzip
 import json
@@ -252,6 +269,12 @@ def fnv1a64(s):
 
 def gen_param(name, shape, fan_in):
     """The initial values of parameter `name` (see the module docstring)."""
+    return gen_uniform(name, shape, np.float32(1.0) / np.sqrt(np.float32(fan_in)))
+
+
+def gen_uniform(name, shape, bound, center=0.0):
+    """center + U(-bound, bound) from the keyed splitmix64 (the docstring);
+    float32 throughout, the center added last and only when it is not 0."""
     n = int(np.prod(shape))
     key = np.uint64((MODEL_SEED ^ fnv1a64(name)) & MASK64)
     with np.errstate(over="ignore"):
@@ -261,8 +284,10 @@ def gen_param(name, shape, fan_in):
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
     u = (z >> np.uint64(40)).astype(np.float32) * np.float32(2.0 ** -24)
-    bound = np.float32(1.0) / np.sqrt(np.float32(fan_in))
-    return ((np.float32(2.0) * u - np.float32(1.0)) * bound).astype(np.float32).reshape(shape)
+    v = ((np.float32(2.0) * u - np.float32(1.0)) * np.float32(bound)).astype(np.float32)
+    if center != 0.0:
+        v = (np.float32(center) + v).astype(np.float32)
+    return v.reshape(shape)
 
 
 # (name, shape, fan_in) in the order weft's zoo declares them.
@@ -410,6 +435,179 @@ def gen_model(kind, images, labels, sample_idx, gen, out_dir):
     return path
 
 
+# ---- the gpt fixture ---------------------------------------------------------------
+# A tiny GPT built by weft_model_build_gpt (src/models/gpt.c), the shape of
+# the peer's torch_models.py GPT: token + position embeddings, pre-LN blocks
+# (LN -> fused qkv -> causal multi-head attention -> proj, residual; LN ->
+# fc1 -> GELU (erf) -> fc2, residual), final LN, logits = lnf(x) wte^T (tied,
+# no bias). Loss: cross-entropy, mean over the B*T tokens.
+
+GPT_CFG = dict(vocab=13, layers=2, heads=2, d_model=8, ctx=6, batch=2)
+# Fixed ids: repeats (token 3 three times, 7 twice) make the embedding
+# gradient accumulate; rows 4, 6, 8, 10 are never inputs, so their wte
+# gradient is the output projection's alone.
+GPT_TOKENS = [[3, 7, 7, 1, 12, 0], [5, 3, 9, 3, 2, 11]]
+GPT_TARGETS = [[7, 7, 1, 12, 0, 4], [3, 9, 3, 2, 11, 6]]
+GPT_EMBED_BOUND = 0.5     # wte, wpe: U(-0.5, 0.5), so the tied logits stay moderate
+GPT_LN_W_BOUND = 0.2      # layer norm weights: 1 + U(-0.2, 0.2)
+GPT_LN_B_BOUND = 0.1      # layer norm biases: U(-0.1, 0.1)
+
+
+def gpt_params(cfg):
+    """(name, shape, center, bound) in the order weft_model_build_gpt declares
+    them. Linear layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and
+    bias, as PyTorch's nn.Linear."""
+    V, L, D, T = cfg["vocab"], cfg["layers"], cfg["d_model"], cfg["ctx"]
+
+    def lin_bound(fan_in):
+        return np.float32(1.0) / np.sqrt(np.float32(fan_in))
+
+    def ln(n):
+        return [(n + ".weight", (D,), 1.0, np.float32(GPT_LN_W_BOUND)),
+                (n + ".bias", (D,), 0.0, np.float32(GPT_LN_B_BOUND))]
+
+    def lin(n, i, o):
+        return [(n + ".weight", (o, i), 0.0, lin_bound(i)), (n + ".bias", (o,), 0.0, lin_bound(i))]
+
+    ps = [("wte.weight", (V, D), 0.0, np.float32(GPT_EMBED_BOUND)),
+          ("wpe.weight", (T, D), 0.0, np.float32(GPT_EMBED_BOUND))]
+    for l in range(L):
+        b = f"blocks.{l}."
+        ps += ln(b + "ln1") + lin(b + "qkv", D, 3 * D) + lin(b + "proj", D, D)
+        ps += ln(b + "ln2") + lin(b + "fc1", D, 4 * D) + lin(b + "fc2", 4 * D, D)
+    return ps + ln("lnf")
+
+
+def attention_ref(qkv, H):
+    """torch_models.py's Block attention on a (B,T,3D) qkv."""
+    B, T, D3 = qkv.shape
+    D = D3 // 3
+    q, k, v = qkv.split(D, 2)
+    q, k, v = (t.view(B, T, H, D // H).transpose(1, 2) for t in (q, k, v))
+    att = (q @ k.transpose(-2, -1)) / (D // H) ** 0.5
+    att = att.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+    return (att.softmax(-1) @ v).transpose(1, 2).reshape(B, T, D)
+
+
+class _AttentionBf16(torch.autograd.Function):
+    """Attention as weft's bf16 policy runs it: the forward in fp32 (P fp32
+    inside the op), P stored rounded to bf16 for the backward, which computes
+    dv = P^T dy, dP = dy v^T, dS = P (dP - rowsum(P dP)) / sqrt(Dh),
+    dq = dS k, dk = dS^T q in fp32 from that rounded P."""
+    @staticmethod
+    def forward(ctx, qkv, H):
+        B, T, D3 = qkv.shape
+        D = D3 // 3
+        q, k, v = (t.reshape(B, T, H, D // H).transpose(1, 2) for t in qkv.split(D, 2))
+        s = (q @ k.transpose(-2, -1)) * (1.0 / (D // H) ** 0.5)
+        P = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")).softmax(-1)
+        ctx.save_for_backward(q, k, v, bf16_round(P))
+        ctx.H = H
+        return (P @ v).transpose(1, 2).reshape(B, T, D)
+
+    @staticmethod
+    def backward(ctx, dy):
+        q, k, v, P = ctx.saved_tensors
+        B, H, T, Dh = q.shape
+        dyh = dy.reshape(B, T, H, Dh).transpose(1, 2)
+        dv = P.transpose(-2, -1) @ dyh
+        dP = dyh @ v.transpose(-2, -1)
+        dS = P * (dP - (P * dP).sum(-1, keepdim=True)) * (1.0 / Dh ** 0.5)
+        dq, dk = dS @ k, dS.transpose(-2, -1) @ q
+        merge = [t.transpose(1, 2).reshape(B, T, H * Dh) for t in (dq, dk, dv)]
+        return torch.cat(merge, 2), None
+
+
+def gpt_forward(cfg, p, tok, pos, rnd=ident, gr=ident, attn=attention_ref):
+    """logits (B*T, V) of weft's graph; rnd/gr as in model_forward (rnd on
+    every op's output, gr on every input of a linear, layer norm and
+    attention and on the embedding tables)."""
+    B, T = tok.shape
+    D, H = cfg["d_model"], cfg["heads"]
+
+    def lin(h, n):
+        return rnd(F.linear(gr(h), gr(p[n + ".weight"]), gr(p[n + ".bias"])))
+
+    def ln(h, n):
+        return rnd(F.layer_norm(gr(h), (D,), gr(p[n + ".weight"]), gr(p[n + ".bias"]), 1e-5))
+
+    x = rnd(F.embedding(tok, gr(p["wte.weight"])) + F.embedding(pos, gr(p["wpe.weight"])))
+    x = x.reshape(B * T, D)
+    for l in range(cfg["layers"]):
+        b = f"blocks.{l}."
+        h = lin(ln(x, b + "ln1"), b + "qkv").reshape(B, T, 3 * D)
+        h = rnd(attn(gr(h), H)).reshape(B * T, D)
+        x = rnd(x + lin(h, b + "proj"))
+        h = rnd(F.gelu(gr(lin(ln(x, b + "ln2"), b + "fc1"))))
+        x = rnd(x + lin(h, b + "fc2"))
+    x = ln(x, "lnf")
+    return gr(rnd(F.linear(gr(x), gr(p["wte.weight"]))))
+
+
+def gen_gpt(out_dir):
+    cfg = GPT_CFG
+    B, T = cfg["batch"], cfg["ctx"]
+    params = gpt_params(cfg)
+    init = {name: gen_uniform(name, shape, bound, center) for name, shape, center, bound in params}
+    tok = torch.tensor(GPT_TOKENS, dtype=torch.long)
+    pos = torch.arange(T).repeat(B, 1)
+    y = torch.tensor(GPT_TARGETS, dtype=torch.long).reshape(-1)
+    assert tok.shape == (B, T) and int(tok.max()) < cfg["vocab"] and int(y.max()) < cfg["vocab"]
+    tensors = [("tokens", tok.to(torch.int32).numpy()), ("positions", pos.to(torch.int32).numpy()),
+               ("targets", y.to(torch.int32).numpy())]
+    for name, _, _, _ in params:
+        tensors.append((f"init.{name}", init[name].reshape(-1)[:16].copy()))
+
+    def fresh(dtype=torch.float64):
+        return {k: torch.tensor(v, dtype=dtype, requires_grad=True) for k, v in init.items()}
+
+    # fp32: reference in float64 from the fp32 values. The tied wte's
+    # gradient is autograd's sum of its two uses (embedding, output projection).
+    p = fresh()
+    logits = gpt_forward(cfg, p, tok, pos)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    tensors += [("logits", f32(logits)), ("loss", f32(loss))]
+    for name, _, _, _ in params:
+        tensors.append((f"grad.{name}", f32(p[name].grad)))
+
+    # Three AdamW steps on the same batch; loss k before update k.
+    p = fresh()
+    opt = torch.optim.AdamW(list(p.values()), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        l = F.cross_entropy(gpt_forward(cfg, p, tok, pos), y)
+        l.backward()
+        losses.append(l.item())
+        opt.step()
+    adamw = np.array(losses, dtype=np.float32)
+    tensors.append(("adamw.losses", adamw))
+
+    # bf16 (as the image models): fp32 from the bf16-rounded params, and the
+    # twin that rounds every op's output and every backward node's output,
+    # with attention's P kept in bf16 for the backward. Every gradient of a
+    # bf16 parameter is bf16 in weft (the tied wte's: the rounded sum of two
+    # rounded contributions), so the twin's are rounded once at the end.
+    pb = {k: bf16_round(torch.tensor(v)) for k, v in init.items()}
+    with torch.no_grad():
+        lb = gpt_forward(cfg, pb, tok, pos)
+    pe = {k: bf16_round(torch.tensor(v)).requires_grad_(True) for k, v in init.items()}
+    le = gpt_forward(cfg, pe, tok, pos, rnd=_RoundBoth.apply, gr=_RoundGrad.apply, attn=_AttentionBf16.apply)
+    se = F.cross_entropy(le, y)
+    se.backward()
+    tensors += [("bf16.logits", f32(lb)), ("bf16.loss", f32(F.cross_entropy(lb, y))),
+                ("bf16.emul.logits", f32(le)), ("bf16.emul.loss", f32(se))]
+    for name, _, _, _ in params:
+        tensors.append((f"bf16.emul.grad.{name}", f32(bf16_round(pe[name].grad))))
+    meta = dict(model="gpt", model_seed=MODEL_SEED, generator="scripts/gen_fixtures.py",
+                torch=torch.__version__, **cfg)
+    path = os.path.join(out_dir, "model_gpt.safetensors")
+    write_safetensors(path, tensors, meta)
+    print(f"{path}: loss {loss.item():.6f}, |logits| max {logits.abs().max().item():.3f}, adamw {adamw.tolist()}")
+    return path
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures"
     if len(sys.argv) > 2 or out_dir in ("-h", "--help"):
@@ -429,6 +627,7 @@ def main():
     labels = ys[idx].astype(np.int32)
     for kind in ("mlp", "cnn"):
         gen_model(kind, images, labels, idx, mgen, out_dir)
+    gen_gpt(out_dir)
 
 
 if __name__ == "__main__":
