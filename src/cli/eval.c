@@ -18,11 +18,18 @@ int weft_cmd_eval(int argc, char **argv)
     weft_train_result r;
     s = weft_eval_checkpoint(&o, &r);
     if (s) { fprintf(stderr, "weft eval: %s\n", weft_errmsg()); return weft_exit_code(s); }
-    if (o.json)
-        printf("{\"checkpoint\": \"%s\", \"steps\": %lld, \"test_loss\": %.6g, \"test_acc\": %.6g, \"wall_s\": %.3g}\n",
-               o.checkpoint, (long long)r.steps, r.test_loss, r.test_acc, r.wall_s);
-    else
-        printf("%s: test accuracy %.2f%% (loss %.4f) after %lld steps\n", o.checkpoint, 100 * r.test_acc,
-               r.test_loss, (long long)r.steps);
+    if (o.json) {
+        printf("{\"model\": \"%s\", \"precision\": \"%s\", \"steps\": %lld, ", o.model,
+               weft_precision_name(o.precision), (long long)r.steps);
+        if (isfinite(r.test_acc)) printf("\"test_loss\": %.6g, \"test_acc\": %.6g, ", r.test_loss, r.test_acc);
+        if (isfinite(r.val_bpb)) printf("\"val_loss\": %.6g, \"val_bpb\": %.6g, ", r.test_loss, r.val_bpb);
+        printf("\"wall_s\": %.3g}\n", r.wall_s);
+    } else if (isfinite(r.val_bpb)) {
+        printf("%s: %s after %lld steps: validation %.4f bits per byte (loss %.4f)\n", o.checkpoint, o.model,
+               (long long)r.steps, r.val_bpb, r.test_loss);
+    } else {
+        printf("%s: %s after %lld steps: test accuracy %.2f%% (loss %.4f)\n", o.checkpoint, o.model,
+               (long long)r.steps, 100 * r.test_acc, r.test_loss);
+    }
     return 0;
 }
