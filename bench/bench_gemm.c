@@ -1,11 +1,12 @@
 /* bench_gemm.c — the GEMM kernel path against plain OpenBLAS sgemm, at the
  * shapes of the mlp and cnn presets (batch 64).
  *
- * For each GEMM a training step does, it times weft's kernel (bias, fused
- * activation, im2col/col2im and layout passes included) and its bf16 path
- * (inputs widened from bf16, output rounded once to bf16, as the executor
- * runs it), and a bare cblas_sgemm of the same (M,N,K). Efficiency is
- * sgemm time / weft time: 100% means the kernel costs no more than its GEMM.
+ * For each GEMM a training step does, it times weft's kernel as the executor
+ * runs it (bias, fused activation, im2col/col2im and layout passes included;
+ * the work split across weft's pool, each block a one-thread sgemm) and its
+ * bf16 path (inputs widened from bf16, output rounded once to bf16), against
+ * a bare cblas_sgemm of the same (M,N,K) on OpenBLAS's own threads. Efficiency
+ * is sgemm time / weft time: 100% means the kernel costs no more than its GEMM.
  *
  * Usage: bench_gemm [threads]   (default 2; best of many repetitions) */
 #include "kernels/kernels.h"
@@ -48,7 +49,7 @@ static float *randbuf(int64_t n)
     return p;
 }
 
-typedef struct { const shape *s; weft_conv_dims d; float *a, *b, *c, *bias, *db, *scratch; bool bf16;
+typedef struct { weft_pool *pool; const shape *s; weft_conv_dims d; float *a, *b, *c, *bias, *db, *scratch; bool bf16;
                  weft_bf16 *a16, *b16, *c16; float *aw, *bw; int64_t na, nb, nc; } ctx;
 
 static void run_weft(ctx *x)
@@ -61,12 +62,12 @@ static void run_weft(ctx *x)
         a = x->aw; b = x->bw;
     }
     switch (s->k) {
-    case LIN_FWD: weft_k_linear_fwd(x->c, a, b, x->bias, s->M, s->K, s->N, WEFT_ACT_RELU); break;
-    case LIN_BWD_DATA: weft_k_linear_bwd_data(x->c, a, b, s->M, s->K, s->N, 0.0f); break;
-    case LIN_BWD_WEIGHT: weft_k_linear_bwd_weight(x->c, x->db, a, b, s->M, s->K, s->N); break;
-    case CONV_FWD: weft_k_conv2d_fwd(x->c, a, b, x->bias, &x->d, WEFT_ACT_RELU, x->scratch); break;
-    case CONV_BWD_DATA: weft_k_conv2d_bwd_data(x->c, a, b, &x->d, x->scratch); break;
-    case CONV_BWD_WEIGHT: weft_k_conv2d_bwd_weight(x->c, x->db, a, b, &x->d, x->scratch); break;
+    case LIN_FWD: weft_k_linear_fwd_pool(x->pool, x->c, a, b, x->bias, s->M, s->K, s->N, WEFT_ACT_RELU); break;
+    case LIN_BWD_DATA: weft_k_linear_bwd_data_pool(x->pool, x->c, a, b, s->M, s->K, s->N, 0.0f); break;
+    case LIN_BWD_WEIGHT: weft_k_linear_bwd_weight_pool(x->pool, x->c, x->db, a, b, s->M, s->K, s->N); break;
+    case CONV_FWD: weft_k_conv2d_fwd_pool(x->pool, x->c, a, b, x->bias, &x->d, WEFT_ACT_RELU, x->scratch); break;
+    case CONV_BWD_DATA: weft_k_conv2d_bwd_data_pool(x->pool, x->c, a, b, &x->d, x->scratch); break;
+    case CONV_BWD_WEIGHT: weft_k_conv2d_bwd_weight_pool(x->pool, x->c, x->db, a, b, &x->d, x->scratch); break;
     }
     if (x->bf16) weft_bf16_from_f32_n(x->c, x->c16, x->nc);
 }
@@ -101,26 +102,28 @@ static double best_of(void (*fn)(void *), void *arg, double budget)
     return best;
 }
 
-typedef struct { int M, N, K; float *A, *B, *C; } gctx;
+typedef struct { int M, N, K, threads; float *A, *B, *C; } gctx;
 static void run_gemm(void *p)
 {
     gctx *g = p;
+    openblas_set_num_threads(g->threads);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->M, g->N, g->K, 1.0f, g->A, g->K, g->B, g->N,
                 0.0f, g->C, g->N);
 }
-static void run_weft_v(void *p) { run_weft(p); }
+static void run_weft_v(void *p) { openblas_set_num_threads(1); run_weft(p); }
 
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     if (threads < 1) threads = 1;
-    openblas_set_num_threads(threads);
+    weft_pool *pool = NULL;
+    if (weft_pool_create(&pool, threads)) { fprintf(stderr, "bench_gemm: %s\n", weft_errmsg()); return 1; }
     printf("GEMM kernel path against plain OpenBLAS sgemm, batch 64, %d thread(s)\n", threads);
     printf("%-22s %6s %6s %6s %10s %10s %10s %8s %8s\n", "shape", "M", "N", "K", "sgemm us", "weft us",
            "bf16 us", "fp32 eff", "bf16 eff");
     double tg = 0, tw = 0, tb = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
-        ctx x = { .s = &shapes[i] };
+        ctx x = { .pool = pool, .s = &shapes[i] };
         const shape *s = x.s;
         if (s->k >= CONV_FWD) {
             x.d = weft_conv_dims_make(s->cn, s->cc, s->ch, s->ch, s->coc, 3, 3, 1, 1);
@@ -143,7 +146,7 @@ int main(int argc, char **argv)
         x.a16 = weft_alloc((size_t)x.na * 2); x.b16 = weft_alloc((size_t)x.nb * 2); x.c16 = weft_alloc((size_t)x.nc * 2);
         weft_bf16_from_f32_n(x.a, x.a16, x.na);
         weft_bf16_from_f32_n(x.b, x.b16, x.nb);
-        gctx g = { 0 };
+        gctx g = { .threads = threads };
         gemm_dims(&x, &g.M, &g.N, &g.K);
         g.A = randbuf((int64_t)g.M * g.K); g.B = randbuf((int64_t)g.K * g.N); g.C = randbuf((int64_t)g.M * g.N);
         double t_g = best_of(run_gemm, &g, 0.3);
@@ -160,5 +163,6 @@ int main(int argc, char **argv)
     }
     printf("%-22s %6s %6s %6s %10.1f %10.1f %10.1f %7.0f%% %7.0f%%\n", "all", "", "", "", 1e6 * tg, 1e6 * tw,
            1e6 * tb, 100 * tg / tw, 100 * tg / tb);
+    weft_pool_destroy(pool);
     return 0;
 }
