@@ -11,7 +11,6 @@
 
 #include "test_util.h"
 
-static char tmpdir[64];
 
 static void write_file(const char *dir, const char *name, const char *text, size_t n)
 {
@@ -28,13 +27,13 @@ static void write_text(const char *dir, const char *name, const char *text)
     write_file(dir, name, text, strlen(text));
 }
 
-/* A fresh directory under tmpdir; returns its path (static, 4 in turn). */
+/* A fresh directory under test_tmpdir(); returns its path (static, 4 in turn). */
 static const char *make_dir(const char *name)
 {
     static char buf[4][256];
     static int k;
     char *p = buf[k++ % 4];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
+    snprintf(p, 256, "%s/%s", test_tmpdir(), name);
     mkdir(p, 0700);
     return p;
 }
@@ -241,11 +240,11 @@ static void test_bad(void)
     const char *two = "ca01 news\nca02 news\n";
     char p[512];
 
-    snprintf(p, sizeof p, "%s/nowhere", tmpdir);
+    snprintf(p, sizeof p, "%s/nowhere", test_tmpdir());
     CHECK_ERR(weft_brown_load(p, &b), WEFT_ERR_IO, p, "cannot open the Brown corpus directory");
     CHECK(b.docs == NULL && b.ntokens == 0);
-    write_text(tmpdir, "plainfile", "x");
-    snprintf(p, sizeof p, "%s/plainfile", tmpdir);
+    write_text(test_tmpdir(), "plainfile", "x");
+    snprintf(p, sizeof p, "%s/plainfile", test_tmpdir());
     CHECK_ERR(weft_brown_load(p, &b), WEFT_ERR_IO, p, "not a directory");
     CHECK_ERR(weft_brown_load("", &b), WEFT_ERR_ARG, NULL, "no corpus directory");
 
@@ -422,21 +421,15 @@ static void test_real(void)
     weft_brown_free(&b);
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
 
 int main(void)
 {
-    strcpy(tmpdir, "/tmp/weft_test_brown_XXXXXX");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 2; }
+    if (!test_tmpdir_make("brown")) return 2;
     test_tag_map();
     test_toy_load();
     test_bad();
     test_default_dir();
     test_real();
-    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove();
     return test_summary();
 }

@@ -16,16 +16,7 @@
 #define ND WEFT_CLICKS_NDENSE
 #define NS WEFT_CLICKS_NSPARSE
 
-static char tmpdir[64];
 
-static const char *tpath(const char *name)
-{
-    static char buf[8][256];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
-}
 
 static void write_text(const char *path, const char *text, size_t n)
 {
@@ -345,7 +336,7 @@ static void test_criteo_round_trip(void)
     int cards[NS];
     for (int t = 0; t < NS; t++) cards[t] = c.cards[t];
 
-    const char *p = tpath("clicks.tsv"), *pz = tpath("clicks.tsv.gz");
+    const char *p = test_tmp_path("clicks.tsv"), *pz = test_tmp_path("clicks.tsv.gz");
     CHECK_OK(weft_clicks_write_criteo(p, &tr));
     CHECK_OK(weft_clicks_read_criteo(p, cards, 0, &rd));
     check_read_back(&tr, &rd);
@@ -402,7 +393,7 @@ static void test_criteo_edge_values(void)
     for (int f = 3; f <= 26; f++) k += sprintf(line + k, "\t%08x", 0x68fd1e64u + (unsigned)f);
     memcpy(text + n, line, (size_t)k);
     n += (size_t)k;
-    const char *p = tpath("edge.tsv");
+    const char *p = test_tmp_path("edge.tsv");
     write_text(p, text, n);
     int cards[NS];
     for (int t = 0; t < NS; t++) cards[t] = 1000;
@@ -437,7 +428,7 @@ static const char *bad_file(const char *name, const char *bad, size_t badlen)
     memcpy(text, good, (size_t)k);
     memcpy(text + k, good, (size_t)k);
     memcpy(text + 2 * k, bad, badlen);
-    const char *p = tpath(name);
+    const char *p = test_tmp_path(name);
     write_text(p, text, 2 * (size_t)k + badlen);
     return p;
 }
@@ -516,13 +507,13 @@ static void test_criteo_malformed(void)
     weft_clicks_free(&c);
 
     /* Empty files, plain and gzipped; a missing file; a bad cardinality. */
-    p = tpath("empty.tsv");
+    p = test_tmp_path("empty.tsv");
     write_text(p, "", 0);
     CHECK_ERR(weft_clicks_read_criteo(p, NULL, 0, &c), WEFT_ERR_FORMAT, p, "empty file");
-    p = tpath("empty.tsv.gz");
+    p = test_tmp_path("empty.tsv.gz");
     write_text(p, "", 0);
     CHECK_ERR(weft_clicks_read_criteo(p, NULL, 0, &c), WEFT_ERR_FORMAT, p, "empty file");
-    p = tpath("nope.tsv");
+    p = test_tmp_path("nope.tsv");
     CHECK_ERR(weft_clicks_read_criteo(p, NULL, 0, &c), WEFT_ERR_IO, p, "cannot open");
     int cards[NS];
     for (int t = 0; t < NS; t++) cards[t] = 10;
@@ -537,7 +528,7 @@ static void test_criteo_gzip_damage(void)
     weft_clicks_cfg cfg = small_cfg(4, 3000, 0);
     weft_clicks tr, va, c;
     CHECK_OK(weft_clicks_synth(&cfg, &tr, &va));
-    const char *pz = tpath("dmg.tsv.gz");
+    const char *pz = test_tmp_path("dmg.tsv.gz");
     CHECK_OK(weft_clicks_write_criteo(pz, &tr));
     FILE *f = fopen(pz, "rb");
     fseek(f, 0, SEEK_END);
@@ -547,13 +538,13 @@ static void test_criteo_gzip_damage(void)
     CHECK(fread(b, 1, (size_t)len, f) == (size_t)len);
     fclose(f);
 
-    const char *pt = tpath("trunc.tsv.gz");
+    const char *pt = test_tmp_path("trunc.tsv.gz");
     f = fopen(pt, "wb");
     fwrite(b, 1, (size_t)len / 2, f);
     fclose(f);
     CHECK_ERR(weft_clicks_read_criteo(pt, NULL, 0, &c), WEFT_ERR_FORMAT, pt, "gzip");
 
-    const char *pc = tpath("crc.tsv.gz");
+    const char *pc = test_tmp_path("crc.tsv.gz");
     b[len - 6] ^= 0x55;                   /* the CRC in the trailer */
     f = fopen(pc, "wb");
     fwrite(b, 1, (size_t)len, f);
@@ -569,7 +560,7 @@ static void test_criteo_write_errors(void)
     weft_clicks_cfg cfg = small_cfg(2, 50, 0);
     weft_clicks tr, va;
     CHECK_OK(weft_clicks_synth(&cfg, &tr, &va));
-    const char *p = tpath("w.tsv");
+    const char *p = test_tmp_path("w.tsv");
     tr.labels[7] = 0.5f;
     CHECK_ERR(weft_clicks_write_criteo(p, &tr), WEFT_ERR_ARG, p, "example 7: label 0.5");
     tr.labels[7] = 1;
@@ -584,7 +575,7 @@ static void test_criteo_write_errors(void)
     char tmp[300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
     CHECK(stat(p, &st) != 0 && stat(tmp, &st) != 0);
-    const char *nodir = tpath("no/such/dir.tsv");
+    const char *nodir = test_tmp_path("no/such/dir.tsv");
     CHECK_ERR(weft_clicks_write_criteo(nodir, &tr), WEFT_ERR_IO, nodir, NULL);
     weft_clicks empty = tr;
     empty.n = 0;
@@ -594,16 +585,10 @@ static void test_criteo_write_errors(void)
     weft_clicks_free(&va);
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
 
 int main(void)
 {
-    strcpy(tmpdir, "/tmp/weft_test_clicks_XXXXXX");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 2; }
+    if (!test_tmpdir_make("clicks")) return 2;
     test_auc();
     test_synth_determinism();
     test_synth_shapes();
@@ -616,6 +601,6 @@ int main(void)
     test_criteo_gzip_damage();
     test_criteo_write_errors();
     /* CLICKS_KEEP=1 leaves the files behind for a look at them. */
-    if (!getenv("CLICKS_KEEP")) nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (!getenv("CLICKS_KEEP")) test_tmpdir_remove();
     return test_summary();
 }

@@ -12,16 +12,7 @@
 #include "test_util.h"
 
 
-static char tmpdir[64];
 
-static const char *tpath(const char *name)
-{
-    static char buf[8][256];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
-}
 
 /* Writes bytes as a plain file, or gzipped when the name ends in .gz. */
 static void write_bytes(const char *path, const uint8_t *b, size_t n)
@@ -74,7 +65,7 @@ static void test_idx_good(void)
     uint32_t dims[3] = { 3, 4, 5 };
     const char *names[2] = { "good.idx", "good.idx.gz" };
     for (int k = 0; k < 2; k++) {
-        const char *p = tpath(names[k]);
+        const char *p = test_tmp_path(names[k]);
         write_idx(p, 0x08, 3, dims, 60);
         weft_idx x;
         weft_status s = weft_idx_read(p, &x);
@@ -90,7 +81,7 @@ static void test_idx_good(void)
     }
     /* 1-D and 4-D, and a body larger than zlib's buffers. */
     uint32_t d1[1] = { 70000 }, d4[4] = { 2, 3, 4, 5 };
-    const char *p1 = tpath("one.gz"), *p4 = tpath("four");
+    const char *p1 = test_tmp_path("one.gz"), *p4 = test_tmp_path("four");
     write_idx(p1, 0x08, 1, d1, 70000);
     write_idx(p4, 0x08, 4, d4, 120);
     weft_idx x;
@@ -108,55 +99,55 @@ static void test_idx_bad(void)
     const char *p;
 
     for (int gz = 0; gz < 2; gz++) {
-        p = tpath(gz ? "trunc.gz" : "trunc");
+        p = test_tmp_path(gz ? "trunc.gz" : "trunc");
         write_idx(p, 0x08, 2, dims, 11);
         CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "truncated: expected 12 bytes of data, got 11");
         CHECK(x.data == NULL);
-        p = tpath(gz ? "extra.gz" : "extra");
+        p = test_tmp_path(gz ? "extra.gz" : "extra");
         write_idx(p, 0x08, 2, dims, 13);
         CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "trailing data");
-        p = tpath(gz ? "empty.gz" : "empty");
+        p = test_tmp_path(gz ? "empty.gz" : "empty");
         write_bytes(p, NULL, 0);
         CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "empty file");
-        p = tpath(gz ? "nodata.gz" : "nodata");
+        p = test_tmp_path(gz ? "nodata.gz" : "nodata");
         write_idx(p, 0x08, 2, dims, 0);
         CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "expected 12 bytes of data, got 0");
     }
 
-    p = tpath("magic");
+    p = test_tmp_path("magic");
     write_idx(p, 0x08, 2, dims, 12);
     { size_t n; uint8_t *b = slurp(p, &n); b[0] = 0x1f; write_bytes(p, b, n); free(b); }
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "wrong magic");
-    p = tpath("type");
+    p = test_tmp_path("type");
     write_idx(p, 0x0D, 2, dims, 12);
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "element type 0x0d");
-    p = tpath("ndim0");
+    p = test_tmp_path("ndim0");
     write_idx(p, 0x08, 0, dims, 12);
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "number of dimensions 0");
-    p = tpath("ndim5.gz");
+    p = test_tmp_path("ndim5.gz");
     { uint32_t d5[5] = { 1, 1, 1, 1, 1 }; write_idx(p, 0x08, 5, d5, 1); }
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "number of dimensions 5");
-    p = tpath("zerodim");
+    p = test_tmp_path("zerodim");
     { uint32_t dz[2] = { 3, 0 }; write_idx(p, 0x08, 2, dz, 0); }
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "dimension 1 of 2 is 0");
-    p = tpath("overflow");
+    p = test_tmp_path("overflow");
     { uint32_t dh[4] = { 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 2 }; write_idx(p, 0x08, 4, dh, 8); }
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "too large");
     /* A header claiming 2^62 bytes over an 8-byte body: an error, not an
      * attempt to allocate it. */
-    p = tpath("huge");
+    p = test_tmp_path("huge");
     { uint32_t dh[2] = { 0x80000000u, 0x80000000u }; write_idx(p, 0x08, 2, dh, 8); }
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "truncated: expected 4611686018427387904 bytes of data, got 8");
-    p = tpath("shorthdr");
+    p = test_tmp_path("shorthdr");
     write_bytes(p, (const uint8_t *)"\0\0", 2);
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "truncated header");
-    p = tpath("shortdims.gz");
+    p = test_tmp_path("shortdims.gz");
     write_bytes(p, (const uint8_t *)"\0\0\x08\x02\0\0\0\x03\0\0", 10);
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "truncated header");
 
-    p = tpath("missing.gz");
+    p = test_tmp_path("missing.gz");
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_IO, p, "cannot open");
-    p = tmpdir;   /* a directory: an error, whatever kind */
+    p = test_tmpdir();   /* a directory: an error, whatever kind */
     weft_status s = weft_idx_read(p, &x);
     CHECK(s != WEFT_OK && strstr(weft_errmsg(), p));
 }
@@ -165,7 +156,7 @@ static void test_idx_bad(void)
  * short, a stream without its trailer. */
 static void test_idx_gzip_corrupt(void)
 {
-    const char *good = tpath("big.gz");
+    const char *good = test_tmp_path("big.gz");
     /* Incompressible-ish data makes the deflate stream long. */
     uint8_t *b = malloc(8 + 200000);
     memcpy(b, "\0\0\x08\x01\x00\x03\x0d\x40", 8);
@@ -179,7 +170,7 @@ static void test_idx_gzip_corrupt(void)
 
     size_t n;
     uint8_t *gzb = slurp(good, &n);
-    const char *p = tpath("flipped.gz");
+    const char *p = test_tmp_path("flipped.gz");
     uint8_t *c = malloc(n);
     memcpy(c, gzb, n);
     for (size_t i = n / 2; i < n / 2 + 16; i++) c[i] ^= 0xA5;
@@ -187,21 +178,21 @@ static void test_idx_gzip_corrupt(void)
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, NULL);
     CHECK(x.data == NULL);
 
-    p = tpath("badcrc.gz");
+    p = test_tmp_path("badcrc.gz");
     memcpy(c, gzb, n);
     c[n - 8] ^= 0xFF;       /* CRC32 of the trailer */
     f = fopen(p, "wb"); fwrite(c, 1, n, f); fclose(f);
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "gzip");
 
-    p = tpath("cut.gz");
+    p = test_tmp_path("cut.gz");
     f = fopen(p, "wb"); fwrite(gzb, 1, n / 2, f); fclose(f);
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "truncated: expected 200000 bytes of data");
 
-    p = tpath("notrailer.gz");
+    p = test_tmp_path("notrailer.gz");
     f = fopen(p, "wb"); fwrite(gzb, 1, n - 8, f); fclose(f);
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "gzip");
 
-    p = tpath("badheader.gz");
+    p = test_tmp_path("badheader.gz");
     memcpy(c, gzb, n);
     c[2] = 0x07;            /* compression method other than deflate */
     f = fopen(p, "wb"); fwrite(c, 1, n, f); fclose(f);
@@ -248,7 +239,7 @@ static void test_fmnist_fake(void)
 {
     weft_dataset ds;
     char dir[256];
-    snprintf(dir, sizeof dir, "%s/fm_good", tmpdir);
+    snprintf(dir, sizeof dir, "%s/fm_good", test_tmpdir());
     write_fake_fmnist(dir, "train", 3, 2, 3, 3, 3, 0);
     weft_status s = weft_fmnist_load(dir, "train", &ds);
     CHECK(s == WEFT_OK);
@@ -269,26 +260,26 @@ static void test_fmnist_fake(void)
         CHECK(ds.images == NULL && ds.labels == NULL);
     } else fprintf(stderr, "  %s\n", weft_errmsg());
 
-    snprintf(dir, sizeof dir, "%s/fm_count", tmpdir);
+    snprintf(dir, sizeof dir, "%s/fm_count", test_tmpdir());
     write_fake_fmnist(dir, "t10k", 5, 28, 28, 4, 3, 0);
     s = weft_fmnist_load(dir, "t10k", &ds);
     CHECK_ERR(s, WEFT_ERR_FORMAT, "t10k-images-idx3-ubyte.gz has 5 images", "t10k-labels-idx1-ubyte.gz has 4 labels");
     CHECK(ds.images == NULL);
 
-    snprintf(dir, sizeof dir, "%s/fm_label", tmpdir);
+    snprintf(dir, sizeof dir, "%s/fm_label", test_tmpdir());
     write_fake_fmnist(dir, "train", 6, 4, 4, 6, 3, 4);
     CHECK_ERR(weft_fmnist_load(dir, "train", &ds), WEFT_ERR_FORMAT, "train-labels-idx1-ubyte.gz",
               "label 10 at index 4");
 
-    snprintf(dir, sizeof dir, "%s/fm_2d", tmpdir);
+    snprintf(dir, sizeof dir, "%s/fm_2d", test_tmpdir());
     write_fake_fmnist(dir, "train", 2, 4, 4, 2, 2, 0);
     CHECK_ERR(weft_fmnist_load(dir, "train", &ds), WEFT_ERR_FORMAT, "train-images-idx3-ubyte.gz",
               "3 dimensions");
 
-    snprintf(dir, sizeof dir, "%s/fm_none", tmpdir);
+    snprintf(dir, sizeof dir, "%s/fm_none", test_tmpdir());
     CHECK_ERR(weft_fmnist_load(dir, "train", &ds), WEFT_ERR_IO, "fm_none/train-images-idx3-ubyte.gz",
               "cannot open");
-    snprintf(dir, sizeof dir, "%s/fm_good", tmpdir);
+    snprintf(dir, sizeof dir, "%s/fm_good", test_tmpdir());
     CHECK_ERR(weft_fmnist_load(dir, "t10k", &ds), WEFT_ERR_IO, "fm_good/t10k-images", NULL);
     CHECK_ERR(weft_fmnist_load(dir, "test", &ds), WEFT_ERR_ARG, NULL, "'test'");
 }
@@ -401,22 +392,16 @@ static void test_permutation(void)
     CHECK(flat);
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
 
 int main(void)
 {
-    strcpy(tmpdir, "/tmp/weft_test_data_XXXXXX");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 2; }
+    if (!test_tmpdir_make("data")) return 2;
     test_idx_good();
     test_idx_bad();
     test_idx_gzip_corrupt();
     test_fmnist_fake();
     test_fmnist_real();
     test_permutation();
-    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove();
     return test_summary();
 }

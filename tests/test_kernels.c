@@ -45,47 +45,8 @@ static float *fbuf(int64_t n) { float *p = malloc((size_t)(n > 0 ? n : 1) * size
 static double *dbuf(int64_t n) { double *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p); if (!p) abort(); return p; }
 static void fill_nan(float *p, int64_t n) { for (int64_t i = 0; i < n; i++) p[i] = NAN; }
 
-/* Largest |got - want| / (atol + rtol*|want|) over n elements; <= 1 passes. */
-static double worst(const float *got, const double *want, int64_t n, double atol, double rtol)
-{
-    double w = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        double e = fabs((double)got[i] - want[i]) / (atol + rtol * fabs(want[i]));
-        if (!(e <= w)) w = e;   /* NaN counts as worst */
-    }
-    return w;
-}
-/* A printf-formatted label (one at a time: the buffer is reused). */
-static const char *lbl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *lbl(const char *fmt, ...)
-{
-    static char buf[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    return buf;
-}
-/* Every element within atol + rtol*|want|; the label is printf-formatted. */
-#define CHECK_CLOSE(got, want, n, atol, rtol, ...) do {                          \
-        double check_w_ = worst((got), (want), (n), (atol), (rtol));             \
-        CHECKF(check_w_ <= 1.0, "%s: worst error %.3g x tolerance", lbl(__VA_ARGS__), check_w_); \
-    } while (0)
 
-/* ||a - b|| / ||b|| for finite-difference comparisons. */
-static double rel_l2(const float *a, const double *b, int64_t n)
-{
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) { num += (a[i] - b[i]) * (a[i] - b[i]); den += b[i] * b[i]; }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
 
-static double dot(const float *a, const float *r, int64_t n)
-{
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)a[i] * r[i];
-    return s;
-}
 
 static double act_ref(double x, weft_act a)
 {
@@ -102,8 +63,8 @@ static void finite_diff(double *grad, float *p, int64_t np, float *y, int64_t ny
 {
     for (int64_t i = 0; i < np; i++) {
         float keep = p[i];
-        p[i] = keep + h; f(ctx, y); double lp = dot(y, r, ny);
-        p[i] = keep - h; f(ctx, y); double lm = dot(y, r, ny);
+        p[i] = keep + h; f(ctx, y); double lp = test_dot(y, r, ny);
+        p[i] = keep - h; f(ctx, y); double lm = test_dot(y, r, ny);
         p[i] = keep;
         grad[i] = (lp - lm) / (2.0 * (double)h);
     }
@@ -209,12 +170,12 @@ static void test_linear(void)
     lin_ctx c = { y, x, w, b, M, K, N };
     finite_diff(fd, x, M * K, y, M * N, dy, 1e-2f, lin_fwd, &c);
     weft_k_linear_bwd_data(dx, dy, w, M, K, N, 0.0f);
-    CHECKF(rel_l2(dx, fd, M * K) < 1e-2, "linear dx vs finite differences: %.3g", rel_l2(dx, fd, M * K));
+    CHECKF(test_rel_l2(dx, fd, M * K) < 1e-2, "linear dx vs finite differences: %.3g", test_rel_l2(dx, fd, M * K));
     finite_diff(fd, w, N * K, y, M * N, dy, 1e-2f, lin_fwd, &c);
     weft_k_linear_bwd_weight(dw, db, dy, x, M, K, N);
-    CHECKF(rel_l2(dw, fd, N * K) < 1e-2, "linear dw vs finite differences: %.3g", rel_l2(dw, fd, N * K));
+    CHECKF(test_rel_l2(dw, fd, N * K) < 1e-2, "linear dw vs finite differences: %.3g", test_rel_l2(dw, fd, N * K));
     finite_diff(fd, b, N, y, M * N, dy, 1e-2f, lin_fwd, &c);
-    CHECKF(rel_l2(db, fd, N) < 1e-2, "linear db vs finite differences: %.3g", rel_l2(db, fd, N));
+    CHECKF(test_rel_l2(db, fd, N) < 1e-2, "linear db vs finite differences: %.3g", test_rel_l2(db, fd, N));
 
     free(x); free(w); free(b); free(y); free(dy); free(dx); free(dx0); free(dw); free(db);
     free(want); free(fd);
@@ -290,7 +251,7 @@ static void test_eltwise(void)
     c.x = fx;
     finite_diff(fd, fx, n, y, n, dy, 1e-2f, act_fwd_c, &c);
     weft_k_act_bwd(dx, dy, a, n, WEFT_ACT_GELU);
-    CHECKF(rel_l2(dx, fd, n) < 1e-2, "gelu bwd vs finite differences: %.3g", rel_l2(dx, fd, n));
+    CHECKF(test_rel_l2(dx, fd, n) < 1e-2, "gelu bwd vs finite differences: %.3g", test_rel_l2(dx, fd, n));
     free(fx);
     free(a); free(b); free(y); free(dy); free(dx); free(ym); free(bias); free(cs); free(want); free(fd);
 }
@@ -390,14 +351,14 @@ static void test_conv_case(const conv_case *k)
     /* finite differences of L = sum(conv(x) * dy) */
     conv_ctx c = { &d, x, w, b, scratch, ns };
     finite_diff(fd, x, nx, y, ny, dy, 1e-2f, conv_fwd_c, &c);
-    double e = rel_l2(dx, fd, nx);
+    double e = test_rel_l2(dx, fd, nx);
     CHECKF(e < 1e-2, "%s dx vs finite differences: %.3g", name, e);
     weft_k_conv2d_bwd_weight(dw, db, dy, x, &d, scratch);
     finite_diff(fd, w, nw, y, ny, dy, 1e-2f, conv_fwd_c, &c);
-    e = rel_l2(dw, fd, nw);
+    e = test_rel_l2(dw, fd, nw);
     CHECKF(e < 1e-2, "%s dw vs finite differences: %.3g", name, e);
     finite_diff(fd, b, k->OC, y, ny, dy, 1e-2f, conv_fwd_c, &c);
-    e = rel_l2(db, fd, k->OC);
+    e = test_rel_l2(db, fd, k->OC);
     CHECKF(e < 1e-2, "%s db vs finite differences: %.3g", name, e);
 
     free(x); free(w); free(b); free(y); free(dy); free(dx); free(dw); free(db); free(scratch);
@@ -526,7 +487,7 @@ static void test_pool_case(const pool_case *k)
         memcpy(xc, x, sizeof(float) * nx);
         pool_ctx c = { k, xc };
         finite_diff(fd, xc, nx, y, ny, dy, 1e-3f, pool_fwd_c, &c);
-        double e = rel_l2(dx, fd, nx);
+        double e = test_rel_l2(dx, fd, nx);
         CHECKF(e < 1e-2, "%s bwd vs finite differences: %.3g", name, e);
         free(xc);
     }
@@ -582,7 +543,7 @@ static void test_xent(void)
     xent_ctx c = { lg, labels, M, C };
     finite_diff(fd, lg, M * C, &L, 1, &one, 1e-2f, xent_fwd_c, &c);
     weft_k_xent_bwd(dl, lg, labels, M, C, 1.0f);
-    CHECKF(rel_l2(dl, fd, M * C) < 1e-2, "xent vs finite differences: %.3g", rel_l2(dl, fd, M * C));
+    CHECKF(test_rel_l2(dl, fd, M * C) < 1e-2, "xent vs finite differences: %.3g", test_rel_l2(dl, fd, M * C));
 
     /* huge logits: no overflow */
     float big[3] = { 1000.0f, 990.0f, -1000.0f }, dbig[3];

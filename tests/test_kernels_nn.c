@@ -43,44 +43,7 @@ static bool near(const float *a, const float *b, int64_t n)
 
 static weft_pool *g_pool;   /* 3 threads, for the _pool variants */
 
-/* Largest |got - want| / (atol + rtol*|want|) over n elements; <= 1 passes. */
-static double worst(const float *got, const double *want, int64_t n, double atol, double rtol)
-{
-    double w = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        double e = fabs((double)got[i] - want[i]) / (atol + rtol * fabs(want[i]));
-        if (!(e <= w)) w = e;   /* NaN counts as worst */
-    }
-    return w;
-}
-static const char *lbl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *lbl(const char *fmt, ...)
-{
-    static char buf[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    return buf;
-}
-#define CHECK_CLOSE(got, want, n, atol, rtol, ...) do {                          \
-        double check_w_ = worst((got), (want), (n), (atol), (rtol));             \
-        CHECKF(check_w_ <= 1.0, "%s: worst error %.3g x tolerance", lbl(__VA_ARGS__), check_w_); \
-    } while (0)
 
-/* ||a - b|| / ||b|| */
-static double rel_l2(const float *a, const double *b, int64_t n)
-{
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) { num += (a[i] - b[i]) * (a[i] - b[i]); den += b[i] * b[i]; }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
-static double dotr(const float *a, const float *r, int64_t n)
-{
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)a[i] * r[i];
-    return s;
-}
 
 /* Central differences of L(p) = sum(f(p) * r) for every element of p. */
 typedef void (*fwd_fn)(void *ctx, float *y);
@@ -89,8 +52,8 @@ static void finite_diff(double *grad, float *p, int64_t np, float *y, int64_t ny
 {
     for (int64_t i = 0; i < np; i++) {
         float keep = p[i];
-        p[i] = keep + h; f(ctx, y); double lp = dotr(y, r, ny);
-        p[i] = keep - h; f(ctx, y); double lm = dotr(y, r, ny);
+        p[i] = keep + h; f(ctx, y); double lp = test_dot(y, r, ny);
+        p[i] = keep - h; f(ctx, y); double lm = test_dot(y, r, ny);
         p[i] = keep;
         grad[i] = (lp - lm) / (2.0 * (double)h);
     }
@@ -99,8 +62,8 @@ static void finite_diff(double *grad, float *p, int64_t np, float *y, int64_t ny
 #define CHECK_FD(g, p, np, y, ny, r, h, f, ctx, ...) do {                         \
         double *fd_ = dbuf(np);                                                   \
         finite_diff(fd_, (p), (np), (y), (ny), (r), (h), (f), (ctx));             \
-        double e_ = rel_l2((g), fd_, (np));                                       \
-        CHECKF(e_ < 1e-2, "%s vs finite differences: %.3g", lbl(__VA_ARGS__), e_); \
+        double e_ = test_rel_l2((g), fd_, (np));                                       \
+        CHECKF(e_ < 1e-2, "%s vs finite differences: %.3g", test_label(__VA_ARGS__), e_); \
         free(fd_);                                                                \
     } while (0)
 

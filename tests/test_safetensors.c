@@ -13,16 +13,7 @@
 #include "test_util.h"
 
 
-static char tmpdir[64];
 
-static const char *tpath(const char *name)
-{
-    static char buf[8][256];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
-}
 
 static bool exists(const char *path)
 {
@@ -103,11 +94,11 @@ static void test_round_trip(void)
         mk("empty", WEFT_F32, 2, d_empty, NULL, 0),
     };
     const char *meta[4] = { "format", "pt", "note", "step \"7\"\t\\ \xe2\x82\xac" };
-    const char *p = tpath("rt.safetensors");
+    const char *p = test_tmp_path("rt.safetensors");
     weft_status s = weft_st_write(p, ts, 6, meta, 2);
     CHECK(s == WEFT_OK);
     if (s != WEFT_OK) { fprintf(stderr, "  %s\n", weft_errmsg()); return; }
-    CHECK(count_temps(tmpdir) == 0);
+    CHECK(count_temps(test_tmpdir()) == 0);
 
     /* The data section starts 8-byte aligned, the header padded with spaces. */
     size_t n;
@@ -159,7 +150,7 @@ static void test_round_trip(void)
  * it so every tensor can be read in place as its type. */
 static void test_foreign_layout(void)
 {
-    const char *p = tpath("odd.safetensors");
+    const char *p = test_tmp_path("odd.safetensors");
     /* Header of 31 bytes: data starts at byte 39. U8 [3] first, then F32 [2]
      * at offset 3 (absolute 42): misaligned both ways. Keys out of data order. */
     const char *json = "{\"f\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[3,11]},"
@@ -191,7 +182,7 @@ static void test_foreign_layout(void)
     weft_st_free(&f);
 
     /* Header padded with newlines and tabs, zero-size tensors sharing an offset. */
-    p = tpath("ws.safetensors");
+    p = test_tmp_path("ws.safetensors");
     write_raw(p, "{\"a\":{\"dtype\":\"I32\",\"shape\":[0],\"data_offsets\":[0,0]},"
                  "\"b\":{\"dtype\":\"BF16\",\"shape\":[2,0],\"data_offsets\":[0,0]},"
                  "\"c\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}} \n\t ", UINT64_MAX, 2);
@@ -265,7 +256,7 @@ static void test_malformed(void)
         const bad_case *c = &bad_cases[i];
         char name[96];
         snprintf(name, sizeof name, "bad_%s.safetensors", c->file);
-        const char *p = tpath(name);
+        const char *p = test_tmp_path(name);
         if (strcmp(c->file, "short") == 0) {
             FILE *f = fopen(p, "wb");
             fwrite("\x02\0\0\0", 1, 4, f);
@@ -279,7 +270,7 @@ static void test_malformed(void)
         CHECK(f.tensors == NULL && f.buffer == NULL && f.meta_keys == NULL);
     }
     weft_st_file f;
-    const char *p = tpath("absent.safetensors");
+    const char *p = test_tmp_path("absent.safetensors");
     CHECK_ERR(weft_st_read(p, &f), WEFT_ERR_IO, p, "cannot open");
 
     /* Every truncation of a good file is rejected (or, at full length, read). */
@@ -287,12 +278,12 @@ static void test_malformed(void)
     float v[3] = { 1, 2, 3 };
     weft_st_tensor t = mk("v", WEFT_F32, 1, d, v, sizeof v);
     const char *meta[2] = { "k", "v" };
-    p = tpath("whole.safetensors");
+    p = test_tmp_path("whole.safetensors");
     CHECK(weft_st_write(p, &t, 1, meta, 1) == WEFT_OK);
     size_t n;
     uint8_t *raw = slurp(p, &n);
     int rejected = 0;
-    const char *q = tpath("cut.safetensors");
+    const char *q = test_tmp_path("cut.safetensors");
     for (size_t len = 0; len < n; len++) {
         FILE *fp = fopen(q, "wb");
         fwrite(raw, 1, len, fp);
@@ -312,20 +303,20 @@ static void test_write_errors(void)
     weft_st_tensor t = mk("v", WEFT_F32, 1, d, v, sizeof v);
 
     /* Into a directory that does not exist: an error and nothing left. */
-    const char *p = tpath("no/such/dir/x.safetensors");
+    const char *p = test_tmp_path("no/such/dir/x.safetensors");
     CHECK_ERR(weft_st_write(p, &t, 1, NULL, 0), WEFT_ERR_IO, p, NULL);
     CHECK(!exists(p));
-    CHECK(count_temps(tmpdir) == 0);
+    CHECK(count_temps(test_tmpdir()) == 0);
 
     /* Onto a path that is a directory: the temporary is written, the rename
      * fails, and the temporary is removed. */
-    const char *dir = tpath("adir");
+    const char *dir = test_tmp_path("adir");
     mkdir(dir, 0700);
     CHECK_ERR(weft_st_write(dir, &t, 1, NULL, 0), WEFT_ERR_IO, dir, NULL);
-    CHECK(count_temps(tmpdir) == 0);
+    CHECK(count_temps(test_tmpdir()) == 0);
 
     /* Bad arguments are refused before anything is created. */
-    p = tpath("args.safetensors");
+    p = test_tmp_path("args.safetensors");
     weft_st_tensor bad = t;
     bad.nbytes = 4;
     CHECK_ERR(weft_st_write(p, &bad, 1, NULL, 0), WEFT_ERR_SHAPE, p, "tensor 'v': nbytes is 4");
@@ -344,23 +335,17 @@ static void test_write_errors(void)
     const char *badutf[2] = { "k", "\xc0\xaf" };
     CHECK_ERR(weft_st_write(p, &t, 1, badutf, 1), WEFT_ERR_ARG, p, "not valid UTF-8");
     CHECK(!exists(p));
-    CHECK(count_temps(tmpdir) == 0);
+    CHECK(count_temps(test_tmpdir()) == 0);
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
 
 int main(void)
 {
-    strcpy(tmpdir, "/tmp/weft_test_st_XXXXXX");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 2; }
+    if (!test_tmpdir_make("st")) return 2;
     test_round_trip();
     test_foreign_layout();
     test_malformed();
     test_write_errors();
-    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove();
     return test_summary();
 }

@@ -16,6 +16,9 @@
 #include <stdlib.h>
 
 #include <string.h>
+#include <stdarg.h>
+#include <ftw.h>
+#include <sys/stat.h>
 
 #include "weft/base.h"
 #include "weft/io.h"
@@ -100,6 +103,85 @@ static inline int64_t test_st_numel(const weft_st_tensor *t)
     int64_t n = 1;
     for (int d = 0; d < t->ndim; d++) n *= t->dims[d];
     return n;
+}
+
+
+/* ---- a temporary directory per test program --------------------------------
+ * test_tmpdir_make("data") creates /tmp/weft_test_data_XXXXXX; test_tmpdir()
+ * is its path, test_tmp_path(name) a path inside it (eight buffers in turn);
+ * test_tmpdir_remove() deletes it with everything in it. */
+static inline char *test_tmpdir(void) { static char dir[96]; return dir; }
+
+static inline bool test_tmpdir_make(const char *tag)
+{
+    snprintf(test_tmpdir(), 96, "/tmp/weft_test_%s_XXXXXX", tag);
+    if (mkdtemp(test_tmpdir())) return true;
+    perror("mkdtemp");
+    return false;
+}
+
+static inline const char *test_tmp_path(const char *name)
+{
+    static char buf[8][256];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 256, "%s/%s", test_tmpdir(), name);
+    return p;
+}
+
+static inline int test_rm_one_(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+static inline void test_tmpdir_remove(void) { nftw(test_tmpdir(), test_rm_one_, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* ---- comparing kernels with double-precision references ---------------------- */
+
+/* Largest |got - want| / (atol + rtol*|want|) over n elements; <= 1 passes. */
+static inline double test_worst(const float *got, const double *want, int64_t n, double atol, double rtol)
+{
+    double w = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - want[i]) / (atol + rtol * fabs(want[i]));
+        if (!(e <= w)) w = e;   /* NaN counts as worst */
+    }
+    return w;
+}
+
+/* A printf-formatted label (one at a time: the buffer is reused). */
+static inline const char *test_label(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline const char *test_label(const char *fmt, ...)
+{
+    static char buf[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return buf;
+}
+
+/* Every element within atol + rtol*|want|; the label is printf-formatted. */
+#define CHECK_CLOSE(got, want, n, atol, rtol, ...) do {                          \
+        double check_w_ = test_worst((got), (want), (n), (atol), (rtol));        \
+        CHECKF(check_w_ <= 1.0, "%s: worst error %.3g x tolerance", test_label(__VA_ARGS__), check_w_); \
+    } while (0)
+
+/* ||a - b|| / ||b||, for finite-difference comparisons. */
+static inline double test_rel_l2(const float *a, const double *b, int64_t n)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) { num += (a[i] - b[i]) * (a[i] - b[i]); den += b[i] * b[i]; }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* sum a[i] * r[i] in double: a probe loss. */
+static inline double test_dot(const float *a, const float *r, int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * r[i];
+    return s;
 }
 
 #endif
