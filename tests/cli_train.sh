@@ -33,6 +33,7 @@ expect 2 "--lr" -- "$weft" train --lr nan
 expect 2 "--steps" -- "$weft" train --steps 0
 expect 2 "--momentum" -- "$weft" train --momentum 1.5
 expect 2 "--schedule" -- "$weft" train --schedule wiggly
+expect 2 "--layers: the mlp preset has a fixed size" -- "$weft" train --model mlp --layers 3
 expect 0 "" -- "$weft" train --help
 expect 0 "" -- "$weft" eval --help
 expect 2 "needs --checkpoint" -- "$weft" eval
@@ -123,6 +124,14 @@ if [[ -d $brown ]]; then
   again=$("$weft" sample --checkpoint "$tmp/g.st" --prompt "The jury" --tokens 5 --seed 3 2>/dev/null)
   [[ $out == "$again" ]] && ok || bad "sample is not reproducible for a seed"
   expect 2 "needs --prompt" -- "$weft" sample --checkpoint "$tmp/g.st"
+  # A resized GPT: the checkpoint carries its size to eval, resume and sample.
+  "$weft" train --model gpt-mini --layers 1 --heads 2 --d-model 32 --ctx 16 --steps 3 --no-eval --quiet \
+    --checkpoint "$tmp/small.st" >/dev/null 2>"$tmp/err" || bad "resized gpt: $(cat "$tmp/err")"
+  "$weft" sample --checkpoint "$tmp/small.st" --prompt "ab" --tokens 3 >/dev/null 2>"$tmp/err" && ok \
+    || bad "sample from a resized gpt: $(cat "$tmp/err")"
+  "$weft" train --model gpt-mini --resume "$tmp/small.st" --steps 4 --no-eval --quiet >/dev/null 2>"$tmp/err" \
+    && ok || bad "resume a resized gpt: $(cat "$tmp/err")"
+  expect 2 "--heads" -- "$weft" train --model gpt-mini --heads 3 --steps 1 --no-eval
 fi
 if [[ -f "$tmp/e.st" ]]; then
   expect 2 "not a language model" -- "$weft" sample --checkpoint "$tmp/e.st" --prompt x

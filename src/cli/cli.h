@@ -22,6 +22,7 @@ typedef struct {
     const char *checkpoint, *resume, *log, *data_dir;
     bool json, quiet, no_eval, profile;
     const char *dump;     /* write the training graph's text dump here */
+    int layers, heads, d_model, ctx, vocab;  /* model size (0: the preset's) */
     const char *prompt;   /* sample: the text to continue */
     int tokens;           /* sample: bytes to generate */
     double temperature;   /* sample: 0 picks the most likely byte */

@@ -23,6 +23,11 @@ typedef struct {
 #define O(f) offsetof(weft_opts, f)
 static const flag flags[] = {
     { "--model", F_STR, O(model), V_TRAIN | V_BENCH, "NAME", "model preset: mlp, cnn (Fashion-MNIST), gpt-mini (Brown bytes)", 0, 0 },
+    { "--layers", F_INT, O(layers), V_TRAIN | V_BENCH, "N", "transformer blocks (gpt-mini: 4)", 1, 1024 },
+    { "--heads", F_INT, O(heads), V_TRAIN | V_BENCH, "N", "attention heads (gpt-mini: 4)", 1, 1024 },
+    { "--d-model", F_INT, O(d_model), V_TRAIN | V_BENCH, "N", "model width (gpt-mini: 256; GPT-2 small: 768)", 1, 1 << 16 },
+    { "--ctx", F_INT, O(ctx), V_TRAIN | V_BENCH, "N", "context length in tokens (gpt-mini: 128)", 1, 1 << 16 },
+    { "--vocab", F_INT, O(vocab), V_TRAIN | V_BENCH, "N", "vocabulary (gpt-mini: 256 bytes; GPT-2 small: 50257)", 256, 1 << 20 },
     { "--precision", F_PREC, O(precision), V_TRAIN | V_DEMO | V_BENCH, "P",
       "fp32, mixed, bf16, bf16-sr, bf16-kahan (DESIGN.md section 3)", 0, 0 },
     { "--optimizer", F_OPT, O(optimizer), V_TRAIN, "O", "sgd (momentum, weight decay) or adamw (default: the preset's; gpt-mini adamw)", 0, 0 },

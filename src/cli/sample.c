@@ -48,7 +48,7 @@ static weft_status run(weft_opts *o)
     if (!s) s = weft_model_find(o->model, &p);
     if (!s && p->task != WEFT_TASK_TEXT)
         s = weft_fail(WEFT_ERR_ARG, "%s: %s is not a language model", o->checkpoint, o->model);
-    if (!s) s = weft_compile(&m, o->model, 1, o->precision, o->optimizer, false);
+    if (!s) s = weft_compile(&m, o, 1, false);
     if (!s) s = weft_store_bind(&store, m.g, 0);
     if (!s) s = weft_ckpt_load(&ck, o->checkpoint, &store, true, m.g);
     if (!s) s = weft_exec_create(&m.ex, m.g, &store, o->threads, 0);

@@ -17,10 +17,9 @@ typedef struct {
     weft_exec *ex;
 } weft_compiled;
 
-/* Builds preset `model` for `batch`, then precision -> [autodiff ->
- * optimizer] -> verify -> plan. */
-weft_status weft_compile(weft_compiled *c, const char *model, int batch, weft_precision p,
-                         weft_optimizer opt, bool train);
+/* Builds o's model (preset, size) for `batch`, then precision (o's) ->
+ * [autodiff -> optimizer (o's)] -> verify -> plan. */
+weft_status weft_compile(weft_compiled *c, const weft_opts *o, int batch, bool train);
 void weft_compiled_free(weft_compiled *c);
 
 /* Checkpoints: the run a checkpoint belongs to (model, policy, optimizer,

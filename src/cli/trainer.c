@@ -22,13 +22,16 @@ void weft_compiled_free(weft_compiled *c)
 }
 
 /* Builds model -> precision -> [autodiff -> optimizer] -> plan. */
-weft_status weft_compile(weft_compiled *c, const char *model, int batch, weft_precision p,
-                           weft_optimizer opt, bool train)
+weft_status weft_compile(weft_compiled *c, const weft_opts *o, int batch, bool train)
 {
+    const char *model = o->model;
+    weft_precision p = o->precision;
+    weft_optimizer opt = o->optimizer;
+    weft_model_size size = { o->layers, o->heads, o->d_model, o->ctx, o->vocab };
     memset(c, 0, sizeof *c);
     c->g = weft_graph_new();
     if (!c->g) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
-    WEFT_TRY(weft_model_build(c->g, model, batch, &c->io));
+    WEFT_TRY(weft_model_build_sized(c->g, model, batch, &size, &c->io));
     WEFT_TRY(weft_pass_precision(c->g, p));
     if (train) {
         WEFT_TRY(weft_pass_autodiff(c->g, c->io.loss));
@@ -55,7 +58,7 @@ static weft_status save_checkpoint(const char *path, weft_store *st, const weft_
         ts[i].nbytes = t->nbytes;
     }
     /* Everything a resumed run needs to continue exactly (%.17g: doubles round-trip). */
-    char sstep[32], stotal[32], sseed[32], sbatch[32], slr[40], swarm[32], smom[40], swd[40];
+    char sstep[32], stotal[32], sseed[32], sbatch[32], slr[40], swarm[32], smom[40], swd[40], ssize[96];
     snprintf(sstep, sizeof sstep, "%lld", (long long)step);
     snprintf(stotal, sizeof stotal, "%lld", (long long)total);
     snprintf(sseed, sizeof sseed, "%lld", (long long)o->seed);
@@ -64,11 +67,13 @@ static weft_status save_checkpoint(const char *path, weft_store *st, const weft_
     snprintf(swarm, sizeof swarm, "%lld", (long long)o->warmup);
     snprintf(smom, sizeof smom, "%.17g", o->momentum);
     snprintf(swd, sizeof swd, "%.17g", o->weight_decay);
+    snprintf(ssize, sizeof ssize, "%d %d %d %d %d", o->layers, o->heads, o->d_model, o->ctx, o->vocab);
     const char *meta[] = {
         "format", CKPT_FORMAT, "model", o->model, "precision", weft_precision_name(o->precision),
         "optimizer", o->optimizer == WEFT_OPT_ADAMW ? "adamw" : "sgd",
         "step", sstep, "total_steps", stotal, "seed", sseed, "batch", sbatch, "lr", slr,
         "schedule", o->schedule, "warmup", swarm, "momentum", smom, "weight_decay", swd,
+        "size", ssize,   /* layers heads d_model ctx vocab; 0: the preset's */
     };
     weft_status s = weft_st_write(path, ts, st->n, meta, (int)(sizeof meta / sizeof *meta) / 2);
     free(ts);
@@ -144,7 +149,14 @@ weft_status weft_ckpt_read_run(const weft_st_file *f, const char *path, weft_opt
     WEFT_TRY(meta_int(f, path, "warmup", 0, (int64_t)1e12, &o->warmup));
     WEFT_TRY(meta_real(f, path, "lr", 0, 1e6, &o->lr));
     WEFT_TRY(meta_real(f, path, "momentum", 0, 1, &o->momentum));
-    return meta_real(f, path, "weight_decay", 0, 1e3, &o->weight_decay);
+    WEFT_TRY(meta_real(f, path, "weight_decay", 0, 1e3, &o->weight_decay));
+    WEFT_TRY(meta_need(f, path, "size", &v));
+    int z[5], used = 0;
+    if (sscanf(v, "%d %d %d %d %d%n", &z[0], &z[1], &z[2], &z[3], &z[4], &used) != 5 || v[used] ||
+        z[0] < 0 || z[1] < 0 || z[2] < 0 || z[3] < 0 || z[4] < 0)
+        return weft_fail(WEFT_ERR_FORMAT, "%s: metadata \"size\" is '%s', not five whole numbers", path, v);
+    o->layers = z[0]; o->heads = z[1]; o->d_model = z[2]; o->ctx = z[3]; o->vocab = z[4];
+    return WEFT_OK;
 }
 
 /* Copies every tensor the store holds from the file (all must be there). */
@@ -259,8 +271,8 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
     }
 
     if ((s = weft_task_open(&task, preset, &o, true, !o.no_eval))) goto done;
-    s = weft_compile(&tr, o.model, o.batch, o.precision, o.optimizer, true);
-    if (!s && !o.no_eval) s = weft_compile(&ev, o.model, o.eval_batch, o.precision, o.optimizer, false);
+    s = weft_compile(&tr, &o, o.batch, true);
+    if (!s && !o.no_eval) s = weft_compile(&ev, &o, o.eval_batch, false);
     if (!s) s = task.check(&task, tr.g, &tr.io, false);
     if (!s && !o.no_eval) s = task.check(&task, ev.g, &ev.io, true);
     if (!s) s = weft_store_bind(&store, tr.g, (uint64_t)o.seed);
@@ -382,7 +394,7 @@ weft_status weft_eval_checkpoint(weft_opts *oio, weft_train_result *r)
         weft_opts_resolve(&o, preset);
         s = weft_task_open(&task, preset, &o, false, true);
     }
-    if (!s) s = weft_compile(&ev, o.model, o.eval_batch, o.precision, o.optimizer, false);
+    if (!s) s = weft_compile(&ev, &o, o.eval_batch, false);
     if (!s) s = task.check(&task, ev.g, &ev.io, true);
     if (!s) s = weft_store_bind(&store, ev.g, 0);
     if (!s) s = weft_ckpt_load(&ck, o.checkpoint, &store, true, ev.g);

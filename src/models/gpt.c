@@ -34,8 +34,8 @@ weft_status weft_model_build_gpt(weft_graph *g, const weft_gpt_cfg *c, int batch
 {
     const int B = batch, T = c->ctx, D = c->d_model, V = c->vocab, M = B * T;
     if (c->layers < 1 || c->heads < 1 || D % c->heads || T < 1 || V < 2)
-        return weft_fail(WEFT_ERR_ARG, "gpt: layers %d, heads %d, d-model %d, ctx %d, vocab %d do not make a model "
-                         "(heads must divide d-model)", c->layers, c->heads, D, T, V);
+        return weft_fail(WEFT_ERR_ARG, "gpt: --layers %d, --heads %d, --d-model %d, --ctx %d, --vocab %d do not "
+                         "make a model (--heads must divide --d-model)", c->layers, c->heads, D, T, V);
     int64_t idd[2] = { B, T }, yd[1] = { M };
     io->x = weft_g_input(g, "tokens", WEFT_I32, 2, idd);
     io->pos = weft_g_input(g, "positions", WEFT_I32, 2, idd);

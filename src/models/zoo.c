@@ -39,9 +39,19 @@ static void io_inputs(weft_graph *g, int batch, weft_model_io *io)
     io->y = weft_g_input(g, "labels", WEFT_I32, 1, yd);
 }
 
-/* mlp: 784-256-256-10, ReLU. */
-static weft_status build_mlp(weft_graph *g, int batch, weft_model_io *io)
+/* A fixed-size preset refuses size changes, naming the flag. */
+static weft_status fixed_size(const char *name, const weft_model_size *z)
 {
+    if (!z) return WEFT_OK;
+    const char *flag = z->layers ? "--layers" : z->heads ? "--heads" : z->d_model ? "--d-model"
+                     : z->ctx ? "--ctx" : z->vocab ? "--vocab" : NULL;
+    return flag ? weft_fail(WEFT_ERR_ARG, "%s: the %s preset has a fixed size", flag, name) : WEFT_OK;
+}
+
+/* mlp: 784-256-256-10, ReLU. */
+static weft_status build_mlp(weft_graph *g, int batch, const weft_model_size *z, weft_model_io *io)
+{
+    WEFT_TRY(fixed_size("mlp", z));
     io_inputs(g, batch, io);
     int64_t fd[2] = { batch, 784 };
     int h = weft_g_reshape(g, io->x, 2, fd);
@@ -53,8 +63,9 @@ static weft_status build_mlp(weft_graph *g, int batch, weft_model_io *io)
 
 /* cnn: conv3x3(1->32, pad 1) ReLU maxpool2, conv3x3(32->64, pad 1) ReLU
  * maxpool2, fc(3136->128) ReLU, fc(128->10). */
-static weft_status build_cnn(weft_graph *g, int batch, weft_model_io *io)
+static weft_status build_cnn(weft_graph *g, int batch, const weft_model_size *z, weft_model_io *io)
 {
+    WEFT_TRY(fixed_size("cnn", z));
     io_inputs(g, batch, io);
     int h = conv(g, "conv1", io->x, 1, 32, 3, 1, 1);
     h = weft_g_maxpool(g, h, 2, 2);
@@ -67,9 +78,16 @@ static weft_status build_cnn(weft_graph *g, int batch, weft_model_io *io)
     return weft_graph_status(g);
 }
 
-static weft_status build_gpt_mini(weft_graph *g, int batch, weft_model_io *io)
+static weft_status build_gpt_mini(weft_graph *g, int batch, const weft_model_size *z, weft_model_io *io)
 {
     weft_gpt_cfg c = { 256, 4, 4, 256, 128 };
+    if (z) {
+        if (z->vocab) c.vocab = z->vocab;
+        if (z->layers) c.layers = z->layers;
+        if (z->heads) c.heads = z->heads;
+        if (z->d_model) c.d_model = z->d_model;
+        if (z->ctx) c.ctx = z->ctx;
+    }
     return weft_model_build_gpt(g, &c, batch, io);
 }
 
@@ -97,10 +115,16 @@ weft_status weft_model_find(const char *name, const weft_model_preset **out)
 
 weft_status weft_model_build(weft_graph *g, const char *name, int batch, weft_model_io *io)
 {
+    return weft_model_build_sized(g, name, batch, NULL, io);
+}
+
+weft_status weft_model_build_sized(weft_graph *g, const char *name, int batch, const weft_model_size *size,
+                                   weft_model_io *io)
+{
     const weft_model_preset *p;
     WEFT_TRY(weft_model_find(name, &p));
     if (batch < 1) return weft_fail(WEFT_ERR_ARG, "--batch must be at least 1");
-    WEFT_TRY(p->build(g, batch, io));
+    WEFT_TRY(p->build(g, batch, size, io));
     io->loss = weft_g_xent(g, io->logits, io->y);
     WEFT_TRY(weft_graph_status(g));
     g->values[io->logits].keep = true;
