@@ -17,13 +17,17 @@ typedef struct {
     int loss;     /* scalar                                                    */
 } weft_model_io;
 
+/* A preset's size, where the user changes it (0: the preset's own). Only
+ * models with those dimensions take them (gpt: all five). */
+typedef struct { int layers, heads, d_model, ctx, vocab; } weft_model_size;
+
 /* What a preset trains on; the trainer picks its data from it. */
 typedef enum { WEFT_TASK_IMAGES, WEFT_TASK_TEXT } weft_task_kind;
 
 typedef struct {
     const char *name;
     const char *summary;
-    weft_status (*build)(weft_graph *g, int batch, weft_model_io *io);
+    weft_status (*build)(weft_graph *g, int batch, const weft_model_size *size, weft_model_io *io);
     weft_task_kind task;        /* Fashion-MNIST images or Brown bytes        */
     int batch;                  /* default batch (the peer's)                 */
     weft_optimizer optimizer;   /* default optimizer (the peer's)             */
@@ -42,6 +46,9 @@ weft_status weft_model_find(const char *name, const weft_model_preset **out);
 /* Builds the forward graph of `name` for batch `batch`, marks the logits and
  * loss to be kept, and returns their ids. */
 weft_status weft_model_build(weft_graph *g, const char *name, int batch, weft_model_io *io);
+/* The same at a size other than the preset's (NULL: the preset's). */
+weft_status weft_model_build_sized(weft_graph *g, const char *name, int batch, const weft_model_size *size,
+                                   weft_model_io *io);
 
 #ifdef __cplusplus
 }
