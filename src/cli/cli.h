@@ -74,6 +74,9 @@ weft_status weft_eval_checkpoint(weft_opts *o, weft_train_result *r);
 void weft_train_print_json(FILE *f, const weft_opts *o, const weft_train_result *r);
 void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_result *r);
 
+/* Prints o->prompt and o->tokens more bytes from o->checkpoint's language model. */
+weft_status weft_sample_text(weft_opts *o);
+
 int weft_cmd_train(int argc, char **argv);
 int weft_cmd_eval(int argc, char **argv);
 int weft_cmd_demo(int argc, char **argv);

@@ -30,7 +30,7 @@ static int draw(const float *logits, int V, double temperature, double u)
     return best;
 }
 
-static weft_status run(weft_opts *o)
+weft_status weft_sample_text(weft_opts *o)
 {
     if (!o->checkpoint) return weft_fail(WEFT_ERR_ARG, "sample needs --checkpoint FILE");
     if (!o->prompt) return weft_fail(WEFT_ERR_ARG, "sample needs --prompt TEXT");
@@ -96,7 +96,7 @@ int weft_cmd_sample(int argc, char **argv)
     weft_opts_defaults(&o);
     weft_status s = weft_opts_parse(&o, V_SAMPLE, argc, argv, &help);
     if (help) { weft_opts_usage(stdout, "sample", V_SAMPLE, summary); return 0; }
-    if (!s) s = run(&o);
+    if (!s) s = weft_sample_text(&o);
     if (s) { fprintf(stderr, "weft sample: %s\n", weft_errmsg()); return weft_exit_code(s); }
     return 0;
 }
