@@ -47,18 +47,6 @@ static void write_idx(const char *path, uint8_t type, int ndim, const uint32_t *
     free(b);
 }
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); exit(2); }
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)len + 1);
-    *n = fread(b, 1, (size_t)len, f);
-    fclose(f);
-    return b;
-}
 
 static void test_idx_good(void)
 {
@@ -116,7 +104,7 @@ static void test_idx_bad(void)
 
     p = test_tmp_path("magic");
     write_idx(p, 0x08, 2, dims, 12);
-    { size_t n; uint8_t *b = slurp(p, &n); b[0] = 0x1f; write_bytes(p, b, n); free(b); }
+    { size_t n; uint8_t *b = test_read_all(p, &n); b[0] = 0x1f; write_bytes(p, b, n); free(b); }
     CHECK_ERR(weft_idx_read(p, &x), WEFT_ERR_FORMAT, p, "wrong magic");
     p = test_tmp_path("type");
     write_idx(p, 0x0D, 2, dims, 12);
@@ -169,7 +157,7 @@ static void test_idx_gzip_corrupt(void)
     weft_idx_free(&x);
 
     size_t n;
-    uint8_t *gzb = slurp(good, &n);
+    uint8_t *gzb = test_read_all(good, &n);
     const char *p = test_tmp_path("flipped.gz");
     uint8_t *c = malloc(n);
     memcpy(c, gzb, n);

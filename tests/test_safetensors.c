@@ -32,18 +32,6 @@ static int count_temps(const char *dir)
     return n;
 }
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); exit(2); }
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)len + 1);
-    *n = fread(b, 1, (size_t)len, f);
-    fclose(f);
-    return b;
-}
 
 /* A hand-made file: header length hlen (or strlen(json) when hlen is
  * UINT64_MAX), the JSON, then ndata bytes of data. */
@@ -102,7 +90,7 @@ static void test_round_trip(void)
 
     /* The data section starts 8-byte aligned, the header padded with spaces. */
     size_t n;
-    uint8_t *raw = slurp(p, &n);
+    uint8_t *raw = test_read_all(p, &n);
     uint64_t hlen = 0;
     for (int i = 0; i < 8; i++) hlen |= (uint64_t)raw[i] << (8 * i);
     CHECK((8 + hlen) % 8 == 0);
@@ -141,7 +129,7 @@ static void test_round_trip(void)
     s = weft_st_read(p, &f);
     CHECK(s == WEFT_OK && f.ntensors == 0 && f.nmeta == 0);
     weft_st_free(&f);
-    raw = slurp(p, &n);
+    raw = test_read_all(p, &n);
     CHECK(n == 16 && memcmp(raw + 8, "{}      ", 8) == 0);
     free(raw);
 }
@@ -281,7 +269,7 @@ static void test_malformed(void)
     p = test_tmp_path("whole.safetensors");
     CHECK(weft_st_write(p, &t, 1, meta, 1) == WEFT_OK);
     size_t n;
-    uint8_t *raw = slurp(p, &n);
+    uint8_t *raw = test_read_all(p, &n);
     int rejected = 0;
     const char *q = test_tmp_path("cut.safetensors");
     for (size_t len = 0; len < n; len++) {

@@ -137,6 +137,14 @@ static inline int test_rm_one_(const char *path, const struct stat *sb, int flag
 
 static inline void test_tmpdir_remove(void) { nftw(test_tmpdir(), test_rm_one_, 16, FTW_DEPTH | FTW_PHYS); }
 
+/* A whole file through weft_read_file, or exit: the file a test made must be there. */
+static inline uint8_t *test_read_all(const char *path, size_t *n)
+{
+    char *data;
+    if (weft_read_file(path, &data, n) != WEFT_OK) { fprintf(stderr, "%s\n", weft_errmsg()); exit(2); }
+    return (uint8_t *)data;
+}
+
 /* ---- comparing kernels with double-precision references ---------------------- */
 
 /* Largest |got - want| / (atol + rtol*|want|) over n elements; <= 1 passes. */

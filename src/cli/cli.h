@@ -51,6 +51,11 @@ void weft_opts_usage(FILE *f, const char *verb, unsigned verbmask, const char *s
  * each after `warmup` steps of linear warm-up from lr/warmup. */
 double weft_lr_at(const weft_opts *o, double lr, int64_t step, int64_t total);
 
+/* The whole string s as a number in [lo, hi] (a whole number when
+ * `integer`); false when it is not one (NaN included). Flags and checkpoint
+ * metadata both parse through it. */
+bool weft_parse_number(const char *s, bool integer, double lo, double hi, double *out);
+
 /* WEFT_OK for a known schedule name, else an error listing them. */
 weft_status weft_lr_schedule_check(const char *s);
 

@@ -82,16 +82,21 @@ void weft_opts_defaults(weft_opts *o)
     o->data_dir = NULL; /* the task's default */
 }
 
-static weft_status parse_num(const char *flag_name, const char *s, bool integer, double lo, double hi, double *out)
+bool weft_parse_number(const char *s, bool integer, double lo, double hi, double *out)
 {
     char *end;
     errno = 0;
     double v = integer ? (double)strtoll(s, &end, 10) : strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi))   /* NaN fails too */
-        return weft_fail(WEFT_ERR_ARG, "%s: '%s' is not %s between %g and %g", flag_name, s,
-                         integer ? "a whole number" : "a number", lo, hi);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) return false;   /* NaN fails too */
     *out = v;
-    return WEFT_OK;
+    return true;
+}
+
+static weft_status parse_num(const char *flag_name, const char *s, bool integer, double lo, double hi, double *out)
+{
+    if (weft_parse_number(s, integer, lo, hi, out)) return WEFT_OK;
+    return weft_fail(WEFT_ERR_ARG, "%s: '%s' is not %s between %g and %g", flag_name, s,
+                     integer ? "a whole number" : "a number", lo, hi);
 }
 
 double weft_lr_at(const weft_opts *o, double lr, int64_t step, int64_t total)

@@ -87,33 +87,25 @@ static weft_status meta_need(const weft_st_file *f, const char *path, const char
     return WEFT_OK;
 }
 
-/* A whole number in [lo, hi] from metadata key `key`, or a format error naming both. */
-static weft_status meta_int(const weft_st_file *f, const char *path, const char *key, int64_t lo, int64_t hi,
-                            int64_t *out)
+/* A number in [lo, hi] (whole when `integer`) from metadata key `key`, or a
+ * format error naming the file and the key. */
+static weft_status meta_num(const weft_st_file *f, const char *path, const char *key, bool integer, double lo,
+                            double hi, double *out)
 {
     const char *v;
     WEFT_TRY(meta_need(f, path, key, &v));
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi)
-        return weft_fail(WEFT_ERR_FORMAT, "%s: metadata \"%s\" is '%s', not a whole number in [%lld, %lld]",
-                         path, key, v, (long long)lo, (long long)hi);
-    *out = x;
+    if (!weft_parse_number(v, integer, lo, hi, out))
+        return weft_fail(WEFT_ERR_FORMAT, "%s: metadata \"%s\" is '%s', not a %s in [%g, %g]", path, key, v,
+                         integer ? "whole number" : "number", lo, hi);
     return WEFT_OK;
 }
 
-static weft_status meta_real(const weft_st_file *f, const char *path, const char *key, double lo, double hi,
-                             double *out)
+static weft_status meta_int(const weft_st_file *f, const char *path, const char *key, int64_t lo, int64_t hi,
+                            int64_t *out)
 {
-    const char *v;
-    WEFT_TRY(meta_need(f, path, key, &v));
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !(x >= lo && x <= hi))
-        return weft_fail(WEFT_ERR_FORMAT, "%s: metadata \"%s\" is '%s', not a number in [%g, %g]", path, key, v, lo, hi);
-    *out = x;
+    double d;
+    WEFT_TRY(meta_num(f, path, key, true, (double)lo, (double)hi, &d));
+    *out = (int64_t)d;
     return WEFT_OK;
 }
 
@@ -147,9 +139,9 @@ weft_status weft_ckpt_read_run(const weft_st_file *f, const char *path, weft_opt
     WEFT_TRY(meta_int(f, path, "batch", 1, 1 << 20, &x));
     o->batch = (int)x;
     WEFT_TRY(meta_int(f, path, "warmup", 0, (int64_t)1e12, &o->warmup));
-    WEFT_TRY(meta_real(f, path, "lr", 0, 1e6, &o->lr));
-    WEFT_TRY(meta_real(f, path, "momentum", 0, 1, &o->momentum));
-    WEFT_TRY(meta_real(f, path, "weight_decay", 0, 1e3, &o->weight_decay));
+    WEFT_TRY(meta_num(f, path, "lr", false, 0, 1e6, &o->lr));
+    WEFT_TRY(meta_num(f, path, "momentum", false, 0, 1, &o->momentum));
+    WEFT_TRY(meta_num(f, path, "weight_decay", false, 0, 1e3, &o->weight_decay));
     WEFT_TRY(meta_need(f, path, "size", &v));
     int z[5], used = 0;
     if (sscanf(v, "%d %d %d %d %d%n", &z[0], &z[1], &z[2], &z[3], &z[4], &used) != 5 || v[used] ||

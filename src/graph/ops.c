@@ -386,20 +386,13 @@ static weft_status grad_add(weft_graph *g, const weft_node *n, int dy, unsigned 
     return weft_graph_status(g);
 }
 
-static weft_status grad_relu(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+/* relu's backward reads its output, gelu's its input. */
+static weft_status grad_act(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
 {
     if (!(need & 1u)) return WEFT_OK;
-    int in[2] = { dy, n->out[0] };
-    weft_attrs a = { .act = 1 };
-    dx[0] = bwd(g, WEFT_OP_ACT_BWD, in, 2, &a, NULL);
-    return weft_graph_status(g);
-}
-
-static weft_status grad_gelu(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
-{
-    if (!(need & 1u)) return WEFT_OK;
-    int in[2] = { dy, n->in[0] };
-    weft_attrs a = { .act = 2 };
+    bool relu = n->op == WEFT_OP_RELU;
+    int in[2] = { dy, relu ? n->out[0] : n->in[0] };
+    weft_attrs a = { .act = relu ? 1 : 2 };
     dx[0] = bwd(g, WEFT_OP_ACT_BWD, in, 2, &a, NULL);
     return weft_graph_status(g);
 }
@@ -506,8 +499,8 @@ static weft_status grad_attention(weft_graph *g, const weft_node *n, int dy, uns
 static const weft_op_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_LINEAR]            = { "linear", 2, 3, 1, 0, infer_linear, grad_linear },
     [WEFT_OP_ADD]               = { "add", 2, 2, 1, 0, infer_same, grad_add },
-    [WEFT_OP_RELU]              = { "relu", 1, 1, 1, 0, infer_same, grad_relu },
-    [WEFT_OP_GELU]              = { "gelu", 1, 1, 1, 0, infer_same, grad_gelu },
+    [WEFT_OP_RELU]              = { "relu", 1, 1, 1, 0, infer_same, grad_act },
+    [WEFT_OP_GELU]              = { "gelu", 1, 1, 1, 0, infer_same, grad_act },
     [WEFT_OP_CONV2D]            = { "conv2d", 2, 3, 1, 0, infer_conv, grad_conv },
     [WEFT_OP_MAXPOOL]           = { "maxpool", 1, 1, 1, 0, infer_pool, grad_pool },
     [WEFT_OP_RESHAPE]           = { "reshape", 1, 1, 1, 0, infer_reshape, grad_reshape },
