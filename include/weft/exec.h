@@ -25,6 +25,8 @@ typedef struct {
                               stochastic-rounding key)                            */
     weft_optim_hp hp;
     bool check_finite;     /* stop at the first node that writes a non-finite value */
+    bool eval;             /* inference: dropout is the identity, batch norm uses
+                              (and leaves alone) its running statistics          */
 } weft_run_opts;
 
 /* Plans g's memory if not yet planned, binds PARAM/STATE values to `store`

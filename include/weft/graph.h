@@ -12,9 +12,12 @@ extern "C" {
 #endif
 
 #define WEFT_MAX_DIMS 6
-#define WEFT_MAX_IN   6
-#define WEFT_MAX_OUT  4
+#define WEFT_MAX_IN   8
+#define WEFT_MAX_OUT  6
 #define WEFT_NAME_MAX 64
+#define WEFT_INTERACT_MAX 512  /* dot_interact: most embedded features */
+#define WEFT_STR_(x) #x
+#define WEFT_STR(x) WEFT_STR_(x)
 
 typedef struct { int ndim; int64_t d[WEFT_MAX_DIMS]; } weft_shape;
 weft_shape weft_shape_make(int ndim, const int64_t *d);
@@ -67,6 +70,29 @@ typedef enum {
     WEFT_OP_ATTENTION,       /* qkv (B,T,3D) -> y (B,T,D), P (B,H,T,T) (saved softmax);
                                 attrs heads, causal; q, k, v are qkv's thirds, heads
                                 are D/heads-wide slices, as PyTorch's split + view */
+    WEFT_OP_SIGMOID,         /* x -> y                                                    */
+    WEFT_OP_TANH,            /* x -> y                                                    */
+    WEFT_OP_SOFTMAX,         /* x (..., N) -> y, softmax over the last dim                */
+    WEFT_OP_TRANSPOSE,       /* x (<= 4-D) -> y with axes a.axis and a.axis2 exchanged    */
+    WEFT_OP_CONCAT,          /* x0, x1, ... -> y, joined along a.axis                     */
+    WEFT_OP_SPLIT,           /* x -> one part of a split: the slab [a.start, a.start+a.len)
+                                along a.axis (a split into k parts is k split nodes)  */
+    WEFT_OP_DROPOUT,         /* x -> y, zeroing with probability a.p from the counter RNG
+                                keyed by (run seed, step, y's id); identity in eval    */
+    WEFT_OP_BCE,             /* logits (N), targets (N) float -> loss () f32: mean binary
+                                cross-entropy with logits                              */
+    WEFT_OP_EMBBAG,          /* ids (B,F[,L]) i32, table (V,D) -> y (B,F,D): bag (b,f) sums
+                                its L rows; the table's gradient is sparse             */
+    WEFT_OP_DOT_INTERACT,    /* dense (B,D), emb (B,T,D) -> y (B, D + F(F-1)/2), F = T+1:
+                                DLRM's pairwise dot interaction                        */
+    WEFT_OP_BATCHNORM,       /* x (N,C[,H,W]), gamma, beta (C), running mean, var (C) f32
+                                STATE -> y, mean (C) f32, rstd (C) f32; training uses
+                                the batch's statistics and updates the running ones
+                                (momentum a.p), eval uses the running ones; attr eps   */
+    WEFT_OP_AVGPOOL,         /* x (N,C,H,W) -> y (N,C): global average pool               */
+    WEFT_OP_LSTM,            /* x (T,B,I), w_ih (4H,I), w_hh (4H,H), b_ih, b_hh (4H) ->
+                                y (T,B,H), gates (T,B,4H), cells (T,B,H) (saved); zero
+                                initial state; torch.nn.LSTM's gate order i, f, g, o   */
     /* backward */
     WEFT_OP_ACT_BWD,         /* dy, saved -> dx; attr act (relu: saved = y; gelu: saved = x) */
     WEFT_OP_LINEAR_BWD_DATA, /* dy (M,N), w (N,K) -> dx (M,K)                                */
@@ -78,25 +104,43 @@ typedef enum {
     WEFT_OP_EMBEDDING_BWD,   /* dy (..., D), ids, table (shape only) -> dtable (V,D)         */
     WEFT_OP_LAYERNORM_BWD,   /* dy, x, mean, rstd, gamma -> dx, dgamma, dbeta                */
     WEFT_OP_ATTENTION_BWD,   /* dy (B,T,D), qkv, P -> dqkv (B,T,3D)                          */
+    WEFT_OP_SOFTMAX_BWD,     /* dy, y -> dx                                                  */
+    WEFT_OP_SPLIT_BWD,       /* dy (the part), x (shape only) -> dx: dy in its slab, 0 elsewhere */
+    WEFT_OP_DROPOUT_BWD,     /* dy -> dx, the forward's mask (key: a.param = its output's id) */
+    WEFT_OP_BCE_BWD,         /* logits, targets -> dlogits                                   */
+    WEFT_OP_EMBBAG_BWD,      /* dy (B,F,D), ids, table (shape only) -> rows (n) i32, grad (n,D):
+                                the sparse gradient, n = ids' count: the touched rows
+                                ascending and unique, then -1 (unused)              */
+    WEFT_OP_DOT_INTERACT_BWD, /* dy, dense, emb -> ddense, demb                              */
+    WEFT_OP_BATCHNORM_BWD,   /* dy, x, mean, rstd, gamma -> dx, dgamma, dbeta                */
+    WEFT_OP_AVGPOOL_BWD,     /* dy (N,C), x (shape only) -> dx                               */
+    WEFT_OP_LSTM_BWD,        /* dy, x, y, gates, cells, w_ih, w_hh -> dx, dw_ih, dw_hh, db_ih,
+                                db_hh                                                       */
     /* update (mutate their inputs in place; no outputs) */
-    WEFT_OP_SGD,             /* w, g, [m], [comp]                                             */
-    WEFT_OP_ADAMW,           /* w, g, m, v, [comp]                                            */
+    WEFT_OP_SGD,             /* w, g, [m], [comp], [rows]                                     */
+    WEFT_OP_ADAMW,           /* w, g, m, v, [comp], [rows]; with rows (slot_rows) the gradient
+                                is sparse (n,D): only the listed rows of w and of its
+                                state are updated (lazy, as torch.optim.SparseAdam)  */
     WEFT_OP_COUNT
 } weft_op;
 
 typedef enum { WEFT_PHASE_FWD = 1, WEFT_PHASE_BWD = 2, WEFT_PHASE_UPDATE = 4 } weft_phase;
 
 typedef struct {
-    int act;             /* weft_act of the kernels: 0 none, 1 relu, 2 gelu */
+    int act;             /* 0 none, 1 relu, 2 gelu; act_bwd also 3 sigmoid, 4 tanh */
     int stride, pad;     /* conv, pool                                      */
     int k;               /* pool window                                     */
     bool has_bias;       /* linear / conv: last input is the bias           */
     int slot_m, slot_v, slot_comp; /* update nodes: input index of each state, -1 absent */
+    int slot_rows;       /* update nodes: input index of a sparse gradient's rows, or 0 */
     int param;           /* update nodes: value id of the weight (RNG stream) */
     int dtype;           /* cast: the target weft_dtype                      */
     int heads;           /* attention: number of heads                       */
     bool causal;         /* attention: query i sees keys j <= i only         */
-    float eps;           /* layer norm                                       */
+    float eps;           /* layer norm, batch norm                           */
+    float p;             /* dropout probability; batch norm momentum          */
+    int axis, axis2;     /* transpose, concat, split                         */
+    int64_t start, len;  /* split: the part's slab along axis                */
 } weft_attrs;
 
 typedef struct {
@@ -150,6 +194,21 @@ int weft_g_embedding(weft_graph *g, int ids, int table);
 /* Returns y; the saved statistics are the node's other outputs. */
 int weft_g_layernorm(weft_graph *g, int x, int gamma, int beta, float eps);
 int weft_g_attention(weft_graph *g, int qkv, int heads, bool causal);
+int weft_g_sigmoid(weft_graph *g, int x);
+int weft_g_tanh(weft_graph *g, int x);
+int weft_g_softmax(weft_graph *g, int x);
+int weft_g_transpose(weft_graph *g, int x, int a, int b);
+int weft_g_concat(weft_graph *g, const int *xs, int n, int axis);
+int weft_g_split(weft_graph *g, int x, int axis, int64_t start, int64_t len);
+int weft_g_dropout(weft_graph *g, int x, float p);
+int weft_g_bce(weft_graph *g, int logits, int targets);
+int weft_g_embbag(weft_graph *g, int ids, int table);
+int weft_g_dot_interact(weft_graph *g, int dense, int emb);
+/* Adds the running statistics "<name>.running_mean"/"running_var" (STATE,
+ * f32, 0 and 1) and returns y. */
+int weft_g_batchnorm(weft_graph *g, const char *name, int x, int gamma, int beta, float eps, float momentum);
+int weft_g_avgpool(weft_graph *g, int x);
+int weft_g_lstm(weft_graph *g, int x, int w_ih, int w_hh, int b_ih, int b_hh);
 /* Low level: appends a node whose output shapes are inferred by the op table. */
 int weft_g_node(weft_graph *g, weft_op op, weft_phase ph, const int *in, int nin,
                 const weft_attrs *a, int *out, int nout_expected);

@@ -20,6 +20,7 @@ typedef struct {
     int64_t seed;
     int threads;
     const char *checkpoint, *resume, *log, *data_dir;
+    const char *data;     /* click models: synthetic[:N] or criteo:PATH (NULL: synthetic) */
     bool json, quiet, no_eval, profile;
     const char *dump;     /* write the training graph's text dump here */
     int layers, heads, d_model, ctx, vocab;  /* model size (0: the preset's) */
@@ -69,6 +70,9 @@ typedef struct {
     int64_t steps, peak_arena_bytes, params;
     double epochs, bytes_per_param;
     double val_bpb;       /* language models: bits per byte on validation */
+    double val_auc, val_logloss; /* click models, on validation                */
+    double best_auc;      /* synthetic clicks: the best achievable AUC      */
+    double baseline_acc;  /* tagging: the most-frequent-tag baseline       */
     const char *task;     /* what it trained on                          */
 } weft_train_result;
 

@@ -5,7 +5,8 @@
 
 static const char *summary =
     "Evaluates the weights of a checkpoint written by `weft train --checkpoint`\n"
-    "on the Fashion-MNIST test set (model and precision come from the file).";
+    "on its model's held-out data: Fashion-MNIST's test set, or the validation split\n"
+    "of Brown bytes, Brown tags or the click data (model and precision come from the file).";
 
 int weft_cmd_eval(int argc, char **argv)
 {
@@ -23,7 +24,11 @@ int weft_cmd_eval(int argc, char **argv)
                weft_precision_name(o.precision), (long long)r.steps);
         if (isfinite(r.test_acc)) printf("\"test_loss\": %.6g, \"test_acc\": %.6g, ", r.test_loss, r.test_acc);
         if (isfinite(r.val_bpb)) printf("\"val_loss\": %.6g, \"val_bpb\": %.6g, ", r.test_loss, r.val_bpb);
+        if (isfinite(r.val_auc)) printf("\"val_auc\": %.6g, \"val_logloss\": %.6g, ", r.val_auc, r.val_logloss);
         printf("\"wall_s\": %.3g}\n", r.wall_s);
+    } else if (isfinite(r.val_auc)) {
+        printf("%s: %s after %lld steps: validation AUC %.4f (log loss %.4f)\n", o.checkpoint, o.model,
+               (long long)r.steps, r.val_auc, r.val_logloss);
     } else if (isfinite(r.val_bpb)) {
         printf("%s: %s after %lld steps: validation %.4f bits per byte (loss %.4f)\n", o.checkpoint, o.model,
                (long long)r.steps, r.val_bpb, r.test_loss);

@@ -22,21 +22,21 @@ typedef struct {
 
 #define O(f) offsetof(weft_opts, f)
 static const flag flags[] = {
-    { "--model", F_STR, O(model), V_TRAIN | V_BENCH, "NAME", "model preset: mlp, cnn (Fashion-MNIST), gpt-mini (Brown bytes)", 0, 0 },
-    { "--layers", F_INT, O(layers), V_TRAIN | V_BENCH, "N", "transformer blocks (gpt-mini: 4)", 1, 1024 },
+    { "--model", F_STR, O(model), V_TRAIN | V_BENCH, "NAME", "model preset: mlp, cnn, resnet (Fashion-MNIST), gpt-mini, lstm-lm (Brown bytes), bert-tiny (Brown tags), dlrm-small (clicks); `weft models` lists them", 0, 0 },
+    { "--layers", F_INT, O(layers), V_TRAIN | V_BENCH, "N", "transformer blocks (gpt-mini 4, bert-tiny 2), LSTM layers (lstm-lm 2), resnet depth 6n+2 (20)", 1, 1024 },
     { "--heads", F_INT, O(heads), V_TRAIN | V_BENCH, "N", "attention heads (gpt-mini: 4)", 1, 1024 },
-    { "--d-model", F_INT, O(d_model), V_TRAIN | V_BENCH, "N", "model width (gpt-mini: 256; GPT-2 small: 768)", 1, 1 << 16 },
-    { "--ctx", F_INT, O(ctx), V_TRAIN | V_BENCH, "N", "context length in tokens (gpt-mini: 128)", 1, 1 << 16 },
-    { "--vocab", F_INT, O(vocab), V_TRAIN | V_BENCH, "N", "vocabulary (gpt-mini: 256 bytes; GPT-2 small: 50257)", 256, 1 << 20 },
+    { "--d-model", F_INT, O(d_model), V_TRAIN | V_BENCH, "N", "model width (gpt-mini 256, GPT-2 small 768, bert-tiny 128), LSTM hidden (512), dlrm embedding width (16), resnet first width (16)", 1, 1 << 16 },
+    { "--ctx", F_INT, O(ctx), V_TRAIN | V_BENCH, "N", "context length in tokens (gpt-mini 128, bert-tiny 128, lstm-lm 64)", 1, 1 << 16 },
+    { "--vocab", F_INT, O(vocab), V_TRAIN | V_BENCH, "N", "vocabulary (gpt-mini 256 bytes, GPT-2 small 50257, bert-tiny 8192 words), dlrm rows per table (100000)", 256, 1 << 20 },
     { "--precision", F_PREC, O(precision), V_TRAIN | V_DEMO | V_BENCH, "P",
       "fp32, mixed, bf16, bf16-sr, bf16-kahan (DESIGN.md section 3)", 0, 0 },
     { "--optimizer", F_OPT, O(optimizer), V_TRAIN, "O", "sgd (momentum, weight decay) or adamw (default: the preset's; gpt-mini adamw)", 0, 0 },
-    { "--lr", F_DBL, O(lr), V_TRAIN, "X", "learning rate (default: sgd 0.05, adamw 0.001)", 0, 1e6 },
+    { "--lr", F_DBL, O(lr), V_TRAIN, "X", "learning rate (default: the preset's; else sgd 0.05, adamw 0.001)", 0, 1e6 },
     { "--schedule", F_STR, O(schedule), V_TRAIN, "S", "learning-rate schedule: cosine (default, to 0 over the run), constant, step, linear", 0, 0 },
     { "--warmup", F_I64, O(warmup), V_TRAIN, "N", "linear learning-rate warm-up over the first N steps (default 0)", 0, 1e12 },
-    { "--momentum", F_DBL, O(momentum), V_TRAIN, "X", "SGD momentum (default 0.9)", 0, 1 },
-    { "--weight-decay", F_DBL, O(weight_decay), V_TRAIN, "X", "weight decay (default 0)", 0, 1e3 },
-    { "--batch", F_INT, O(batch), V_TRAIN | V_BENCH, "N", "batch size (default: the preset's, as its PyTorch peer: 64; gpt-mini 16)", 1, 1 << 20 },
+    { "--momentum", F_DBL, O(momentum), V_TRAIN, "X", "SGD momentum (default: the preset's; else 0.9)", 0, 1 },
+    { "--weight-decay", F_DBL, O(weight_decay), V_TRAIN, "X", "weight decay (default: the preset's; else 0)", 0, 1e3 },
+    { "--batch", F_INT, O(batch), V_TRAIN | V_BENCH, "N", "batch size (default: the preset's, as its PyTorch peer: mlp/cnn 64, gpt-mini/lstm-lm 16, bert-tiny 32, dlrm-small/resnet 128)", 1, 1 << 20 },
     { "--eval-batch", F_INT, O(eval_batch), V_TRAIN | V_EVAL, "N", "batch for evaluation: must divide the 10000 test images (default 500); text: windows per pass (default --batch)", 1, 1 << 20 },
     { "--epochs", F_INT, O(epochs), V_TRAIN | V_DEMO, "N", "passes over the training set (default 1)", 1, 1e6 },
     { "--steps", F_I64, O(steps), V_TRAIN | V_DEMO | V_BENCH, "N", "train this many steps instead of whole epochs", 1, 1e12 },
@@ -55,6 +55,10 @@ static const flag flags[] = {
     { "--data-dir", F_STR, O(data_dir), V_TRAIN | V_EVAL | V_DEMO, "DIR",
       "the data: Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist), or the Brown "
       "corpus for gpt-mini (default: scripts/fetch_brown.sh's cache)", 0, 0 },
+    { "--data", F_STR, O(data), V_TRAIN | V_EVAL, "SPEC",
+      "click data for dlrm-small: synthetic (default: 1000000 training, 100000 validation examples), "
+      "synthetic:N (N training examples), or criteo:PATH (Criteo's tab-separated file, .gz too; "
+      "the last tenth of its lines validates)", 0, 0 },
     { "--json", F_BOOL, O(json), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, NULL, "print one JSON summary object on stdout", 0, 0 },
     { "--quiet", F_BOOL, O(quiet), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, NULL, "no progress output", 0, 0 },
     { "--no-eval", F_BOOL, O(no_eval), V_TRAIN | V_BENCH, NULL, "skip the test-set evaluation", 0, 0 },
@@ -70,7 +74,8 @@ void weft_opts_defaults(weft_opts *o)
     o->precision = WEFT_PREC_FP32;
     o->optimizer = WEFT_OPT_SGD;    /* until resolved from the preset */
     o->lr = -1;
-    o->momentum = 0.9;
+    o->momentum = -1;
+    o->weight_decay = -1;
     o->batch = 0;       /* 0: the preset's */
     o->eval_batch = 0;  /* 0: 500 images, or the batch for text */
     o->schedule = "cosine";
@@ -199,8 +204,13 @@ void weft_opts_resolve(weft_opts *o, const void *preset)
     const weft_model_preset *p = preset;
     if (o->batch <= 0) o->batch = p->batch;
     if (!o->optimizer_set) o->optimizer = p->optimizer;
-    if (o->lr < 0) o->lr = o->optimizer == WEFT_OPT_ADAMW ? 1e-3 : 0.05;
-    if (o->eval_batch <= 0) o->eval_batch = p->task == WEFT_TASK_TEXT ? o->batch : 500;
+    /* the preset's recipe applies to its own optimizer only */
+    bool own = o->optimizer == p->optimizer;
+    if (o->lr < 0) o->lr = own && p->lr > 0 ? p->lr : o->optimizer == WEFT_OPT_ADAMW ? 1e-3 : 0.05;
+    if (o->momentum < 0) o->momentum = own && p->momentum >= 0 ? p->momentum : 0.9;
+    if (o->weight_decay < 0) o->weight_decay = own ? p->weight_decay : 0;
+    if (o->eval_batch <= 0)
+        o->eval_batch = p->task == WEFT_TASK_TEXT || p->task == WEFT_TASK_TAGS ? o->batch : 500;
 }
 
 int weft_exit_code(weft_status s)

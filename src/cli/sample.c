@@ -63,7 +63,7 @@ weft_status weft_sample_text(weft_opts *o)
     size_t n = plen;
     for (int t = 0; t < T; t++) pos[t] = t;
     fwrite(text, 1, n, stdout);
-    weft_run_opts ro = { .phases = WEFT_PHASE_FWD };
+    weft_run_opts ro = { .phases = WEFT_PHASE_FWD, .eval = true };
     weft_rng_key key = weft_rng_key_make(seed, 0, 0x53414d504c45ull);
     for (int k = 0; k < o->tokens && !s; k++) {
         size_t start = n > (size_t)T ? n - (size_t)T : 0, len = n - start;

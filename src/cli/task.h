@@ -31,8 +31,11 @@ weft_status weft_ckpt_load(const weft_st_file *f, const char *path, weft_store *
 
 typedef struct {
     double loss;   /* mean loss over the held-out split              */
-    double acc;    /* images: accuracy on the test set; else NAN     */
+    double acc;    /* images, tags: accuracy on the held-out split; else NAN */
     double bpb;    /* text: bits per byte on validation; else NAN    */
+    double auc;    /* clicks: ROC AUC on validation; else NAN        */
+    double best_auc; /* synthetic clicks: the generator's best AUC; else NAN */
+    double baseline; /* tags: most-frequent-tag accuracy; else NAN   */
 } weft_eval_result;
 
 typedef struct weft_task weft_task;
@@ -57,5 +60,7 @@ weft_status weft_task_open(weft_task *t, const weft_model_preset *p, const weft_
 
 weft_status weft_task_images_open(weft_task *t, const weft_opts *o, bool train, bool eval);
 weft_status weft_task_text_open(weft_task *t, const weft_opts *o, bool train, bool eval);
+weft_status weft_task_tags_open(weft_task *t, const weft_opts *o, bool train, bool eval);
+weft_status weft_task_clicks_open(weft_task *t, const weft_opts *o, bool train, bool eval);
 
 #endif

@@ -67,7 +67,7 @@ static weft_status evaluate(weft_task *t, weft_exec *ex, const weft_graph *g, co
     if (!logits) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
     int64_t correct = 0, seen = 0;
     double lsum = 0;
-    weft_run_opts ro = { .phases = WEFT_PHASE_FWD };
+    weft_run_opts ro = { .phases = WEFT_PHASE_FWD, .eval = true };
     weft_status s = WEFT_OK;
     for (int64_t b = 0; b < nb && !s; b++) {
         s = weft_exec_feed(ex, io->x, test->images + b * B * pix, WEFT_F32);

@@ -3,8 +3,9 @@
  * Training batches are B windows of T+1 bytes of the training text at
  * offsets drawn from the counter RNG keyed by (seed, step), so a resumed run
  * sees the same batches. Inputs are the first T bytes, targets the last T,
- * positions 0..T-1. Evaluation runs consecutive non-overlapping windows of
- * the validation text from its start, up to EVAL_TOKENS tokens, and reports
+ * positions 0..T-1 (for models that take them). Evaluation runs consecutive
+ * non-overlapping windows of the validation text from its start, up to
+ * EVAL_TOKENS tokens, and reports
  * the mean cross-entropy and bits per byte (one token is one byte, so
  * bpb = loss / ln 2). */
 #include "cli/task.h"
@@ -46,7 +47,7 @@ static weft_status buffers(text *m, int n)
 static weft_status check(weft_task *t, const weft_graph *g, const weft_model_io *io, bool eval)
 {
     text *m = t->impl;
-    if (io->pos < 0 || g->values[io->x].dtype != WEFT_I32 || g->values[io->x].shape.ndim != 2)
+    if (g->values[io->x].dtype != WEFT_I32 || g->values[io->x].shape.ndim != 2)
         return weft_fail(WEFT_ERR_ARG, "the model does not take token ids (B,T): not a language model");
     int B, T;
     dims(g, io, &B, &T);
@@ -72,7 +73,7 @@ static weft_status feed_windows(text *m, weft_exec *ex, const weft_model_io *io,
             m->pos[i] = s;
         }
     WEFT_TRY(weft_exec_feed(ex, io->x, m->tok, WEFT_I32));
-    WEFT_TRY(weft_exec_feed(ex, io->pos, m->pos, WEFT_I32));
+    if (io->pos >= 0) WEFT_TRY(weft_exec_feed(ex, io->pos, m->pos, WEFT_I32));
     return weft_exec_feed(ex, io->y, m->tgt, WEFT_I32);
 }
 
@@ -106,7 +107,7 @@ static weft_status evaluate(weft_task *t, weft_exec *ex, const weft_graph *g, co
     int64_t nb = windows / B;
     int64_t *offs = malloc((size_t)B * sizeof *offs);
     if (!offs) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
-    weft_run_opts ro = { .phases = WEFT_PHASE_FWD };
+    weft_run_opts ro = { .phases = WEFT_PHASE_FWD, .eval = true };
     double lsum = 0;
     weft_status s = WEFT_OK;
     for (int64_t k = 0; k < nb && !s; k++) {
@@ -158,6 +159,10 @@ weft_status weft_task_text_open(weft_task *t, const weft_opts *o, bool train, bo
 weft_status weft_task_open(weft_task *t, const weft_model_preset *p, const weft_opts *o, bool train, bool eval)
 {
     memset(t, 0, sizeof *t);
-    return p->task == WEFT_TASK_TEXT ? weft_task_text_open(t, o, train, eval)
-                                     : weft_task_images_open(t, o, train, eval);
+    switch (p->task) {
+    case WEFT_TASK_TEXT: return weft_task_text_open(t, o, train, eval);
+    case WEFT_TASK_TAGS: return weft_task_tags_open(t, o, train, eval);
+    case WEFT_TASK_CLICKS: return weft_task_clicks_open(t, o, train, eval);
+    default: return weft_task_images_open(t, o, train, eval);
+    }
 }

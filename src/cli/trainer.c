@@ -151,7 +151,8 @@ weft_status weft_ckpt_read_run(const weft_st_file *f, const char *path, weft_opt
     return WEFT_OK;
 }
 
-/* Copies every tensor the store holds from the file (all must be there). */
+/* Copies every tensor the store holds from the file (all must be there);
+ * params_only: just those graph g uses (no optimizer state). */
 weft_status weft_ckpt_load(const weft_st_file *f, const char *path, weft_store *st, bool params_only,
                                 const weft_graph *g)
 {
@@ -160,7 +161,8 @@ weft_status weft_ckpt_load(const weft_st_file *f, const char *path, weft_store *
         if (params_only) {
             bool is_param = false;
             for (int v = 0; v < g->nvalues; v++)
-                if (g->values[v].role == WEFT_ROLE_PARAM && !strcmp(g->values[v].name, t->name)) is_param = true;
+                if ((g->values[v].role == WEFT_ROLE_PARAM || g->values[v].role == WEFT_ROLE_STATE) &&
+                    !strcmp(g->values[v].name, t->name)) is_param = true;   /* weights, batch-norm statistics */
             if (!is_param) continue;
         }
         const weft_st_tensor *ft = weft_st_find(f, t->name);
@@ -178,6 +180,18 @@ weft_status weft_ckpt_load(const weft_st_file *f, const char *path, weft_store *
         memcpy(t->data, ft->data, t->nbytes);
     }
     return WEFT_OK;
+}
+
+#define EVAL_NONE { NAN, NAN, NAN, NAN, NAN, NAN }
+
+/* The held-out metrics of a task into the result (er NULL: none). */
+static void take_eval(weft_train_result *r, const weft_eval_result *er)
+{
+    static const weft_eval_result none = EVAL_NONE;
+    if (!er) er = &none;
+    r->test_loss = er->loss; r->test_acc = er->acc; r->val_bpb = er->bpb;
+    r->val_auc = er->auc; r->best_auc = er->best_auc; r->baseline_acc = er->baseline;
+    r->val_logloss = isfinite(er->auc) ? er->loss : NAN;
 }
 
 /* ---- progress --------------------------------------------------------------------- */
@@ -339,16 +353,16 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
     r->peak_arena_bytes = weft_exec_arena_bytes(tr.ex);
     r->params = weft_graph_param_count(tr.g);
     r->bytes_per_param = weft_precision_bytes_per_param(o.precision, weft_optimizer_nstates(o.optimizer));
-    r->test_acc = r->test_loss = r->val_bpb = NAN;
+    take_eval(r, NULL);
     r->task = task.name;
     if (o.checkpoint && (s = save_checkpoint(o.checkpoint, &store, &o, end, total))) goto done;
     if (!o.no_eval) {
-        weft_eval_result er;
+        weft_eval_result er = EVAL_NONE;
         if ((s = task.evaluate(&task, ev.ex, ev.g, &ev.io, &er))) goto done;
-        r->test_loss = er.loss; r->test_acc = er.acc; r->val_bpb = er.bpb;
+        take_eval(r, &er);
         if (logf)
-            fprintf(logf, "{\"step\": %lld, \"eval_loss\": %.6f, \"test_acc\": %.6f, \"val_bpb\": %.6f}\n",
-                    (long long)end, er.loss, er.acc, er.bpb);
+            fprintf(logf, "{\"step\": %lld, \"eval_loss\": %.6f, \"test_acc\": %.6f, \"val_bpb\": %.6f, "
+                    "\"val_auc\": %.6f}\n", (long long)end, er.loss, er.acc, er.bpb, er.auc);
     }
     r->wall_s = weft_now() - t_start;
 done:
@@ -391,10 +405,10 @@ weft_status weft_eval_checkpoint(weft_opts *oio, weft_train_result *r)
     if (!s) s = weft_store_bind(&store, ev.g, 0);
     if (!s) s = weft_ckpt_load(&ck, o.checkpoint, &store, true, ev.g);
     if (!s) s = weft_exec_create(&ev.ex, ev.g, &store, o.threads, 0);
-    weft_eval_result er;
+    weft_eval_result er = EVAL_NONE;
     if (!s) s = task.evaluate(&task, ev.ex, ev.g, &ev.io, &er);
     if (!s) {
-        r->test_loss = er.loss; r->test_acc = er.acc; r->val_bpb = er.bpb;
+        take_eval(r, &er);
         r->task = task.name;
         r->params = weft_graph_param_count(ev.g);
         r->peak_arena_bytes = weft_exec_arena_bytes(ev.ex);
@@ -428,6 +442,12 @@ void weft_train_print_json(FILE *f, const weft_opts *o, const weft_train_result 
     jnum(f, "test_loss", r->test_loss, false);
     jnum(f, "test_acc", r->test_acc, false);
     if (isfinite(r->val_bpb)) { jnum(f, "val_loss", r->test_loss, false); jnum(f, "val_bpb", r->val_bpb, false); }
+    if (isfinite(r->baseline_acc)) jnum(f, "baseline_acc", r->baseline_acc, false);
+    if (isfinite(r->val_auc)) {
+        jnum(f, "val_auc", r->val_auc, false);
+        jnum(f, "val_logloss", r->val_logloss, false);
+        jnum(f, "best_auc", r->best_auc, false);
+    }
     jnum(f, "samples_per_s", r->samples_per_s, false);
     jnum(f, "train_s", r->train_s, false);
     jnum(f, "wall_s", r->wall_s, false);
@@ -441,7 +461,15 @@ void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_resu
     fprintf(f, "model %s, precision %s, %lld steps (%.2f epochs) of batch %d on %d threads\n", o->model,
             weft_precision_name(o->precision), (long long)r->steps, r->epochs, o->batch, o->threads);
     if (isfinite(r->train_loss)) fprintf(f, "  train loss        %.4f\n", r->train_loss);
-    if (isfinite(r->test_acc)) fprintf(f, "  test accuracy     %.2f%%  (loss %.4f)\n", 100 * r->test_acc, r->test_loss);
+    if (isfinite(r->test_acc)) fprintf(f, "  %s accuracy %6.2f%%  (loss %.4f)\n", isfinite(r->baseline_acc) ? "validation" : "test      ",
+                                       100 * r->test_acc, r->test_loss);
+    if (isfinite(r->baseline_acc))
+        fprintf(f, "  baseline          %.2f%%  (each word's most frequent tag in training)\n", 100 * r->baseline_acc);
+    if (isfinite(r->val_auc)) {
+        fprintf(f, "  validation AUC    %.4f  (log loss %.4f)", r->val_auc, r->val_logloss);
+        if (isfinite(r->best_auc)) fprintf(f, "; best achievable %.4f (gap %.4f)", r->best_auc, r->best_auc - r->val_auc);
+        fputc('\n', f);
+    }
     if (isfinite(r->val_bpb)) fprintf(f, "  validation        %.4f bits per byte  (loss %.4f)\n", r->val_bpb, r->test_loss);
     if (r->samples_per_s > 0) fprintf(f, "  speed             %.0f samples/s\n", r->samples_per_s);
     fprintf(f, "  parameters        %lld, %.0f bytes each with optimizer state\n", (long long)r->params, r->bytes_per_param);

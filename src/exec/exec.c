@@ -34,10 +34,11 @@ static bool widened(const weft_graph *g, const weft_node *n, int i)
 
 static int64_t node_scratch(const weft_graph *g, const weft_node *n, const weft_pool *pool)
 {
-    if (weft_exec_kernel(n->op)->raw) return 0;
+    /* raw kernels read their inputs as stored; every kernel writes fp32 */
+    bool raw = weft_exec_kernel(n->op)->raw;
     int64_t f = 0;
     for (int i = 0; i < n->nin; i++)
-        if (widened(g, n, i)) f += (weft_shape_numel(&g->values[n->in[i]].shape) + 15) & ~15;
+        if (!raw && widened(g, n, i)) f += (weft_shape_numel(&g->values[n->in[i]].shape) + 15) & ~15;
     for (int j = 0; j < n->nout; j++)
         if (g->values[n->out[j]].dtype == WEFT_BF16)
             f += (weft_shape_numel(&g->values[n->out[j]].shape) + 15) & ~15;

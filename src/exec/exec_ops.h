@@ -21,11 +21,30 @@ typedef void (*weft_krun_fn)(const weft_kctx *k);
 
 typedef struct {
     weft_krun_fn run;
-    bool raw;   /* reads and writes its buffers in their stored dtype itself */
+    bool raw;   /* reads its inputs in their stored dtype itself (outputs are fp32
+                   scratch as for every kernel; updates mutate their inputs) */
 } weft_kernel_info;
 
 const weft_kernel_info *weft_exec_kernel(weft_op op);
 /* Kernel scratch (floats) that node n needs. */
 int64_t weft_exec_op_scratch(const weft_graph *g, const weft_node *n, const weft_pool *pool);
+
+/* ops_nn.c: the sequence, vision and recommendation ops. */
+void weft_run_sigmoid_tanh(const weft_kctx *k);
+void weft_run_softmax(const weft_kctx *k);      /* and softmax_bwd   */
+void weft_run_transpose(const weft_kctx *k);
+void weft_run_concat(const weft_kctx *k);
+void weft_run_split(const weft_kctx *k);        /* and split_bwd     */
+void weft_run_dropout(const weft_kctx *k);      /* and dropout_bwd   */
+void weft_run_bce(const weft_kctx *k);          /* and bce_bwd       */
+void weft_run_embbag(const weft_kctx *k);       /* raw: reads a bf16 table's touched rows only */
+void weft_run_embbag_bwd(const weft_kctx *k);
+void weft_run_dot_interact(const weft_kctx *k); /* and its backward  */
+void weft_run_batchnorm(const weft_kctx *k);
+void weft_run_batchnorm_bwd(const weft_kctx *k);
+void weft_run_avgpool(const weft_kctx *k);      /* and avgpool_bwd   */
+void weft_run_lstm(const weft_kctx *k);
+void weft_run_lstm_bwd(const weft_kctx *k);
+int64_t weft_exec_nn_scratch(const weft_graph *g, const weft_node *n);
 
 #endif

@@ -83,10 +83,13 @@ static void run_copy(const weft_kctx *k)
     if (k->out[0] != k->in[0]) memcpy(k->out[0], k->in[0], (size_t)n * sizeof(float));
 }
 
+/* Per-token cross-entropy: a label of -1 is ignored (padding); the loss is
+ * the mean over the others. The backward recomputes the rows' log-sum-exp. */
 static void run_xent(const weft_kctx *k)
 {
     const weft_shape *l = SH(k->n->in[0]);
-    OUT(0)[0] = weft_k_xent_fwd(IN(0), (const int32_t *)k->in[1], (int)l->d[0], (int)l->d[1]);
+    OUT(0)[0] = weft_k_xent_tok_fwd_pool(k->pool, k->scratch, IN(0), (const int32_t *)k->in[1], l->d[0],
+                                         (int)l->d[1], -1);
 }
 
 static void run_dot(const weft_kctx *k)
@@ -100,7 +103,9 @@ static void run_dot(const weft_kctx *k)
 static void act_bwd_chunk(void *c, int64_t b, int64_t e)
 {
     const weft_kctx *k = c;
-    weft_k_act_bwd(OUT(0) + b, IN(0) + b, IN(1) + b, e - b, (weft_act)k->n->a.act);
+    if (k->n->a.act == 3) weft_k_sigmoid_bwd(OUT(0) + b, IN(0) + b, IN(1) + b, e - b);
+    else if (k->n->a.act == 4) weft_k_tanh_bwd(OUT(0) + b, IN(0) + b, IN(1) + b, e - b);
+    else weft_k_act_bwd(OUT(0) + b, IN(0) + b, IN(1) + b, e - b, (weft_act)k->n->a.act);
 }
 
 static void run_act_bwd(const weft_kctx *k)
@@ -137,7 +142,9 @@ static void run_conv_bwd_weight(const weft_kctx *k)
 static void run_xent_bwd(const weft_kctx *k)
 {
     const weft_shape *l = SH(k->n->in[0]);
-    weft_k_xent_bwd(OUT(0), IN(0), (const int32_t *)k->in[1], (int)l->d[0], (int)l->d[1], 1.0f);
+    const int32_t *y = k->in[1];
+    weft_k_xent_tok_fwd_pool(k->pool, k->scratch, IN(0), y, l->d[0], (int)l->d[1], -1);
+    weft_k_xent_tok_bwd_pool(k->pool, OUT(0), IN(0), k->scratch, y, l->d[0], (int)l->d[1], -1, 1.0f);
 }
 
 static void run_embedding(const weft_kctx *k)
@@ -273,9 +280,46 @@ static void adamw_chunk(void *c, int64_t b, int64_t e)
                           u->r, u->key);
 }
 
+static size_t elsize(bool f32) { return f32 ? sizeof(float) : sizeof(weft_bf16); }
+static void *at(void *p, int64_t i, bool f32) { return p ? (char *)p + (size_t)i * elsize(f32) : NULL; }
+
+/* A sparse gradient: row r of the weight (and of its state) takes the
+ * update of gradient row u, alone; untouched rows, and their state, are
+ * left as they are. Each row's rounding stream is keyed by (param, row). */
+static void run_update_sparse(const weft_kctx *k, const weft_value *w, weft_round rnd, bool f32)
+{
+    const weft_node *n = k->n;
+    const int32_t *rows = k->raw_in[n->a.slot_rows];
+    int64_t nnz = k->g->values[n->in[n->a.slot_rows]].shape.d[0], D = w->shape.d[1];
+    const weft_optim_hp *h = &k->opts->hp;
+    weft_sgd_hp sh = { h->lr, h->momentum, h->weight_decay };
+    weft_adamw_hp ah = { h->lr, h->beta1, h->beta2, h->eps, h->weight_decay };
+    void *m = slot(k, n->a.slot_m), *v = slot(k, n->a.slot_v), *comp = slot(k, n->a.slot_comp);
+    for (int64_t u = 0; u < nnz && rows[u] >= 0; u++) {
+        int64_t r = (int64_t)rows[u] * D;
+        void *wr = at(k->raw_in[0], r, f32), *g = at(k->raw_in[1], u * D, f32);
+        weft_rng_key key = weft_rng_key_make(k->seed, (uint64_t)k->opts->step,
+                                             ((uint64_t)(n->a.param + 1) << 32) | (uint32_t)rows[u]);
+        if (n->op == WEFT_OP_SGD && f32)
+            weft_k_sgd_f32(wr, h->momentum ? at(m, r, f32) : NULL, g, 0, D, &sh, k->opts->step <= 1);
+        else if (n->op == WEFT_OP_SGD)
+            weft_k_sgd_bf16(wr, h->momentum ? at(m, r, f32) : NULL, at(comp, r, f32), g, 0, D, &sh,
+                            k->opts->step <= 1, rnd, key);
+        else if (f32)
+            weft_k_adamw_f32(wr, at(m, r, f32), at(v, r, f32), g, 0, D, &ah, k->opts->step);
+        else
+            weft_k_adamw_bf16(wr, at(m, r, f32), at(v, r, f32), at(comp, r, f32), g, 0, D, &ah,
+                              k->opts->step, rnd, key);
+    }
+}
+
 static void run_update(const weft_kctx *k)
 {
     const weft_value *w = &k->g->values[k->n->in[0]];
+    if (k->n->a.slot_rows) {
+        run_update_sparse(k, w, policy_round(k->g->precision), w->dtype == WEFT_F32);
+        return;
+    }
     upd_ctx u = { k, policy_round(k->g->precision),
                   weft_rng_key_make(k->seed, (uint64_t)k->opts->step, (uint64_t)k->n->a.param),
                   w->dtype == WEFT_F32 };
@@ -307,6 +351,28 @@ static const weft_kernel_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_CONV2D_BWD_WEIGHT] = { run_conv_bwd_weight, false },
     [WEFT_OP_MAXPOOL_BWD]       = { run_pool, false },
     [WEFT_OP_XENT_BWD]          = { run_xent_bwd, false },
+    [WEFT_OP_SIGMOID]           = { weft_run_sigmoid_tanh, false },
+    [WEFT_OP_TANH]              = { weft_run_sigmoid_tanh, false },
+    [WEFT_OP_SOFTMAX]           = { weft_run_softmax, false },
+    [WEFT_OP_TRANSPOSE]         = { weft_run_transpose, false },
+    [WEFT_OP_CONCAT]            = { weft_run_concat, false },
+    [WEFT_OP_SPLIT]             = { weft_run_split, false },
+    [WEFT_OP_DROPOUT]           = { weft_run_dropout, false },
+    [WEFT_OP_BCE]               = { weft_run_bce, false },
+    [WEFT_OP_EMBBAG]            = { weft_run_embbag, true },
+    [WEFT_OP_DOT_INTERACT]      = { weft_run_dot_interact, false },
+    [WEFT_OP_BATCHNORM]         = { weft_run_batchnorm, false },
+    [WEFT_OP_AVGPOOL]           = { weft_run_avgpool, false },
+    [WEFT_OP_LSTM]              = { weft_run_lstm, false },
+    [WEFT_OP_SOFTMAX_BWD]       = { weft_run_softmax, false },
+    [WEFT_OP_SPLIT_BWD]         = { weft_run_split, false },
+    [WEFT_OP_DROPOUT_BWD]       = { weft_run_dropout, false },
+    [WEFT_OP_BCE_BWD]           = { weft_run_bce, false },
+    [WEFT_OP_EMBBAG_BWD]        = { weft_run_embbag_bwd, false },
+    [WEFT_OP_DOT_INTERACT_BWD]  = { weft_run_dot_interact, false },
+    [WEFT_OP_BATCHNORM_BWD]     = { weft_run_batchnorm_bwd, false },
+    [WEFT_OP_AVGPOOL_BWD]       = { weft_run_avgpool, false },
+    [WEFT_OP_LSTM_BWD]          = { weft_run_lstm_bwd, false },
     [WEFT_OP_SGD]               = { run_update, true },
     [WEFT_OP_ADAMW]             = { run_update, true },
 };
@@ -318,13 +384,14 @@ int64_t weft_exec_op_scratch(const weft_graph *g, const weft_node *n, const weft
     weft_conv_dims d;
     switch (n->op) {
     case WEFT_OP_ATTENTION: return 4 * weft_shape_numel(&g->values[n->in[0]].shape) / 3;
+    case WEFT_OP_XENT: case WEFT_OP_XENT_BWD: return g->values[n->in[0]].shape.d[0];
     case WEFT_OP_ATTENTION_BWD:
         return 7 * weft_shape_numel(&g->values[n->in[1]].shape) / 3 +
                weft_k_attention_bwd_scratch(pool, (int)g->values[n->in[1]].shape.d[1]);
     case WEFT_OP_CONV2D: d = conv_dims(g, n->in[0], n->in[1], n->a.stride, n->a.pad); break;
     case WEFT_OP_CONV2D_BWD_DATA: d = conv_dims(g, n->in[2], n->in[1], n->a.stride, n->a.pad); break;
     case WEFT_OP_CONV2D_BWD_WEIGHT: d = conv_dims(g, n->in[1], n->out[0], n->a.stride, n->a.pad); break;
-    default: return 0;
+    default: return weft_exec_nn_scratch(g, n);
     }
     return weft_k_conv2d_scratch(&d);
 }

@@ -11,8 +11,8 @@ weft_status weft_pass_autodiff(weft_graph *g, int loss)
     if (loss < 0 || loss >= g->nvalues || g->values[loss].shape.ndim != 0)
         return weft_fail(WEFT_ERR_ARG, "autodiff: the loss must be a scalar value of the graph");
     int lp = g->values[loss].producer;
-    if (lp < 0 || (g->nodes[lp].op != WEFT_OP_XENT && g->nodes[lp].op != WEFT_OP_DOT))
-        return weft_fail(WEFT_ERR_ARG, "autodiff: the loss must be produced by a loss op (xent, dot)");
+    if (lp < 0 || (g->nodes[lp].op != WEFT_OP_XENT && g->nodes[lp].op != WEFT_OP_DOT && g->nodes[lp].op != WEFT_OP_BCE))
+        return weft_fail(WEFT_ERR_ARG, "autodiff: the loss must be produced by a loss op (xent, bce, dot)");
     g->loss = loss;
     int nv = g->nvalues, nfwd = g->nnodes;
     bool *needs = calloc((size_t)nv, sizeof *needs);
@@ -54,6 +54,9 @@ weft_status weft_pass_autodiff(weft_graph *g, int loss)
             if (!(need & (1u << k)) || dx[k] < 0) continue;
             if (grad[v] < 0) {
                 grad[v] = dx[k];
+            } else if (weft_sparse_rows(g, grad[v]) >= 0 || weft_sparse_rows(g, dx[k]) >= 0) {
+                s = weft_fail(WEFT_ERR_ARG, "autodiff: %s has a sparse gradient (an embedding bag's table) "
+                              "and is used more than once", g->values[v].name);
             } else {
                 int in[2] = { grad[v], dx[k] }, out[1];
                 grad[v] = weft_g_node(g, WEFT_OP_ADD, WEFT_PHASE_BWD, in, 2, NULL, out, 1);

@@ -156,7 +156,7 @@ int weft_g_node(weft_graph *g, weft_op op, weft_phase ph, const int *in, int nin
     node.nout = nout;
     int idx = g->nnodes;
     weft_role role = ph == WEFT_PHASE_BWD ? WEFT_ROLE_GRAD : WEFT_ROLE_ACT;
-    if (op == WEFT_OP_XENT) role = WEFT_ROLE_LOSS;
+    if (op == WEFT_OP_XENT || op == WEFT_OP_BCE) role = WEFT_ROLE_LOSS;
     for (int j = 0; j < nout; j++) {
         char name[WEFT_NAME_MAX];
         out_name(name, sizeof name, op, idx, j, nout);
@@ -260,6 +260,78 @@ int weft_g_attention(weft_graph *g, int qkv, int heads, bool causal)
     return weft_g_node(g, WEFT_OP_ATTENTION, WEFT_PHASE_FWD, &qkv, 1, &a, out, 2);
 }
 
+int weft_g_sigmoid(weft_graph *g, int x) { return fwd1(g, WEFT_OP_SIGMOID, &x, 1, NULL); }
+int weft_g_tanh(weft_graph *g, int x) { return fwd1(g, WEFT_OP_TANH, &x, 1, NULL); }
+int weft_g_softmax(weft_graph *g, int x) { return fwd1(g, WEFT_OP_SOFTMAX, &x, 1, NULL); }
+int weft_g_avgpool(weft_graph *g, int x) { return fwd1(g, WEFT_OP_AVGPOOL, &x, 1, NULL); }
+
+int weft_g_transpose(weft_graph *g, int x, int a_, int b)
+{
+    weft_attrs a = { .axis = a_, .axis2 = b };
+    return fwd1(g, WEFT_OP_TRANSPOSE, &x, 1, &a);
+}
+
+int weft_g_concat(weft_graph *g, const int *xs, int n, int axis)
+{
+    weft_attrs a = { .axis = axis };
+    return fwd1(g, WEFT_OP_CONCAT, xs, n, &a);
+}
+
+int weft_g_split(weft_graph *g, int x, int axis, int64_t start, int64_t len)
+{
+    weft_attrs a = { .axis = axis, .start = start, .len = len };
+    return fwd1(g, WEFT_OP_SPLIT, &x, 1, &a);
+}
+
+int weft_g_dropout(weft_graph *g, int x, float p)
+{
+    weft_attrs a = { .p = p };
+    return fwd1(g, WEFT_OP_DROPOUT, &x, 1, &a);
+}
+
+int weft_g_bce(weft_graph *g, int logits, int targets)
+{
+    int in[2] = { logits, targets };
+    return fwd1(g, WEFT_OP_BCE, in, 2, NULL);
+}
+
+int weft_g_embbag(weft_graph *g, int ids, int table)
+{
+    int in[2] = { ids, table };
+    return fwd1(g, WEFT_OP_EMBBAG, in, 2, NULL);
+}
+
+int weft_g_dot_interact(weft_graph *g, int dense, int emb)
+{
+    int in[2] = { dense, emb };
+    return fwd1(g, WEFT_OP_DOT_INTERACT, in, 2, NULL);
+}
+
+int weft_g_batchnorm(weft_graph *g, const char *name, int x, int gamma, int beta, float eps, float momentum)
+{
+    if (g->err) return -1;
+    if (x < 0 || x >= g->nvalues || g->values[x].shape.ndim < 2)
+        return gfail(g, WEFT_ERR_SHAPE, "batchnorm %s: input is not a (N,C,...) value", name);
+    char mn[WEFT_NAME_MAX], vn[WEFT_NAME_MAX];
+    snprintf(mn, sizeof mn, "%.*s.running_mean", WEFT_NAME_MAX - 14, name);
+    snprintf(vn, sizeof vn, "%.*s.running_var", WEFT_NAME_MAX - 14, name);
+    weft_shape cs = weft_shape_make(1, &g->values[x].shape.d[1]);
+    int rm = weft_g_value(g, mn, WEFT_ROLE_STATE, WEFT_F32, &cs);
+    int rv = weft_g_value(g, vn, WEFT_ROLE_STATE, WEFT_F32, &cs);
+    if (rm < 0 || rv < 0) return -1;
+    g->values[rm].init = WEFT_INIT_ZERO;
+    g->values[rv].init = WEFT_INIT_ONE;
+    int in[5] = { x, gamma, beta, rm, rv }, out[WEFT_MAX_OUT];
+    weft_attrs a = { .eps = eps, .p = momentum };
+    return weft_g_node(g, WEFT_OP_BATCHNORM, WEFT_PHASE_FWD, in, 5, &a, out, 3);
+}
+
+int weft_g_lstm(weft_graph *g, int x, int w_ih, int w_hh, int b_ih, int b_hh)
+{
+    int in[5] = { x, w_ih, w_hh, b_ih, b_hh }, out[WEFT_MAX_OUT];
+    return weft_g_node(g, WEFT_OP_LSTM, WEFT_PHASE_FWD, in, 5, NULL, out, 3);
+}
+
 /* ---- verifier ------------------------------------------------------------- */
 
 weft_status weft_graph_verify(const weft_graph *g)
@@ -358,7 +430,8 @@ void weft_graph_dump(const weft_graph *g, FILE *f)
             fprintf(f, " ->");
             for (int j = 0; j < n->nout; j++) fprintf(f, " %%%d", n->out[j]);
         }
-        if (n->a.act) fprintf(f, " act=%s", n->a.act == 1 ? "relu" : "gelu");
+        static const char *acts[] = { "", "relu", "gelu", "sigmoid", "tanh" };
+        if (n->a.act > 0 && n->a.act < 5) fprintf(f, " act=%s", acts[n->a.act]);
         if (n->op == WEFT_OP_CONV2D || n->op == WEFT_OP_CONV2D_BWD_DATA || n->op == WEFT_OP_CONV2D_BWD_WEIGHT)
             fprintf(f, " stride=%d pad=%d", n->a.stride, n->a.pad);
         if (n->op == WEFT_OP_MAXPOOL || n->op == WEFT_OP_MAXPOOL_BWD)

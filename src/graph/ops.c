@@ -5,9 +5,9 @@
 
 #define V(i) (&g->values[n->in[i]])
 
-static bool is_float(weft_dtype t) { return t == WEFT_F32 || t == WEFT_BF16; }
+bool wop_is_float(weft_dtype t) { return t == WEFT_F32 || t == WEFT_BF16; }
 
-static weft_status bad(const weft_graph *g, const weft_node *n, const char *what, int i)
+weft_status wop_bad(const weft_graph *g, const weft_node *n, const char *what, int i)
 {
     char sb[64];
     const weft_value *v = &g->values[n->in[i]];
@@ -15,22 +15,22 @@ static weft_status bad(const weft_graph *g, const weft_node *n, const char *what
                      v->name, weft_dtype_name(v->dtype), weft_shape_str(&v->shape, sb, sizeof sb), what);
 }
 
-static weft_status need_float(const weft_graph *g, const weft_node *n, int i)
+weft_status wop_need_float(const weft_graph *g, const weft_node *n, int i)
 {
-    return is_float(V(i)->dtype) ? WEFT_OK : bad(g, n, "must be f32 or bf16", i);
+    return wop_is_float(V(i)->dtype) ? WEFT_OK : wop_bad(g, n, "must be f32 or bf16", i);
 }
 
 /* Float inputs i and j must share a dtype: a unit reads one precision. */
-static weft_status need_dtype(const weft_graph *g, const weft_node *n, int i, int j)
+weft_status wop_need_dtype(const weft_graph *g, const weft_node *n, int i, int j)
 {
-    return V(i)->dtype == V(j)->dtype ? WEFT_OK : bad(g, n, "must have input 0's dtype", j);
+    return V(i)->dtype == V(j)->dtype ? WEFT_OK : wop_bad(g, n, "must have input 0's dtype", j);
     (void)i;
 }
 
-static weft_status need_same(const weft_graph *g, const weft_node *n, int i, int j)
+weft_status wop_need_same(const weft_graph *g, const weft_node *n, int i, int j)
 {
     if (!weft_shape_eq(&V(i)->shape, &V(j)->shape))
-        return bad(g, n, "must have the shape of input 0", j);
+        return wop_bad(g, n, "must have the shape of input 0", j);
     (void)i;
     return WEFT_OK;
 }
@@ -39,15 +39,15 @@ static weft_status need_same(const weft_graph *g, const weft_node *n, int i, int
 
 static weft_status infer_linear(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
-    for (int i = 1; i < n->nin; i++) WEFT_TRY(need_dtype(g, n, 0, i));
+    WEFT_TRY(wop_need_float(g, n, 0)); WEFT_TRY(wop_need_float(g, n, 1));
+    for (int i = 1; i < n->nin; i++) WEFT_TRY(wop_need_dtype(g, n, 0, i));
     const weft_shape *x = &V(0)->shape, *w = &V(1)->shape;
-    if (x->ndim != 2) return bad(g, n, "must be 2-D (M,K)", 0);
-    if (w->ndim != 2 || w->d[1] != x->d[1]) return bad(g, n, "must be (N,K) with K = x's columns", 1);
+    if (x->ndim != 2) return wop_bad(g, n, "must be 2-D (M,K)", 0);
+    if (w->ndim != 2 || w->d[1] != x->d[1]) return wop_bad(g, n, "must be (N,K) with K = x's columns", 1);
     if (n->a.has_bias) {
         if (n->nin != 3) return weft_fail(WEFT_ERR_SHAPE, "linear: has_bias without a bias input");
         const weft_shape *b = &V(2)->shape;
-        if (b->ndim != 1 || b->d[0] != w->d[0]) return bad(g, n, "must be (N)", 2);
+        if (b->ndim != 1 || b->d[0] != w->d[0]) return wop_bad(g, n, "must be (N)", 2);
     }
     if (n->a.act == 2) return weft_fail(WEFT_ERR_SHAPE, "linear: fused gelu is not supported; use a gelu node");
     int64_t d[2] = { x->d[0], w->d[0] };
@@ -56,11 +56,11 @@ static weft_status infer_linear(const weft_graph *g, const weft_node *n, weft_sh
     return WEFT_OK;
 }
 
-static weft_status infer_same(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+weft_status wop_infer_same(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0));
+    WEFT_TRY(wop_need_float(g, n, 0));
     for (int i = 1; i < n->nin; i++) {
-        WEFT_TRY(need_float(g, n, i)); WEFT_TRY(need_same(g, n, 0, i)); WEFT_TRY(need_dtype(g, n, 0, i));
+        WEFT_TRY(wop_need_float(g, n, i)); WEFT_TRY(wop_need_same(g, n, 0, i)); WEFT_TRY(wop_need_dtype(g, n, 0, i));
     }
     s[0] = V(0)->shape;
     t[0] = V(0)->dtype;
@@ -70,14 +70,14 @@ static weft_status infer_same(const weft_graph *g, const weft_node *n, weft_shap
 static weft_status conv_out(const weft_graph *g, const weft_node *n, int xi, int wi, weft_shape *y)
 {
     const weft_shape *x = &V(xi)->shape, *w = &V(wi)->shape;
-    if (x->ndim != 4) return bad(g, n, "must be 4-D (N,C,H,W)", xi);
-    if (w->ndim != 4 || w->d[1] != x->d[1]) return bad(g, n, "must be (OC,C,KH,KW) with C = x's channels", wi);
+    if (x->ndim != 4) return wop_bad(g, n, "must be 4-D (N,C,H,W)", xi);
+    if (w->ndim != 4 || w->d[1] != x->d[1]) return wop_bad(g, n, "must be (OC,C,KH,KW) with C = x's channels", wi);
     if (n->a.stride < 1 || n->a.pad < 0)
         return weft_fail(WEFT_ERR_SHAPE, "%s: stride %d, pad %d", weft_op_name(n->op), n->a.stride, n->a.pad);
     int64_t oh = (x->d[2] + 2 * n->a.pad - w->d[2]) / n->a.stride + 1;
     int64_t ow = (x->d[3] + 2 * n->a.pad - w->d[3]) / n->a.stride + 1;
     if (x->d[2] + 2 * n->a.pad < w->d[2] || x->d[3] + 2 * n->a.pad < w->d[3])
-        return bad(g, n, "is smaller than the kernel", xi);
+        return wop_bad(g, n, "is smaller than the kernel", xi);
     int64_t d[4] = { x->d[0], w->d[0], oh, ow };
     *y = weft_shape_make(4, d);
     return WEFT_OK;
@@ -85,12 +85,12 @@ static weft_status conv_out(const weft_graph *g, const weft_node *n, int xi, int
 
 static weft_status infer_conv(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
-    for (int i = 1; i < n->nin; i++) WEFT_TRY(need_dtype(g, n, 0, i));
+    WEFT_TRY(wop_need_float(g, n, 0)); WEFT_TRY(wop_need_float(g, n, 1));
+    for (int i = 1; i < n->nin; i++) WEFT_TRY(wop_need_dtype(g, n, 0, i));
     WEFT_TRY(conv_out(g, n, 0, 1, &s[0]));
     if (n->a.has_bias) {
         if (n->nin != 3) return weft_fail(WEFT_ERR_SHAPE, "conv2d: has_bias without a bias input");
-        if (V(2)->shape.ndim != 1 || V(2)->shape.d[0] != V(1)->shape.d[0]) return bad(g, n, "must be (OC)", 2);
+        if (V(2)->shape.ndim != 1 || V(2)->shape.d[0] != V(1)->shape.d[0]) return wop_bad(g, n, "must be (OC)", 2);
     }
     if (n->a.act == 2) return weft_fail(WEFT_ERR_SHAPE, "conv2d: fused gelu is not supported");
     t[0] = V(0)->dtype;
@@ -100,7 +100,7 @@ static weft_status infer_conv(const weft_graph *g, const weft_node *n, weft_shap
 static weft_status pool_out(const weft_graph *g, const weft_node *n, weft_shape *y)
 {
     const weft_shape *x = &V(n->op == WEFT_OP_MAXPOOL ? 0 : 1)->shape;
-    if (x->ndim != 4) return bad(g, n, "must be 4-D (N,C,H,W)", n->op == WEFT_OP_MAXPOOL ? 0 : 1);
+    if (x->ndim != 4) return wop_bad(g, n, "must be 4-D (N,C,H,W)", n->op == WEFT_OP_MAXPOOL ? 0 : 1);
     if (n->a.k < 1 || n->a.stride < 1 || x->d[2] < n->a.k || x->d[3] < n->a.k)
         return weft_fail(WEFT_ERR_SHAPE, "maxpool: window %d, stride %d does not fit %lldx%lld",
                          n->a.k, n->a.stride, (long long)x->d[2], (long long)x->d[3]);
@@ -112,7 +112,7 @@ static weft_status pool_out(const weft_graph *g, const weft_node *n, weft_shape 
 
 static weft_status infer_pool(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0));
+    WEFT_TRY(wop_need_float(g, n, 0));
     WEFT_TRY(pool_out(g, n, &s[0]));
     t[0] = V(0)->dtype;
     return WEFT_OK;
@@ -127,11 +127,11 @@ static weft_status infer_reshape(const weft_graph *g, const weft_node *n, weft_s
 
 static weft_status xent_check(const weft_graph *g, const weft_node *n)
 {
-    WEFT_TRY(need_float(g, n, 0));
+    WEFT_TRY(wop_need_float(g, n, 0));
     const weft_shape *l = &V(0)->shape, *y = &V(1)->shape;
-    if (l->ndim != 2) return bad(g, n, "must be 2-D (M,C)", 0);
+    if (l->ndim != 2) return wop_bad(g, n, "must be 2-D (M,C)", 0);
     if (V(1)->dtype != WEFT_I32 || y->ndim != 1 || y->d[0] != l->d[0])
-        return bad(g, n, "must be i32 labels (M)", 1);
+        return wop_bad(g, n, "must be i32 labels (M)", 1);
     return WEFT_OK;
 }
 
@@ -145,7 +145,7 @@ static weft_status infer_xent(const weft_graph *g, const weft_node *n, weft_shap
 
 static weft_status infer_dot(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1)); WEFT_TRY(need_same(g, n, 0, 1));
+    WEFT_TRY(wop_need_float(g, n, 0)); WEFT_TRY(wop_need_float(g, n, 1)); WEFT_TRY(wop_need_same(g, n, 0, 1));
     s[0] = weft_shape_make(0, NULL);
     t[0] = WEFT_F32;
     return WEFT_OK;
@@ -161,7 +161,7 @@ static weft_status infer_xent_bwd(const weft_graph *g, const weft_node *n, weft_
 
 static weft_status infer_cast(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0));
+    WEFT_TRY(wop_need_float(g, n, 0));
     if (n->a.dtype != WEFT_F32 && n->a.dtype != WEFT_BF16)
         return weft_fail(WEFT_ERR_SHAPE, "cast: target dtype must be f32 or bf16");
     s[0] = V(0)->shape;
@@ -169,18 +169,24 @@ static weft_status infer_cast(const weft_graph *g, const weft_node *n, weft_shap
     return WEFT_OK;
 }
 
+static weft_status infer_dropout(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
+{
+    if (!(n->a.p >= 0 && n->a.p < 1)) return weft_fail(WEFT_ERR_SHAPE, "dropout: probability %g is not in [0, 1)", (double)n->a.p);
+    return wop_infer_same(g, n, s, t);
+}
+
 static weft_status infer_act_bwd(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    if (n->a.act < 1 || n->a.act > 2) return weft_fail(WEFT_ERR_SHAPE, "act_bwd: no activation");
-    return infer_same(g, n, s, t);
+    if (n->a.act < 1 || n->a.act > 4) return weft_fail(WEFT_ERR_SHAPE, "act_bwd: no activation");
+    return wop_infer_same(g, n, s, t);
 }
 
 static weft_status infer_linear_bwd_data(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    WEFT_TRY(wop_need_float(g, n, 0)); WEFT_TRY(wop_need_float(g, n, 1));
     const weft_shape *dy = &V(0)->shape, *w = &V(1)->shape;
-    if (dy->ndim != 2) return bad(g, n, "must be 2-D (M,N)", 0);
-    if (w->ndim != 2 || w->d[0] != dy->d[1]) return bad(g, n, "must be (N,K)", 1);
+    if (dy->ndim != 2) return wop_bad(g, n, "must be 2-D (M,N)", 0);
+    if (w->ndim != 2 || w->d[0] != dy->d[1]) return wop_bad(g, n, "must be (N,K)", 1);
     int64_t d[2] = { dy->d[0], w->d[1] };
     s[0] = weft_shape_make(2, d);
     t[0] = V(0)->dtype;
@@ -189,10 +195,10 @@ static weft_status infer_linear_bwd_data(const weft_graph *g, const weft_node *n
 
 static weft_status infer_linear_bwd_weight(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    WEFT_TRY(wop_need_float(g, n, 0)); WEFT_TRY(wop_need_float(g, n, 1));
     const weft_shape *dy = &V(0)->shape, *x = &V(1)->shape;
-    if (dy->ndim != 2) return bad(g, n, "must be 2-D (M,N)", 0);
-    if (x->ndim != 2 || x->d[0] != dy->d[0]) return bad(g, n, "must be (M,K)", 1);
+    if (dy->ndim != 2) return wop_bad(g, n, "must be 2-D (M,N)", 0);
+    if (x->ndim != 2 || x->d[0] != dy->d[0]) return wop_bad(g, n, "must be (M,K)", 1);
     int64_t d[2] = { dy->d[1], x->d[1] };
     s[0] = weft_shape_make(2, d);
     s[1] = weft_shape_make(1, d);
@@ -202,10 +208,10 @@ static weft_status infer_linear_bwd_weight(const weft_graph *g, const weft_node 
 
 static weft_status infer_conv_bwd_data(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    WEFT_TRY(wop_need_float(g, n, 0)); WEFT_TRY(wop_need_float(g, n, 1));
     weft_shape y;
     WEFT_TRY(conv_out(g, n, 2, 1, &y));
-    if (!weft_shape_eq(&y, &V(0)->shape)) return bad(g, n, "is not the conv's output shape", 0);
+    if (!weft_shape_eq(&y, &V(0)->shape)) return wop_bad(g, n, "is not the conv's output shape", 0);
     s[0] = V(2)->shape;
     t[0] = V(0)->dtype;
     return WEFT_OK;
@@ -213,9 +219,9 @@ static weft_status infer_conv_bwd_data(const weft_graph *g, const weft_node *n, 
 
 static weft_status infer_conv_bwd_weight(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    WEFT_TRY(wop_need_float(g, n, 0)); WEFT_TRY(wop_need_float(g, n, 1));
     const weft_shape *dy = &V(0)->shape, *x = &V(1)->shape;
-    if (dy->ndim != 4 || x->ndim != 4 || dy->d[0] != x->d[0]) return bad(g, n, "must be (N,C,H,W) matching dy", 1);
+    if (dy->ndim != 4 || x->ndim != 4 || dy->d[0] != x->d[0]) return wop_bad(g, n, "must be (N,C,H,W) matching dy", 1);
     /* The kernel size follows from the shapes: OH = (H + 2p - KH)/s + 1 has a
      * unique KH only for stride 1; the weight's shape is passed as the
      * node's aux k for other strides. */
@@ -230,33 +236,43 @@ static weft_status infer_conv_bwd_weight(const weft_graph *g, const weft_node *n
 
 static weft_status infer_pool_bwd(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_float(g, n, 1));
+    WEFT_TRY(wop_need_float(g, n, 0)); WEFT_TRY(wop_need_float(g, n, 1));
     weft_shape y;
     WEFT_TRY(pool_out(g, n, &y));
-    if (!weft_shape_eq(&y, &V(0)->shape)) return bad(g, n, "is not the pool's output shape", 0);
+    if (!weft_shape_eq(&y, &V(0)->shape)) return wop_bad(g, n, "is not the pool's output shape", 0);
     s[0] = V(1)->shape;
     t[0] = V(0)->dtype;
     return WEFT_OK;
 }
 
+/* w, g, states...; with a.slot_rows the gradient is sparse: rows (n) i32 and
+ * g (n, D) for a (V, D) weight. */
 static weft_status infer_update(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
     (void)s; (void)t;
-    for (int i = 1; i < n->nin; i++) {
-        if (!weft_shape_eq(&V(i)->shape, &V(0)->shape)) return bad(g, n, "must have the weight's shape", i);
-        if (!is_float(V(i)->dtype)) return bad(g, n, "must be f32 or bf16", i);
+    int r = n->a.slot_rows;
+    if (r) {
+        const weft_shape *w = &V(0)->shape, *gs = &V(1)->shape, *rs = &V(r)->shape;
+        if (r >= n->nin || V(r)->dtype != WEFT_I32 || rs->ndim != 1) return wop_bad(g, n, "must be i32 rows (n)", r);
+        if (w->ndim != 2 || gs->ndim != 2 || gs->d[0] != rs->d[0] || gs->d[1] != w->d[1])
+            return wop_bad(g, n, "must be a sparse gradient (n, D) of a (V, D) weight", 1);
     }
-    for (int i = 1; i < n->nin; i++)
-        if (V(i)->dtype != V(0)->dtype) return bad(g, n, "must have the weight's dtype", i);
+    for (int i = 1; i < n->nin; i++) {
+        if (i == r) continue;
+        if (i != 1 || !r)
+            if (!weft_shape_eq(&V(i)->shape, &V(0)->shape)) return wop_bad(g, n, "must have the weight's shape", i);
+        if (!wop_is_float(V(i)->dtype)) return wop_bad(g, n, "must be f32 or bf16", i);
+        if (V(i)->dtype != V(0)->dtype) return wop_bad(g, n, "must have the weight's dtype", i);
+    }
     return WEFT_OK;
 }
 
 static weft_status infer_embedding(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
     const weft_shape *ids = &V(0)->shape, *tab = &V(1)->shape;
-    if (V(0)->dtype != WEFT_I32 || ids->ndim < 1 || ids->ndim >= WEFT_MAX_DIMS) return bad(g, n, "must be i32 ids", 0);
-    WEFT_TRY(need_float(g, n, 1));
-    if (tab->ndim != 2) return bad(g, n, "must be a (V,D) table", 1);
+    if (V(0)->dtype != WEFT_I32 || ids->ndim < 1 || ids->ndim >= WEFT_MAX_DIMS) return wop_bad(g, n, "must be i32 ids", 0);
+    WEFT_TRY(wop_need_float(g, n, 1));
+    if (tab->ndim != 2) return wop_bad(g, n, "must be a (V,D) table", 1);
     s[0] = *ids;
     s[0].d[s[0].ndim++] = tab->d[1];
     t[0] = V(1)->dtype;
@@ -265,12 +281,12 @@ static weft_status infer_embedding(const weft_graph *g, const weft_node *n, weft
 
 static weft_status infer_embedding_bwd(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0));
-    if (V(1)->dtype != WEFT_I32) return bad(g, n, "must be i32 ids", 1);
+    WEFT_TRY(wop_need_float(g, n, 0));
+    if (V(1)->dtype != WEFT_I32) return wop_bad(g, n, "must be i32 ids", 1);
     const weft_shape *tab = &V(2)->shape;
-    if (tab->ndim != 2 || V(0)->shape.d[V(0)->shape.ndim - 1] != tab->d[1]) return bad(g, n, "must be (V,D)", 2);
+    if (tab->ndim != 2 || V(0)->shape.d[V(0)->shape.ndim - 1] != tab->d[1]) return wop_bad(g, n, "must be (V,D)", 2);
     if (weft_shape_numel(&V(0)->shape) != weft_shape_numel(&V(1)->shape) * tab->d[1])
-        return bad(g, n, "must have one row per id", 0);
+        return wop_bad(g, n, "must have one row per id", 0);
     s[0] = *tab;
     t[0] = V(0)->dtype;
     return WEFT_OK;
@@ -278,12 +294,12 @@ static weft_status infer_embedding_bwd(const weft_graph *g, const weft_node *n, 
 
 static weft_status infer_layernorm(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0));
+    WEFT_TRY(wop_need_float(g, n, 0));
     const weft_shape *x = &V(0)->shape;
-    if (x->ndim != 2) return bad(g, n, "must be 2-D (M,D)", 0);
+    if (x->ndim != 2) return wop_bad(g, n, "must be 2-D (M,D)", 0);
     for (int i = 1; i < 3; i++) {
-        WEFT_TRY(need_dtype(g, n, 0, i));
-        if (V(i)->shape.ndim != 1 || V(i)->shape.d[0] != x->d[1]) return bad(g, n, "must be (D)", i);
+        WEFT_TRY(wop_need_dtype(g, n, 0, i));
+        if (V(i)->shape.ndim != 1 || V(i)->shape.d[0] != x->d[1]) return wop_bad(g, n, "must be (D)", i);
     }
     if (!(n->a.eps > 0)) return weft_fail(WEFT_ERR_SHAPE, "layernorm: eps must be positive");
     s[0] = *x;
@@ -295,13 +311,13 @@ static weft_status infer_layernorm(const weft_graph *g, const weft_node *n, weft
 
 static weft_status infer_layernorm_bwd(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_same(g, n, 0, 1)); WEFT_TRY(need_dtype(g, n, 0, 1));
+    WEFT_TRY(wop_need_float(g, n, 0)); WEFT_TRY(wop_need_same(g, n, 0, 1)); WEFT_TRY(wop_need_dtype(g, n, 0, 1));
     const weft_shape *x = &V(1)->shape;
-    if (x->ndim != 2) return bad(g, n, "must be 2-D (M,D)", 1);
+    if (x->ndim != 2) return wop_bad(g, n, "must be 2-D (M,D)", 1);
     for (int i = 2; i < 4; i++)
         if (V(i)->dtype != WEFT_F32 || V(i)->shape.ndim != 1 || V(i)->shape.d[0] != x->d[0])
-            return bad(g, n, "must be the forward's f32 statistics (M)", i);
-    if (V(4)->shape.ndim != 1 || V(4)->shape.d[0] != x->d[1]) return bad(g, n, "must be gamma (D)", 4);
+            return wop_bad(g, n, "must be the forward's f32 statistics (M)", i);
+    if (V(4)->shape.ndim != 1 || V(4)->shape.d[0] != x->d[1]) return wop_bad(g, n, "must be gamma (D)", 4);
     s[0] = *x;
     s[1] = s[2] = V(4)->shape;
     t[0] = t[1] = t[2] = V(0)->dtype;
@@ -311,7 +327,7 @@ static weft_status infer_layernorm_bwd(const weft_graph *g, const weft_node *n, 
 static weft_status attention_dims(const weft_graph *g, const weft_node *n, int qi, int64_t *D)
 {
     const weft_shape *q = &V(qi)->shape;
-    if (q->ndim != 3 || q->d[2] % 3) return bad(g, n, "must be (B,T,3D)", qi);
+    if (q->ndim != 3 || q->d[2] % 3) return wop_bad(g, n, "must be (B,T,3D)", qi);
     *D = q->d[2] / 3;
     if (n->a.heads < 1 || *D % n->a.heads)
         return weft_fail(WEFT_ERR_SHAPE, "attention: %d heads do not divide the width %lld", n->a.heads, (long long)*D);
@@ -320,7 +336,7 @@ static weft_status attention_dims(const weft_graph *g, const weft_node *n, int q
 
 static weft_status infer_attention(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0));
+    WEFT_TRY(wop_need_float(g, n, 0));
     int64_t D;
     WEFT_TRY(attention_dims(g, n, 0, &D));
     const weft_shape *q = &V(0)->shape;
@@ -333,12 +349,12 @@ static weft_status infer_attention(const weft_graph *g, const weft_node *n, weft
 
 static weft_status infer_attention_bwd(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    WEFT_TRY(need_float(g, n, 0)); WEFT_TRY(need_dtype(g, n, 0, 1)); WEFT_TRY(need_dtype(g, n, 0, 2));
+    WEFT_TRY(wop_need_float(g, n, 0)); WEFT_TRY(wop_need_dtype(g, n, 0, 1)); WEFT_TRY(wop_need_dtype(g, n, 0, 2));
     int64_t D;
     WEFT_TRY(attention_dims(g, n, 1, &D));
     const weft_shape *q = &V(1)->shape, *dy = &V(0)->shape;
     if (dy->ndim != 3 || dy->d[0] != q->d[0] || dy->d[1] != q->d[1] || dy->d[2] != D)
-        return bad(g, n, "must be (B,T,D)", 0);
+        return wop_bad(g, n, "must be (B,T,D)", 0);
     s[0] = *q;
     t[0] = V(0)->dtype;
     return WEFT_OK;
@@ -346,7 +362,7 @@ static weft_status infer_attention_bwd(const weft_graph *g, const weft_node *n, 
 
 /* ---- backward construction --------------------------------------------------- */
 
-static int bwd(weft_graph *g, weft_op op, const int *in, int nin, const weft_attrs *a, int *out)
+int wop_bwd(weft_graph *g, weft_op op, const int *in, int nin, const weft_attrs *a, int *out)
 {
     int tmp[WEFT_MAX_OUT];
     return weft_g_node(g, op, WEFT_PHASE_BWD, in, nin, a, out ? out : tmp, -1);
@@ -358,7 +374,7 @@ static int through_act(weft_graph *g, const weft_node *n, int dy)
     if (!n->a.act) return dy;
     int in[2] = { dy, n->out[0] };
     weft_attrs a = { .act = n->a.act };
-    return bwd(g, WEFT_OP_ACT_BWD, in, 2, &a, NULL);
+    return wop_bwd(g, WEFT_OP_ACT_BWD, in, 2, &a, NULL);
 }
 
 static weft_status grad_linear(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
@@ -366,12 +382,12 @@ static weft_status grad_linear(weft_graph *g, const weft_node *n, int dy, unsign
     int dz = through_act(g, n, dy);
     if (need & 1u) {
         int in[2] = { dz, n->in[1] };
-        dx[0] = bwd(g, WEFT_OP_LINEAR_BWD_DATA, in, 2, NULL, NULL);
+        dx[0] = wop_bwd(g, WEFT_OP_LINEAR_BWD_DATA, in, 2, NULL, NULL);
     }
     if (need & 6u) {
         int in[2] = { dz, n->in[0] }, out[2] = { -1, -1 };
         weft_attrs a = { .has_bias = n->a.has_bias };
-        bwd(g, WEFT_OP_LINEAR_BWD_WEIGHT, in, 2, &a, out);
+        wop_bwd(g, WEFT_OP_LINEAR_BWD_WEIGHT, in, 2, &a, out);
         dx[1] = out[0];
         if (n->a.has_bias) dx[2] = out[1];
     }
@@ -386,14 +402,14 @@ static weft_status grad_add(weft_graph *g, const weft_node *n, int dy, unsigned 
     return weft_graph_status(g);
 }
 
-/* relu's backward reads its output, gelu's its input. */
-static weft_status grad_act(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
+/* gelu's backward reads its input; relu's, sigmoid's and tanh's their output. */
+weft_status wop_grad_act(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
 {
     if (!(need & 1u)) return WEFT_OK;
-    bool relu = n->op == WEFT_OP_RELU;
-    int in[2] = { dy, relu ? n->out[0] : n->in[0] };
-    weft_attrs a = { .act = relu ? 1 : 2 };
-    dx[0] = bwd(g, WEFT_OP_ACT_BWD, in, 2, &a, NULL);
+    int act = n->op == WEFT_OP_RELU ? 1 : n->op == WEFT_OP_GELU ? 2 : n->op == WEFT_OP_SIGMOID ? 3 : 4;
+    int in[2] = { dy, act == 2 ? n->in[0] : n->out[0] };
+    weft_attrs a = { .act = act };
+    dx[0] = wop_bwd(g, WEFT_OP_ACT_BWD, in, 2, &a, NULL);
     return weft_graph_status(g);
 }
 
@@ -403,7 +419,7 @@ static weft_status grad_conv(weft_graph *g, const weft_node *n, int dy, unsigned
     weft_attrs a = { .stride = n->a.stride, .pad = n->a.pad, .has_bias = n->a.has_bias };
     if (need & 1u) {
         int in[3] = { dz, n->in[1], n->in[0] };
-        dx[0] = bwd(g, WEFT_OP_CONV2D_BWD_DATA, in, 3, &a, NULL);
+        dx[0] = wop_bwd(g, WEFT_OP_CONV2D_BWD_DATA, in, 3, &a, NULL);
     }
     if (need & 6u) {
         const weft_shape *w = &g->values[n->in[1]].shape;
@@ -411,7 +427,7 @@ static weft_status grad_conv(weft_graph *g, const weft_node *n, int dy, unsigned
             return weft_fail(WEFT_ERR_SHAPE, "conv2d backward: non-square kernels need stride 1");
         a.k = n->a.stride != 1 ? (int)w->d[2] : 0;
         int in[2] = { dz, n->in[0] }, out[2] = { -1, -1 };
-        bwd(g, WEFT_OP_CONV2D_BWD_WEIGHT, in, 2, &a, out);
+        wop_bwd(g, WEFT_OP_CONV2D_BWD_WEIGHT, in, 2, &a, out);
         dx[1] = out[0];
         if (n->a.has_bias) dx[2] = out[1];
     }
@@ -422,14 +438,14 @@ static weft_status grad_pool(weft_graph *g, const weft_node *n, int dy, unsigned
 {
     if (!(need & 1u)) return WEFT_OK;
     int in[2] = { dy, n->in[0] };
-    dx[0] = bwd(g, WEFT_OP_MAXPOOL_BWD, in, 2, &n->a, NULL);
+    dx[0] = wop_bwd(g, WEFT_OP_MAXPOOL_BWD, in, 2, &n->a, NULL);
     return weft_graph_status(g);
 }
 
 static weft_status grad_reshape(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
 {
     if (!(need & 1u)) return WEFT_OK;
-    int v = bwd(g, WEFT_OP_RESHAPE, &dy, 1, NULL, NULL);
+    int v = wop_bwd(g, WEFT_OP_RESHAPE, &dy, 1, NULL, NULL);
     if (v >= 0) g->values[v].shape = g->values[n->in[0]].shape;
     dx[0] = v;
     return weft_graph_status(g);
@@ -440,7 +456,7 @@ static weft_status grad_xent(weft_graph *g, const weft_node *n, int dy, unsigned
     (void)dy;  /* the loss is the root: d loss / d loss = 1 */
     if (!(need & 1u)) return WEFT_OK;
     int in[2] = { n->in[0], n->in[1] };
-    dx[0] = bwd(g, WEFT_OP_XENT_BWD, in, 2, NULL, NULL);
+    dx[0] = wop_bwd(g, WEFT_OP_XENT_BWD, in, 2, NULL, NULL);
     return weft_graph_status(g);
 }
 
@@ -451,7 +467,7 @@ static int snapshot(weft_graph *g, int v)
     weft_role r = g->values[v].role;
     if (r != WEFT_ROLE_PARAM && r != WEFT_ROLE_STATE) return v;
     weft_attrs a = { .dtype = g->values[v].dtype };
-    return bwd(g, WEFT_OP_CAST, &v, 1, &a, NULL);
+    return wop_bwd(g, WEFT_OP_CAST, &v, 1, &a, NULL);
 }
 
 static weft_status grad_dot(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
@@ -466,7 +482,7 @@ static weft_status grad_cast(weft_graph *g, const weft_node *n, int dy, unsigned
 {
     if (!(need & 1u)) return WEFT_OK;
     weft_attrs a = { .dtype = g->values[n->in[0]].dtype };
-    dx[0] = bwd(g, WEFT_OP_CAST, &dy, 1, &a, NULL);
+    dx[0] = wop_bwd(g, WEFT_OP_CAST, &dy, 1, &a, NULL);
     return weft_graph_status(g);
 }
 
@@ -474,14 +490,14 @@ static weft_status grad_embedding(weft_graph *g, const weft_node *n, int dy, uns
 {
     if (!(need & 2u)) return WEFT_OK;
     int in[3] = { dy, n->in[0], n->in[1] };
-    dx[1] = bwd(g, WEFT_OP_EMBEDDING_BWD, in, 3, NULL, NULL);
+    dx[1] = wop_bwd(g, WEFT_OP_EMBEDDING_BWD, in, 3, NULL, NULL);
     return weft_graph_status(g);
 }
 
 static weft_status grad_layernorm(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
 {
     int in[5] = { dy, n->in[0], n->out[1], n->out[2], n->in[1] }, out[3] = { -1, -1, -1 };
-    bwd(g, WEFT_OP_LAYERNORM_BWD, in, 5, &n->a, out);
+    wop_bwd(g, WEFT_OP_LAYERNORM_BWD, in, 5, &n->a, out);
     if (need & 1u) dx[0] = out[0];
     if (need & 2u) dx[1] = out[1];
     if (need & 4u) dx[2] = out[2];
@@ -492,15 +508,15 @@ static weft_status grad_attention(weft_graph *g, const weft_node *n, int dy, uns
 {
     if (!(need & 1u)) return WEFT_OK;
     int in[3] = { dy, n->in[0], n->out[1] };
-    dx[0] = bwd(g, WEFT_OP_ATTENTION_BWD, in, 3, &n->a, NULL);
+    dx[0] = wop_bwd(g, WEFT_OP_ATTENTION_BWD, in, 3, &n->a, NULL);
     return weft_graph_status(g);
 }
 
 static const weft_op_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_LINEAR]            = { "linear", 2, 3, 1, 0, infer_linear, grad_linear },
-    [WEFT_OP_ADD]               = { "add", 2, 2, 1, 0, infer_same, grad_add },
-    [WEFT_OP_RELU]              = { "relu", 1, 1, 1, 0, infer_same, grad_act },
-    [WEFT_OP_GELU]              = { "gelu", 1, 1, 1, 0, infer_same, grad_act },
+    [WEFT_OP_ADD]               = { "add", 2, 2, 1, 0, wop_infer_same, grad_add },
+    [WEFT_OP_RELU]              = { "relu", 1, 1, 1, 0, wop_infer_same, wop_grad_act },
+    [WEFT_OP_GELU]              = { "gelu", 1, 1, 1, 0, wop_infer_same, wop_grad_act },
     [WEFT_OP_CONV2D]            = { "conv2d", 2, 3, 1, 0, infer_conv, grad_conv },
     [WEFT_OP_MAXPOOL]           = { "maxpool", 1, 1, 1, 0, infer_pool, grad_pool },
     [WEFT_OP_RESHAPE]           = { "reshape", 1, 1, 1, 0, infer_reshape, grad_reshape },
@@ -520,8 +536,30 @@ static const weft_op_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_CONV2D_BWD_WEIGHT] = { "conv2d_bwd_weight", 2, 2, 2, 0, infer_conv_bwd_weight, NULL },
     [WEFT_OP_MAXPOOL_BWD]       = { "maxpool_bwd", 2, 2, 1, 0, infer_pool_bwd, NULL },
     [WEFT_OP_XENT_BWD]          = { "xent_bwd", 2, 2, 1, 0, infer_xent_bwd, NULL },
-    [WEFT_OP_SGD]               = { "sgd", 2, 4, 0, 0, infer_update, NULL },
-    [WEFT_OP_ADAMW]             = { "adamw", 4, 5, 0, 0, infer_update, NULL },
+    [WEFT_OP_SIGMOID]           = { "sigmoid", 1, 1, 1, 0, wop_infer_same, wop_grad_act },
+    [WEFT_OP_TANH]              = { "tanh", 1, 1, 1, 0, wop_infer_same, wop_grad_act },
+    [WEFT_OP_SOFTMAX]           = { "softmax", 1, 1, 1, 0, wop_infer_softmax, wop_grad_softmax },
+    [WEFT_OP_TRANSPOSE]         = { "transpose", 1, 1, 1, 0, wop_infer_transpose, wop_grad_transpose },
+    [WEFT_OP_CONCAT]            = { "concat", 2, WEFT_MAX_IN, 1, 0, wop_infer_concat, wop_grad_concat },
+    [WEFT_OP_SPLIT]             = { "split", 1, 1, 1, 0, wop_infer_split, wop_grad_split },
+    [WEFT_OP_DROPOUT]           = { "dropout", 1, 1, 1, 0, infer_dropout, wop_grad_dropout },
+    [WEFT_OP_BCE]               = { "bce", 2, 2, 1, 0, wop_infer_bce, wop_grad_bce },
+    [WEFT_OP_EMBBAG]            = { "embbag", 2, 2, 1, 0, wop_infer_embbag, wop_grad_embbag },
+    [WEFT_OP_DOT_INTERACT]      = { "dot_interact", 2, 2, 1, 0, wop_infer_dot_interact, wop_grad_dot_interact },
+    [WEFT_OP_BATCHNORM]         = { "batchnorm", 5, 5, 3, 0, wop_infer_batchnorm, wop_grad_batchnorm },
+    [WEFT_OP_AVGPOOL]           = { "avgpool", 1, 1, 1, 0, wop_infer_avgpool, wop_grad_avgpool },
+    [WEFT_OP_LSTM]              = { "lstm", 5, 5, 3, 0, wop_infer_lstm, wop_grad_lstm },
+    [WEFT_OP_SOFTMAX_BWD]       = { "softmax_bwd", 2, 2, 1, 0, wop_infer_softmax_bwd, NULL },
+    [WEFT_OP_SPLIT_BWD]         = { "split_bwd", 2, 2, 1, 1u << 1, wop_infer_split_bwd, NULL },
+    [WEFT_OP_DROPOUT_BWD]       = { "dropout_bwd", 1, 1, 1, 0, infer_dropout, NULL },
+    [WEFT_OP_BCE_BWD]           = { "bce_bwd", 2, 2, 1, 0, wop_infer_bce_bwd, NULL },
+    [WEFT_OP_EMBBAG_BWD]        = { "embbag_bwd", 3, 3, 2, 1u << 2, wop_infer_embbag_bwd, NULL },
+    [WEFT_OP_DOT_INTERACT_BWD]  = { "dot_interact_bwd", 3, 3, 2, 0, wop_infer_dot_interact_bwd, NULL },
+    [WEFT_OP_BATCHNORM_BWD]     = { "batchnorm_bwd", 5, 5, 3, 0, wop_infer_batchnorm_bwd, NULL },
+    [WEFT_OP_AVGPOOL_BWD]       = { "avgpool_bwd", 2, 2, 1, 1u << 1, wop_infer_avgpool_bwd, NULL },
+    [WEFT_OP_LSTM_BWD]          = { "lstm_bwd", 7, 7, 5, 0, wop_infer_lstm_bwd, NULL },
+    [WEFT_OP_SGD]               = { "sgd", 2, 5, 0, 0, infer_update, NULL },
+    [WEFT_OP_ADAMW]             = { "adamw", 4, 6, 0, 0, infer_update, NULL },
 };
 
 const weft_op_info *weft_op_get(weft_op op) { return &table[op]; }

@@ -93,6 +93,7 @@ weft_status weft_pass_optimizer(weft_graph *g, weft_optimizer opt)
         if (opt == WEFT_OPT_ADAMW) names[ns++] = "exp_avg_sq";
         if (kahan) names[ns++] = "kahan_comp";
         int in[WEFT_MAX_IN] = { v, p.grad };
+        int rows = weft_sparse_rows(g, p.grad);
         for (int k = 0; k < ns; k++) {
             char name[WEFT_NAME_MAX];
             snprintf(name, sizeof name, "%.*s.%s", WEFT_NAME_MAX - 12, p.name, names[k]);
@@ -102,9 +103,10 @@ weft_status weft_pass_optimizer(weft_graph *g, weft_optimizer opt)
             in[2 + k] = sv;
         }
         weft_attrs a = { .param = v, .slot_m = 2, .slot_v = opt == WEFT_OPT_ADAMW ? 3 : -1,
-                         .slot_comp = kahan ? 2 + ns - 1 : -1 };
+                         .slot_comp = kahan ? 2 + ns - 1 : -1, .slot_rows = rows >= 0 ? 2 + ns : 0 };
+        if (rows >= 0) in[2 + ns] = rows;
         weft_g_node(g, opt == WEFT_OPT_ADAMW ? WEFT_OP_ADAMW : WEFT_OP_SGD, WEFT_PHASE_UPDATE,
-                    in, 2 + ns, &a, NULL, 0);
+                    in, 2 + ns + (rows >= 0), &a, NULL, 0);
         WEFT_TRY(weft_graph_status(g));
     }
     return WEFT_OK;

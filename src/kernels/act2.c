@@ -402,7 +402,8 @@ void weft_k_concat4(float *y, const float *const *xs, const int64_t *sizes, int 
         int64_t off = 0;
         for (int i = 0; i < nx; i++) {
             const int64_t w = sizes[i] * inner;
-            memcpy(y + o * row + off, xs[i] + o * w, (size_t)w * sizeof *y);
+            if (xs[i]) memcpy(y + o * row + off, xs[i] + o * w, (size_t)w * sizeof *y);
+            else memset(y + o * row + off, 0, (size_t)w * sizeof *y);
             off += w;
         }
     }
@@ -418,7 +419,7 @@ void weft_k_split4(float *const *ys, const int64_t *sizes, int ny, const float *
         int64_t off = 0;
         for (int i = 0; i < ny; i++) {
             const int64_t w = sizes[i] * inner;
-            memcpy(ys[i] + o * w, x + o * row + off, (size_t)w * sizeof *x);
+            if (ys[i]) memcpy(ys[i] + o * w, x + o * row + off, (size_t)w * sizeof *x);
             off += w;
         }
     }

@@ -282,7 +282,8 @@ void weft_k_transpose4_pool(weft_pool *pool, float *y, const float *x, const int
                             int a, int b);
 /* Concatenation along `axis`: xs[i] has dims yd except yd[axis] = sizes[i],
  * and sum(sizes) = yd[axis]. split is its inverse (and its backward): ys[i]
- * gets the slab of x (dims xd) at sizes[0] + ... + sizes[i-1] along axis. */
+ * gets the slab of x (dims xd) at sizes[0] + ... + sizes[i-1] along axis.
+ * A NULL xs[i] is a slab of zeros; a NULL ys[i] is skipped. */
 void weft_k_concat4(float *y, const float *const *xs, const int64_t *sizes, int nx,
                     const int64_t yd[4], int axis);
 void weft_k_split4(float *const *ys, const int64_t *sizes, int ny, const float *x,

@@ -1,5 +1,7 @@
-/* gpt.c — gpt-mini: a byte-level GPT (pre-LN blocks, GELU MLP 4x, tied
- * embeddings), the shape of the peer's torch_models.py `GPT`. Initialisation
+/* gpt.c — the transformers: gpt-mini, a byte-level GPT (pre-LN blocks, GELU
+ * MLP 4x, tied embeddings), and bert-tiny, the same blocks bidirectional with
+ * a token-classification head — the shapes of the peer's torch_models.py
+ * `GPT` and `BERT`. Initialisation
  * follows PyTorch's defaults for the same modules: embeddings N(0,1),
  * linear layers U(-1/sqrt(fan_in), 1/sqrt(fan_in)), layer norms 1 and 0. */
 #include "weft/models.h"
@@ -33,7 +35,8 @@ static int layernorm(weft_graph *g, const char *name, int x, int d)
 weft_status weft_model_build_gpt(weft_graph *g, const weft_gpt_cfg *c, int batch, weft_model_io *io)
 {
     const int B = batch, T = c->ctx, D = c->d_model, V = c->vocab, M = B * T;
-    if (c->layers < 1 || c->heads < 1 || D % c->heads || T < 1 || V < 2)
+    const int F = c->ffn > 0 ? c->ffn : 4 * D;
+    if (c->layers < 1 || c->heads < 1 || D % c->heads || T < 1 || V < 2 || c->classes < 0)
         return weft_fail(WEFT_ERR_ARG, "gpt: --layers %d, --heads %d, --d-model %d, --ctx %d, --vocab %d do not "
                          "make a model (--heads must divide --d-model)", c->layers, c->heads, D, T, V);
     int64_t idd[2] = { B, T }, yd[1] = { M };
@@ -52,17 +55,18 @@ weft_status weft_model_build_gpt(weft_graph *g, const weft_gpt_cfg *c, int batch
         int h = layernorm(g, p, x, D);
         snprintf(p, sizeof p, "blocks.%d.qkv", l);
         h = weft_g_reshape(g, lin(g, p, h, D, 3 * D, true), 3, seq3);
-        h = weft_g_reshape(g, weft_g_attention(g, h, c->heads, true), 2, flat);
+        h = weft_g_reshape(g, weft_g_attention(g, h, c->heads, !c->bidirectional), 2, flat);
         snprintf(p, sizeof p, "blocks.%d.proj", l);
         x = weft_g_add(g, x, lin(g, p, h, D, D, true));
         snprintf(p, sizeof p, "blocks.%d.ln2", l);
         h = layernorm(g, p, x, D);
         snprintf(p, sizeof p, "blocks.%d.fc1", l);
-        h = weft_g_gelu(g, lin(g, p, h, D, 4 * D, true));
+        h = weft_g_gelu(g, lin(g, p, h, D, F, true));
         snprintf(p, sizeof p, "blocks.%d.fc2", l);
-        x = weft_g_add(g, x, lin(g, p, h, 4 * D, D, true));
+        x = weft_g_add(g, x, lin(g, p, h, F, D, true));
     }
     x = layernorm(g, "lnf", x, D);
-    io->logits = weft_g_linear(g, x, wte, -1, 0);   /* tied: logits = lnf(x) wte^T */
+    if (c->classes) io->logits = lin(g, "head", x, D, c->classes, true);
+    else io->logits = weft_g_linear(g, x, wte, -1, 0);   /* tied: logits = lnf(x) wte^T */
     return weft_graph_status(g);
 }

@@ -33,7 +33,7 @@ static int conv(weft_graph *g, const char *name, int x, int cin, int cout, int k
 
 static void io_inputs(weft_graph *g, int batch, weft_model_io *io)
 {
-    io->pos = -1;
+    io->pos = io->ids = -1;
     int64_t xd[4] = { batch, 1, 28, 28 }, yd[1] = { batch };
     io->x = weft_g_input(g, "images", WEFT_F32, 4, xd);
     io->y = weft_g_input(g, "labels", WEFT_I32, 1, yd);
@@ -78,9 +78,10 @@ static weft_status build_cnn(weft_graph *g, int batch, const weft_model_size *z,
     return weft_graph_status(g);
 }
 
-static weft_status build_gpt_mini(weft_graph *g, int batch, const weft_model_size *z, weft_model_io *io)
+static weft_status build_transformer(weft_graph *g, int batch, const weft_model_size *z, weft_model_io *io,
+                                     weft_gpt_cfg c)
 {
-    weft_gpt_cfg c = { 256, 4, 4, 256, 128 };
+    io->ids = -1;
     if (z) {
         if (z->vocab) c.vocab = z->vocab;
         if (z->layers) c.layers = z->layers;
@@ -91,21 +92,39 @@ static weft_status build_gpt_mini(weft_graph *g, int batch, const weft_model_siz
     return weft_model_build_gpt(g, &c, batch, io);
 }
 
+static weft_status build_gpt_mini(weft_graph *g, int batch, const weft_model_size *z, weft_model_io *io)
+{
+    return build_transformer(g, batch, z, io, (weft_gpt_cfg){ 256, 4, 4, 256, 128, false, 0, 0 });
+}
+
+static weft_status build_bert_tiny(weft_graph *g, int batch, const weft_model_size *z, weft_model_io *io)
+{
+    return build_transformer(g, batch, z, io, (weft_gpt_cfg){ 8192, 2, 2, 128, 128, true, 512, 12 });
+}
+
 static const weft_model_preset presets[] = {
     { "mlp", "784-256-256-10 ReLU multilayer perceptron (Fashion-MNIST)", build_mlp,
-      WEFT_TASK_IMAGES, 64, WEFT_OPT_SGD },
+      WEFT_TASK_IMAGES, 64, WEFT_OPT_SGD, 0.05, 0.9, 0 },
     { "cnn", "2 conv3x3 + maxpool, fc 3136-128-10 (Fashion-MNIST)", build_cnn,
-      WEFT_TASK_IMAGES, 64, WEFT_OPT_SGD },
+      WEFT_TASK_IMAGES, 64, WEFT_OPT_SGD, 0.05, 0.9, 0 },
     { "gpt-mini", "byte GPT: 4 layers, 4 heads, d 256, context 128, tied embeddings (Brown bytes)",
-      build_gpt_mini, WEFT_TASK_TEXT, 16, WEFT_OPT_ADAMW },
-    { NULL, NULL, NULL, WEFT_TASK_IMAGES, 0, WEFT_OPT_SGD },
+      build_gpt_mini, WEFT_TASK_TEXT, 16, WEFT_OPT_ADAMW, 1e-3, -1, 0 },
+    { "lstm-lm", "byte LSTM: embedding 128, 2 layers of hidden 512, sequence 64 (Brown bytes)",
+      weft_model_build_lstm, WEFT_TASK_TEXT, 16, WEFT_OPT_ADAMW, 2e-3, -1, 0 },
+    { "bert-tiny", "encoder: 8192 words, 2 layers, 2 heads, d 128, FFN 512, 128 tokens; tags (Brown POS)",
+      build_bert_tiny, WEFT_TASK_TAGS, 32, WEFT_OPT_ADAMW, 1e-3, -1, 0 },
+    { "dlrm-small", "DLRM: bottom 13-512-256-64-16, 26 tables x 100000 x 16, dot interaction, top "
+      "367-512-256-1 (synthetic clicks)", weft_model_build_dlrm, WEFT_TASK_CLICKS, 128, WEFT_OPT_SGD, 0.1, 0, 0 },
+    { "resnet", "ResNet-20: 3 stages x 3 basic blocks (16, 32, 64), batch norm (Fashion-MNIST)",
+      weft_model_build_resnet, WEFT_TASK_IMAGES, 128, WEFT_OPT_SGD, 0.1, 0.9, 5e-4 },
+    { NULL, NULL, NULL, WEFT_TASK_IMAGES, 0, WEFT_OPT_SGD, 0, 0, 0 },
 };
 
 const weft_model_preset *weft_model_presets(void) { return presets; }
 
 weft_status weft_model_find(const char *name, const weft_model_preset **out)
 {
-    char valid[256] = "";
+    char valid[512] = "";
     for (const weft_model_preset *p = presets; p->name; p++) {
         if (strcmp(p->name, name) == 0) { *out = p; return WEFT_OK; }
         snprintf(valid + strlen(valid), sizeof valid - strlen(valid), "%s%s", p == presets ? "" : ", ", p->name);
@@ -124,8 +143,9 @@ weft_status weft_model_build_sized(weft_graph *g, const char *name, int batch, c
     const weft_model_preset *p;
     WEFT_TRY(weft_model_find(name, &p));
     if (batch < 1) return weft_fail(WEFT_ERR_ARG, "--batch must be at least 1");
+    io->loss = -1;
     WEFT_TRY(p->build(g, batch, size, io));
-    io->loss = weft_g_xent(g, io->logits, io->y);
+    if (io->loss < 0) io->loss = weft_g_xent(g, io->logits, io->y);
     WEFT_TRY(weft_graph_status(g));
     g->values[io->logits].keep = true;
     g->values[io->loss].keep = true;
