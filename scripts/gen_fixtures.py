@@ -4,6 +4,7 @@ check weft against (DESIGN.md section 8).
 
     /usr/bin/python3 scripts/gen_fixtures.py [OUT_DIR]        (default tests/fixtures)
     make fixtures
+    WEFT_OPS_ONLY=1 /usr/bin/python3 scripts/gen_fixtures.py  (the ops_* fixtures only)
 
 Needs Debian's python3-torch and python3-numpy, and Fashion-MNIST in
 /usr/share/datasets/fashion-mnist (or $WEFT_FMNIST_DIR). Deterministic: the
@@ -13,18 +14,26 @@ header padded with spaces to a multiple of 8, then the raw little-endian bytes.
 
 ops_<case>.safetensors — one op case each (the rows of the table in
 tests/test_ops.c; the C table and OP_CASES below must list the same cases):
-    in0, in1, in2   F32  the op's float inputs, in the op's input order
-    labels          I32  (xent only)
+    in0, in1, ..    F32  the op's float inputs, in the op's input order
+                         (embbag: the table only; bce: the logits only)
+    labels          I32  (xent only; -1 is ignored)
+    ids             I32  (embbag only) (B,F) or (B,F,L)
+    targets         F32  (bce only) in [0,1], multiples of 1/16; bf16.targets BF16
     r               F32  the upstream gradient: the loss is sum(y * r)
-                         (xent: the loss is the op's own output, no r)
+                         (xent, bce: the loss is the op's own output, no r)
     y               F32  the output
     grad0..         F32  d loss / d in_i
     bf16.in0.., bf16.r   BF16 the same inputs rounded to bf16 (nearest even)
     bf16.y, bf16.grad0.. BF16 PyTorch in fp32 from the bf16 inputs, rounded
                          once to bf16 (weft's contract: fp32 inside the unit,
                          the output rounded once)
-    metadata: op, act, bias, stride, pad, k (the C test checks them against
-    its table row)
+    running_mean, running_var F32, eval.y F32 (batchnorm only): the running
+                         statistics after the one training forward (from 0
+                         and 1), and the eval-mode output from them; the
+                         same with bf16. (running stats F32, bf16.eval.y BF16)
+    metadata: op, act, bias, stride, pad, k, and where a case has them axis,
+    axis2, start, len, eps, momentum (the C test checks them against its
+    table row)
   fp32 references are computed in float64, so the tests measure weft's error
   alone. Inputs are chosen away from non-differentiable points: relu
   pre-activations have |z| >= KINK_MARGIN (also after bf16 rounding) and
@@ -157,7 +166,57 @@ OP_CASES = [
     dict(name="maxpool_k3s2", op="maxpool", k=3, stride=2, shapes=[(2, 3, 7, 6)]),
     dict(name="reshape", op="reshape", out_shape=(6, 7), shapes=[(2, 3, 7)]),
     dict(name="xent", op="xent", shapes=[(5, 7)]),
+    # Appended after the first cases so that theirs keep their bytes (one generator).
+    dict(name="sigmoid", op="sigmoid", scale=3, shapes=[(5, 7)]),
+    dict(name="tanh", op="tanh", scale=3, shapes=[(5, 7)]),
+    dict(name="softmax", op="softmax", scale=3, shapes=[(5, 7)]),
+    dict(name="transpose", op="transpose", axis=1, axis2=2, shapes=[(2, 3, 4, 5)]),
+    dict(name="concat3_axis1", op="concat", axis=1, shapes=[(2, 3, 4), (2, 2, 4), (2, 1, 4)]),
+    dict(name="concat2_axis2", op="concat", axis=2, shapes=[(3, 2, 4), (3, 2, 3)]),
+    dict(name="split_axis1", op="split", axis=1, start=2, len=3, shapes=[(3, 7, 4)]),
+    dict(name="split_last", op="split", axis=2, start=3, len=2, shapes=[(3, 4, 5)]),
+    dict(name="bce", op="bce", scale=3, shapes=[(11,)]),
+    dict(name="xent_ignore", op="xent", ignore=(1, 4), shapes=[(6, 7)]),
+    # ids (B,F,L) / (B,F) drawn from the first V-3 rows (the last 3 untouched),
+    # with repeats inside a bag and across bags
+    dict(name="embbag", op="embbag", ids=(3, 2, 3), shapes=[(10, 4)]),
+    dict(name="embbag_2d", op="embbag", ids=(4, 3), shapes=[(9, 5)]),
+    dict(name="dot_interact", op="dot_interact", shapes=[(3, 4), (3, 3, 4)]),
+    dict(name="batchnorm_4d", op="batchnorm", eps=1e-5, momentum=0.1, shapes=[(4, 3, 3, 2), (3,), (3,)]),
+    dict(name="batchnorm_2d", op="batchnorm", eps=1e-5, momentum=0.1, shapes=[(6, 4), (4,), (4,)]),
+    dict(name="avgpool", op="avgpool", shapes=[(2, 3, 4, 5)]),
+    dict(name="lstm", op="lstm", shapes=[(4, 2, 3), (20, 3), (20, 5), (20,), (20,)]),
 ]
+# attributes beyond act/bias/stride/pad/k, written to the metadata only by the
+# cases that have them (the C test reads an absent one as 0)
+OP_EXTRA_META = ("axis", "axis2", "start", "len", "eps", "momentum")
+
+
+def lstm_ref(x, w_ih, w_hh, b_ih, b_hh):
+    """torch.nn.LSTM (one layer, zero initial state, gates i, f, g, o) step
+    by step, in the inputs' dtype: y (T,B,H)."""
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    h = x.new_zeros(B, H)
+    c = x.new_zeros(B, H)
+    ys = []
+    for t in range(T):
+        a = x[t] @ w_ih.t() + b_ih + h @ w_hh.t() + b_hh
+        i, f, g, o = a.chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        ys.append(h)
+    return torch.stack(ys)
+
+
+def dot_interact_ref(dense, emb):
+    """[dense, dots of features (i,j), i = 1..F-1, j < i], feature 0 = dense,
+    1+t = emb[:,t]: the lower triangle in row-major order (1,0),(2,0),(2,1).."""
+    feats = torch.cat([dense[:, None, :], emb], 1)
+    Fn = feats.shape[1]
+    z = feats @ feats.transpose(1, 2)
+    li, lj = torch.tril_indices(Fn, Fn, -1)
+    return torch.cat([dense, z[:, li, lj]], 1)
 
 
 def op_forward(c, ins, labels):
@@ -179,7 +238,33 @@ def op_forward(c, ins, labels):
     if op == "reshape":
         return None, ins[0].reshape(c["out_shape"])
     if op == "xent":
-        return None, F.cross_entropy(ins[0], labels, reduction="mean")
+        return None, F.cross_entropy(ins[0], labels, reduction="mean", ignore_index=-1)
+    # (labels: xent's labels, embbag's ids, bce's float targets)
+    if op == "sigmoid":
+        return None, torch.sigmoid(ins[0])
+    if op == "tanh":
+        return None, torch.tanh(ins[0])
+    if op == "softmax":
+        return None, torch.softmax(ins[0], -1)
+    if op == "transpose":
+        return None, ins[0].transpose(c["axis"], c["axis2"]).contiguous()
+    if op == "concat":
+        return None, torch.cat(ins, c["axis"])
+    if op == "split":
+        return None, ins[0].narrow(c["axis"], c["start"], c["len"]).contiguous()
+    if op == "bce":
+        return None, F.binary_cross_entropy_with_logits(ins[0], labels.to(ins[0].dtype), reduction="mean")
+    if op == "embbag":
+        rows = ins[0][labels.long()]
+        return None, rows.sum(-2) if labels.dim() == 3 else rows
+    if op == "dot_interact":
+        return None, dot_interact_ref(ins[0], ins[1])
+    if op == "batchnorm":
+        return None, F.batch_norm(ins[0], None, None, ins[1], ins[2], training=True, eps=c["eps"])
+    if op == "avgpool":
+        return None, ins[0].mean((2, 3))
+    if op == "lstm":
+        return None, lstm_ref(*ins)
     raise ValueError(op)
 
 
@@ -199,11 +284,26 @@ def make_inputs(c, gen):
             ins = [torch.rand(s, generator=gen, dtype=torch.float64) * 2 - 1 for s in c["shapes"]]
             if c["op"] == "xent":
                 ins[0] = ins[0] * 3
+            if "scale" in c:
+                ins[0] = ins[0] * c["scale"]
+            if c["op"] == "batchnorm":
+                ins[1] = ins[1] * 0.5 + 1.0  # gamma in [0.5, 1.5]
         ins = [t.float().double() for t in ins]  # fp32-representable
         labels = None
         if c["op"] == "xent":
             m, ncls = c["shapes"][0]
             labels = torch.randint(0, ncls, (m,), generator=gen)
+            for i in c.get("ignore", ()):
+                labels[i] = -1
+        if c["op"] == "bce":
+            # soft targets k/16 (exact in bf16), and both hard ones
+            labels = torch.randint(0, 17, c["shapes"][0], generator=gen).double() / 16
+            labels[0], labels[1] = 0.0, 1.0
+        if c["op"] == "embbag":
+            labels = torch.randint(0, c["shapes"][0][0] - 3, c["ids"], generator=gen)
+            flat = labels.view(-1)
+            flat[1] = flat[0]    # a repeat: in the same bag when L > 1
+            flat[-1] = flat[0]   # and across bags
         z64, _ = op_forward(c, ins, labels)
         if z64 is None:
             return ins, labels
@@ -213,12 +313,31 @@ def make_inputs(c, gen):
     raise RuntimeError(f"{c['name']}: no inputs away from the relu kink")
 
 
+def bn_running(c, ins, pre, stat, out):
+    """Batch norm's running statistics (from 0 and 1) after one training
+    forward on ins, and the eval-mode output from them:
+    <pre>running_mean, <pre>running_var F32 (f32 STATE in weft), <pre>eval.y
+    (bf16: rounded once)."""
+    C = ins[0].shape[1]
+    rm, rv = ins[0].new_zeros(C), ins[0].new_ones(C)
+    F.batch_norm(ins[0], rm, rv, ins[1], ins[2], training=True, momentum=c["momentum"], eps=c["eps"])
+    ye = F.batch_norm(ins[0], rm, rv, ins[1], ins[2], training=False, eps=c["eps"])
+    return [(pre + "running_mean", stat(rm)), (pre + "running_var", stat(rv)), (pre + "eval.y", out(ye))]
+
+
 def gen_op_case(c, gen, out_dir):
     ins, labels = make_inputs(c, gen)
     tensors, meta = [], {"op": c["op"], "act": c.get("act", 0), "bias": c.get("bias", 0),
                          "stride": c.get("stride", 0), "pad": c.get("pad", 0), "k": c.get("k", 0),
                          "generator": "scripts/gen_fixtures.py", "torch": torch.__version__}
-    is_loss = c["op"] == "xent"
+    meta.update({k: c[k] for k in OP_EXTRA_META if k in c})
+    is_loss = c["op"] in ("xent", "bce")
+    if c["op"] == "lstm":  # the step-by-step reference is torch.nn.LSTM
+        ref = torch.nn.LSTM(c["shapes"][0][2], c["shapes"][2][1]).double()
+        with torch.no_grad():
+            for name, t in zip(("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"), ins[1:]):
+                getattr(ref, name).copy_(t)
+            assert torch.allclose(ref(ins[0])[0], lstm_ref(*ins), rtol=0, atol=1e-12)
 
     # fp32: reference in float64 from the fp32 inputs.
     xs = [t.clone().requires_grad_(True) for t in ins]
@@ -228,13 +347,17 @@ def gen_op_case(c, gen, out_dir):
     grads = torch.autograd.grad(loss, xs)
     for i, t in enumerate(ins):
         tensors.append((f"in{i}", f32(t)))
-    if labels is not None:
-        tensors.append(("labels", labels.to(torch.int32).numpy()))
+    if labels is not None and c["op"] == "bce":
+        tensors.append(("targets", f32(labels)))
+    elif labels is not None:
+        tensors.append(("ids" if c["op"] == "embbag" else "labels", labels.to(torch.int32).numpy()))
     if r is not None:
         tensors.append(("r", f32(r)))
     tensors.append(("y", f32(y.reshape(()) if is_loss else y)))
     for i, gr in enumerate(grads):
         tensors.append((f"grad{i}", f32(gr)))
+    if c["op"] == "batchnorm":
+        tensors += bn_running(c, ins, "", f32, f32)
 
     # bf16: inputs rounded to bf16; PyTorch in fp32 from them; outputs rounded once.
     xb = [bf16_round(t).requires_grad_(True) for t in ins]
@@ -244,12 +367,16 @@ def gen_op_case(c, gen, out_dir):
     gb = torch.autograd.grad(lb, xb)
     for i, t in enumerate(xb):
         tensors.append((f"bf16.in{i}", bf16_bits(t)))
+    if labels is not None and c["op"] == "bce":
+        tensors.append(("bf16.targets", bf16_bits(labels)))  # exact: multiples of 1/16
     if rb is not None:
         tensors.append(("bf16.r", bf16_bits(rb)))
     # the loss of xent stays fp32 in weft (a metric): stored as F32
     tensors.append(("bf16.y", f32(yb.reshape(())) if is_loss else bf16_bits(yb)))
     for i, gr in enumerate(gb):
         tensors.append((f"bf16.grad{i}", bf16_bits(gr)))
+    if c["op"] == "batchnorm":
+        tensors += bn_running(c, [t.detach() for t in xb], "bf16.", f32, bf16_bits)
     path = os.path.join(out_dir, f"ops_{c['name']}.safetensors")
     write_safetensors(path, tensors, meta)
     return path
@@ -619,6 +746,8 @@ def main():
     gen = torch.Generator().manual_seed(OP_SEED)
     for c in OP_CASES:
         print(gen_op_case(c, gen, out_dir))
+    if os.environ.get("WEFT_OPS_ONLY"):  # WEFT_OPS_ONLY=1: the ops_* fixtures alone
+        return
     data_dir = os.environ.get("WEFT_FMNIST_DIR", "/usr/share/datasets/fashion-mnist")
     xs, ys = load_fmnist(data_dir)
     mgen = torch.Generator().manual_seed(MODEL_SEED)
