@@ -85,6 +85,12 @@ layers, 2 heads, d_model 8, ctx 6, batch 2; tied embeddings) on fixed ids:
   (center added last, in float32, only when not 0): wte, wpe bound 0.5;
   layer norm weights center 1 bound 0.2, biases bound 0.1; linear weights
   and biases bound 1/sqrt(fan_in).
+
+model_<lstm|bert|dlrm|resnet>.safetensors — lstm-lm, bert-tiny, dlrm-small
+and resnet at small sizes (LSTM_CFG, BERT_CFG, DLRM_CFG, RESNET_CFG, also
+in the metadata): the gpt fixture's tensors, both optimizers' losses, and
+dlrm's lazily updated table, resnet's running statistics and eval-mode
+logits after the steps (the comment above gen_net lists them).
 """
 import gzip
 import json
@@ -585,6 +591,7 @@ def gpt_params(cfg):
     them. Linear layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and
     bias, as PyTorch's nn.Linear."""
     V, L, D, T = cfg["vocab"], cfg["layers"], cfg["d_model"], cfg["ctx"]
+    FF, NC = cfg.get("ffn") or 4 * D, cfg.get("classes", 0)   # bert: its FFN width, its head
 
     def lin_bound(fan_in):
         return np.float32(1.0) / np.sqrt(np.float32(fan_in))
@@ -601,18 +608,19 @@ def gpt_params(cfg):
     for l in range(L):
         b = f"blocks.{l}."
         ps += ln(b + "ln1") + lin(b + "qkv", D, 3 * D) + lin(b + "proj", D, D)
-        ps += ln(b + "ln2") + lin(b + "fc1", D, 4 * D) + lin(b + "fc2", 4 * D, D)
-    return ps + ln("lnf")
+        ps += ln(b + "ln2") + lin(b + "fc1", D, FF) + lin(b + "fc2", FF, D)
+    return ps + ln("lnf") + (lin("head", D, NC) if NC else [])
 
 
-def attention_ref(qkv, H):
-    """torch_models.py's Block attention on a (B,T,3D) qkv."""
+def attention_ref(qkv, H, causal=True):
+    """torch_models.py's Block attention on a (B,T,3D) qkv (bert: not causal)."""
     B, T, D3 = qkv.shape
     D = D3 // 3
     q, k, v = qkv.split(D, 2)
     q, k, v = (t.view(B, T, H, D // H).transpose(1, 2) for t in (q, k, v))
     att = (q @ k.transpose(-2, -1)) / (D // H) ** 0.5
-    att = att.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+    if causal:
+        att = att.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
     return (att.softmax(-1) @ v).transpose(1, 2).reshape(B, T, D)
 
 
@@ -622,12 +630,14 @@ class _AttentionBf16(torch.autograd.Function):
     dv = P^T dy, dP = dy v^T, dS = P (dP - rowsum(P dP)) / sqrt(Dh),
     dq = dS k, dk = dS^T q in fp32 from that rounded P."""
     @staticmethod
-    def forward(ctx, qkv, H):
+    def forward(ctx, qkv, H, causal):
         B, T, D3 = qkv.shape
         D = D3 // 3
         q, k, v = (t.reshape(B, T, H, D // H).transpose(1, 2) for t in qkv.split(D, 2))
         s = (q @ k.transpose(-2, -1)) * (1.0 / (D // H) ** 0.5)
-        P = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")).softmax(-1)
+        if causal:
+            s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+        P = s.softmax(-1)
         ctx.save_for_backward(q, k, v, bf16_round(P))
         ctx.H = H
         return (P @ v).transpose(1, 2).reshape(B, T, D)
@@ -642,15 +652,17 @@ class _AttentionBf16(torch.autograd.Function):
         dS = P * (dP - (P * dP).sum(-1, keepdim=True)) * (1.0 / Dh ** 0.5)
         dq, dk = dS @ k, dS.transpose(-2, -1) @ q
         merge = [t.transpose(1, 2).reshape(B, T, H * Dh) for t in (dq, dk, dv)]
-        return torch.cat(merge, 2), None
+        return torch.cat(merge, 2), None, None
 
 
 def gpt_forward(cfg, p, tok, pos, rnd=ident, gr=ident, attn=attention_ref):
     """logits (B*T, V) of weft's graph; rnd/gr as in model_forward (rnd on
     every op's output, gr on every input of a linear, layer norm and
-    attention and on the embedding tables)."""
+    attention and on the embedding tables). bert (cfg bidirectional, ffn,
+    classes): attention not causal, logits from a linear head (B*T, classes)."""
     B, T = tok.shape
     D, H = cfg["d_model"], cfg["heads"]
+    causal = not cfg.get("bidirectional", False)
 
     def lin(h, n):
         return rnd(F.linear(gr(h), gr(p[n + ".weight"]), gr(p[n + ".bias"])))
@@ -663,11 +675,13 @@ def gpt_forward(cfg, p, tok, pos, rnd=ident, gr=ident, attn=attention_ref):
     for l in range(cfg["layers"]):
         b = f"blocks.{l}."
         h = lin(ln(x, b + "ln1"), b + "qkv").reshape(B, T, 3 * D)
-        h = rnd(attn(gr(h), H)).reshape(B * T, D)
+        h = rnd(attn(gr(h), H, causal)).reshape(B * T, D)
         x = rnd(x + lin(h, b + "proj"))
         h = rnd(F.gelu(gr(lin(ln(x, b + "ln2"), b + "fc1"))))
         x = rnd(x + lin(h, b + "fc2"))
     x = ln(x, "lnf")
+    if cfg.get("classes"):
+        return gr(lin(x, "head"))
     return gr(rnd(F.linear(gr(x), gr(p["wte.weight"]))))
 
 
@@ -735,6 +749,410 @@ def gen_gpt(out_dir):
     return path
 
 
+# ---- the lstm-lm, bert-tiny, dlrm-small and resnet fixtures ------------------------
+# Small sizes of the presets' builders (src/models/nets.c, gpt.c), as the C
+# test builds them (the metadata says which). One driver (gen_net) writes
+# the same tensors as the gpt fixture, and both optimizers' three steps:
+#   <inputs>, init.<param>, logits, loss, grad.<param> (full, or sampled as
+#   the image models'), sgd.losses, adamw.losses, bf16.logits, bf16.loss,
+#   bf16.emul.logits, bf16.emul.loss, bf16.emul.grad.<param>
+# and where a model has them:
+#   steps.sparse I32 (3,B,26)  dlrm: the ids of steps 1..3 (step 1's are
+#                    "sparse"): different rows each step, so the lazy update
+#                    of the table (below) shows
+#   <opt>.final.<name> F32     after the three steps: dlrm's table and its
+#                    optimizer state (emb.weight.momentum / .exp_avg /
+#                    .exp_avg_sq), resnet's running statistics
+#                    (<bn>.running_mean / .running_var)
+#   <opt>.eval.logits F32      resnet: an eval-mode forward after the steps
+# Initial values: the generator above, U(-bound, bound); embedding tables
+# (emb.weight) bound 0.5 as the gpt's; batch norm weights 1 + U(-0.2, 0.2)
+# and biases U(-0.1, 0.1) as the gpt's layer norms (the builders start
+# them at 1 and 0: random values exercise their gradients); LSTM weights and
+# biases U(-1/sqrt(H), 1/sqrt(H)) as nn.LSTM; linear and conv layers
+# 1/sqrt(fan_in) as nn.Linear/nn.Conv2d.
+
+LSTM_CFG = dict(vocab=11, layers=2, d_model=16, ctx=6, batch=3, embed=128)
+BERT_CFG = dict(vocab=13, layers=2, heads=2, d_model=8, ctx=5, bidirectional=1, ffn=12, classes=12, batch=2)
+DLRM_CFG = dict(d_model=4, rows=7, tables=26, dense=13, batch=4)
+RESNET_CFG = dict(layers=8, d_model=4, batch=BATCH)
+EMBED_BOUND = 0.5    # lstm's and dlrm's emb.weight, as GPT_EMBED_BOUND
+SGD_HP = dict(lr=0.05, momentum=0.9, weight_decay=0.0)
+ADAMW_HP = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
+
+
+def lin_p(n, i, o):
+    b = np.float32(1.0) / np.sqrt(np.float32(i))
+    return [(n + ".weight", (o, i), 0.0, b), (n + ".bias", (o,), 0.0, b)]
+
+
+def lstm_params(cfg):
+    V, L, H, E = cfg["vocab"], cfg["layers"], cfg["d_model"], cfg["embed"]
+    b = np.float32(1.0) / np.sqrt(np.float32(H))
+    ps = [("emb.weight", (V, E), 0.0, np.float32(EMBED_BOUND))]
+    for l in range(L):
+        ps += [(f"lstm.weight_ih_l{l}", (4 * H, H if l else E), 0.0, b), (f"lstm.weight_hh_l{l}", (4 * H, H), 0.0, b),
+               (f"lstm.bias_ih_l{l}", (4 * H,), 0.0, b), (f"lstm.bias_hh_l{l}", (4 * H,), 0.0, b)]
+    return ps + lin_p("out", H, V)
+
+
+class _LstmBf16(torch.autograd.Function):
+    """One LSTM layer (x (T,B,I) time-major, zero initial state) as weft's
+    bf16 policy runs it (src/kernels/rnn.c): the forward in fp32 over the
+    whole sequence (h and c fp32 inside the op), the activated gates, the
+    cell states and y stored rounded to bf16; the backward in fp32 from
+    those rounded values: dA of each step from the gates, c and tanh(c),
+    dh of the previous step dA W_hh, then dx = dA W_ih, dW_ih = dA^T x,
+    dW_hh = dA[1:]^T y[:-1], db = column sums of dA (both biases)."""
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh):
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        h, c = x.new_zeros(B, H), x.new_zeros(B, H)
+        ys, gs, cs = [], [], []
+        for t in range(T):
+            a = (x[t] @ w_ih.t() + h @ w_hh.t()) + b_ih + b_hh
+            i, f, g, o = a.chunk(4, 1)
+            i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+            c = f * c + i * g
+            h = o * torch.tanh(c)
+            ys.append(h)
+            gs.append(torch.cat([i, f, g, o], 1))
+            cs.append(c)
+        y = torch.stack(ys)
+        ctx.save_for_backward(x, w_ih, w_hh, bf16_round(torch.stack(gs)), bf16_round(torch.stack(cs)), bf16_round(y))
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w_ih, w_hh, G, C, Y = ctx.saved_tensors
+        T, B, I = x.shape
+        H = w_hh.shape[1]
+        dh, dc = x.new_zeros(B, H), x.new_zeros(B, H)
+        da = x.new_zeros(T, B, 4 * H)
+        for t in reversed(range(T)):
+            i, f, g, o = G[t].chunk(4, 1)
+            cp = C[t - 1] if t else x.new_zeros(B, H)
+            tc = torch.tanh(C[t])
+            dht = dh + dy[t]
+            dct = dht * o * (1.0 - tc * tc) + dc
+            da[t] = torch.cat([dct * g * i * (1.0 - i), dct * cp * f * (1.0 - f), dct * i * (1.0 - g * g),
+                               dht * tc * o * (1.0 - o)], 1)
+            dc = dct * f
+            dh = da[t] @ w_hh
+        dx = (da.reshape(T * B, 4 * H) @ w_ih).reshape(T, B, I)
+        dw_ih = da.reshape(T * B, 4 * H).t() @ x.reshape(T * B, I)
+        dw_hh = da[1:].reshape(-1, 4 * H).t() @ Y[:-1].reshape(-1, H)
+        db = da.sum((0, 1))
+        return dx, dw_ih, dw_hh, db, db
+
+
+def lstm_forward(cfg, p, inp, rnd=ident, gr=ident, bf16=False, **_):
+    """logits (B*T, V): embedding, time-major LSTM layers, linear."""
+    tok = inp["tokens"]
+    B, T = tok.shape
+    h = rnd(F.embedding(tok, gr(p["emb.weight"]))).transpose(0, 1)
+    for l in range(cfg["layers"]):
+        w = [gr(p[f"lstm.{n}_l{l}"]) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        h = rnd(_LstmBf16.apply(gr(h), *w) if bf16 else lstm_ref(h, *w))
+    h = h.transpose(0, 1).reshape(B * T, cfg["d_model"])
+    return gr(rnd(F.linear(gr(h), gr(p["out.weight"]), gr(p["out.bias"]))))
+
+
+def bert_forward(cfg, p, inp, rnd=ident, gr=ident, bf16=False, **_):
+    return gpt_forward(cfg, p, inp["tokens"], inp["positions"], rnd, gr,
+                       _AttentionBf16.apply if bf16 else attention_ref)
+
+
+def dlrm_params(cfg):
+    D, NT, ND = cfg["d_model"], cfg["tables"], cfg["dense"]
+    ps = lin_p("bot.0", ND, 512) + lin_p("bot.2", 512, 256) + lin_p("bot.4", 256, 64) + lin_p("bot.6", 64, D)
+    ps.append(("emb.weight", (NT * cfg["rows"], D), 0.0, np.float32(EMBED_BOUND)))
+    return ps + lin_p("top.0", D + (NT + 1) * NT // 2, 512) + lin_p("top.2", 512, 256) + lin_p("top.4", 256, 1)
+
+
+def dlrm_forward(cfg, p, inp, rnd=ident, gr=ident, **_):
+    """click logits (B): bottom MLP, one row of each table (global ids),
+    dot interaction in weft's order (dot_interact_ref), top MLP."""
+    def lin(h, n, relu):
+        z = F.linear(gr(h), gr(p[n + ".weight"]), gr(p[n + ".bias"]))
+        return rnd(torch.relu(z) if relu else z)
+
+    x = inp["dense"]
+    for n in ("bot.0", "bot.2", "bot.4", "bot.6"):
+        x = lin(x, n, True)
+    e = rnd(F.embedding(inp["sparse"], gr(p["emb.weight"])))
+    h = rnd(dot_interact_ref(gr(x), gr(e)))
+    h = lin(lin(h, "top.0", True), "top.2", True)
+    return gr(lin(h, "top.4", False).reshape(-1))
+
+
+def resnet_blocks(cfg):
+    """(name, cin, cout, k, stride, relu) of every conv + batch norm, in
+    weft's order, and the stage structure: [(a, b, down or None)]."""
+    w, nb = cfg["d_model"], (cfg["layers"] - 2) // 6
+    units, blocks, cin = [("stem", 1, w, 3, 1, True)], [], w
+    for st in range(3):
+        cout = w << st
+        for b in range(nb):
+            s = 2 if st > 0 and b == 0 else 1
+            n = f"layer{st + 1}.{b}."
+            a, bb = (n + "a", cin, cout, 3, s, True), (n + "b", cout, cout, 3, 1, False)
+            down = (n + "down", cin, cout, 1, s, False) if s != 1 or cin != cout else None
+            units += [a, bb] + ([down] if down else [])
+            blocks.append((a, bb, down))
+            cin = cout
+    return units, blocks, cin
+
+
+def resnet_params(cfg):
+    units, _, cin = resnet_blocks(cfg)
+    ps = []
+    for n, ci, co, k, _, _ in units:
+        b = np.float32(1.0) / np.sqrt(np.float32(ci * k * k))
+        ps += [(n + ".conv.weight", (co, ci, k, k), 0.0, b), (n + ".bn.weight", (co,), 1.0, np.float32(GPT_LN_W_BOUND)),
+               (n + ".bn.bias", (co,), 0.0, np.float32(GPT_LN_B_BOUND))]
+    return ps + lin_p("fc", cin, 10)
+
+
+def resnet_stats(cfg):
+    return [u[0] + ".bn." + s for u in resnet_blocks(cfg)[0] for s in ("running_mean", "running_var")]
+
+
+def resnet_forward(cfg, p, inp, rnd=ident, gr=ident, bufs=None, train=True, **_):
+    """logits (B,10). Batch norm in training mode (batch statistics; the
+    running statistics in bufs, when given, updated as PyTorch does:
+    momentum 0.1, unbiased variance), or in eval mode from bufs."""
+    def unit(h, u):
+        n, _, _, k, s, relu = u
+        z = rnd(F.conv2d(gr(h), gr(p[n + ".conv.weight"]), None, stride=s, padding=k // 2))
+        rm = bufs[n + ".bn.running_mean"] if bufs is not None else None
+        rv = bufs[n + ".bn.running_var"] if bufs is not None else None
+        y = rnd(F.batch_norm(gr(z), rm, rv, gr(p[n + ".bn.weight"]), gr(p[n + ".bn.bias"]), training=train,
+                             momentum=0.1, eps=1e-5))
+        return rnd(torch.relu(y)) if relu else y
+
+    units, blocks, cin = resnet_blocks(cfg)
+    x = unit(inp["images"], units[0])
+    for a, b, down in blocks:
+        h = unit(unit(x, a), b)
+        x = rnd(torch.relu(rnd(h + (unit(x, down) if down else x))))
+    x = rnd(x.mean((2, 3)))
+    return gr(rnd(F.linear(gr(x), gr(p["fc.weight"]), gr(p["fc.bias"]))))
+
+
+def net_loss(kind, logits, inp):
+    if kind == "dlrm":
+        return F.binary_cross_entropy_with_logits(logits, inp["clicks"])
+    return F.cross_entropy(logits, inp["labels" if kind == "resnet" else "targets"], ignore_index=-1)
+
+
+def torch_inputs(arrays, dtype, bf16=False):
+    """The fixture's arrays as tensors: ids long, floats in dtype (rounded
+    to bf16 first for the bf16 references)."""
+    out = {}
+    for k, a in arrays.items():
+        if a.dtype == np.int32:
+            out[k] = torch.tensor(a, dtype=torch.long)
+        else:
+            t = torch.tensor(a)
+            out[k] = (bf16_round(t) if bf16 else t).to(dtype)
+    return out
+
+
+def lazy_update(kind, w, grad, rows, st, t):
+    """The table's lazy update (weft's sparse update, like
+    torch.optim.SparseAdam): only the rows the step's ids touch move, and
+    only their state; the others, and their state, are left alone.
+    SGD: m = momentum m + g (m starts 0, so m = g on a row's first update);
+    w -= lr m. AdamW: PyTorch's AdamW on the rows, its bias corrections
+    from the step's number t (global, as SparseAdam's)."""
+    g = grad[rows]
+    if kind == "sgd":
+        st["momentum"][rows] = SGD_HP["momentum"] * st["momentum"][rows] + g
+        w[rows] -= SGD_HP["lr"] * st["momentum"][rows]
+        return
+    lr, (b1, b2), eps, wd = ADAMW_HP["lr"], ADAMW_HP["betas"], ADAMW_HP["eps"], ADAMW_HP["weight_decay"]
+    w[rows] *= 1.0 - lr * wd
+    st["exp_avg"][rows] = st["exp_avg"][rows].lerp(g, 1.0 - b1)
+    st["exp_avg_sq"][rows] = st["exp_avg_sq"][rows] * b2 + (1.0 - b2) * g * g
+    bc1, bc2 = 1.0 - b1 ** t, 1.0 - b2 ** t
+    denom = st["exp_avg_sq"][rows].sqrt() / bc2 ** 0.5 + eps
+    w[rows] -= (lr / bc1) * st["exp_avg"][rows] / denom
+
+
+def net_steps(kind, cfg, fwd, init, step_inputs, opt_kind, lazy, stats, lazy_mode=True):
+    """Three steps of SGD or AdamW (loss k before update k) on step_inputs[k],
+    in float64; the parameters named in lazy get lazy_update (dense
+    PyTorch updates when lazy_mode is False: the script's check that the
+    fixture tells the two apart). Returns the losses, the final tensors
+    {name: tensor} of the lazy tables and their state and of the running
+    statistics, and the eval-mode logits after the steps (models with
+    running statistics)."""
+    p = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in init.items()}
+    lz = [n for n in p if n in lazy and lazy_mode]
+    dense = [q for n, q in p.items() if n not in lz]
+    opt = (torch.optim.SGD(dense, **SGD_HP) if opt_kind == "sgd" else torch.optim.AdamW(dense, **ADAMW_HP))
+    names = ("momentum",) if opt_kind == "sgd" else ("exp_avg", "exp_avg_sq")
+    state = {n: {s: torch.zeros_like(p[n]) for s in names} for n in lz}
+    bufs = None
+    if stats:
+        bufs = {}
+        for s in stats:
+            c = p[s.rsplit(".", 1)[0] + ".weight"].shape[0]
+            bufs[s] = torch.ones(c, dtype=torch.float64) if s.endswith("var") else torch.zeros(c, dtype=torch.float64)
+    losses = []
+    for k in range(3):
+        inp = torch_inputs(step_inputs[k], torch.float64)
+        opt.zero_grad()
+        for n in lz:
+            p[n].grad = None
+        loss = net_loss(kind, fwd(cfg, p, inp, bufs=bufs), inp)
+        loss.backward()
+        losses.append(loss.item())
+        opt.step()
+        with torch.no_grad():
+            for n in lz:
+                lazy_update(opt_kind, p[n], p[n].grad, torch.unique(inp[lazy[n]]), state[n], k + 1)
+    final = {n: p[n].detach() for n in lazy}
+    for n in lazy:
+        torch_names = {"momentum": "momentum_buffer"}   # PyTorch's state for the dense update
+        final.update({f"{n}.{s}": state[n][s] if n in lz else opt.state[p[n]][torch_names.get(s, s)]
+                      for s in names})
+    ev = None
+    if bufs is not None:
+        final.update(bufs)
+        with torch.no_grad():
+            ev = fwd(cfg, p, torch_inputs(step_inputs[2], torch.float64), bufs=bufs, train=False)
+    return np.array(losses, dtype=np.float32), final, ev
+
+
+def gen_net(kind, cfg, params, fwd, arrays, out_dir, gen, steps=None, lazy=None, stats=()):
+    """The fixture model_<kind>.safetensors (see the section's comment).
+    arrays: the model's inputs (I32 ids, F32 values) by the names the test
+    feeds; steps: the three steps' inputs (default: arrays each time);
+    lazy: {table param: the ids input that selects its rows}."""
+    lazy = lazy or {}
+    steps = steps or [arrays] * 3
+    init = {name: gen_uniform(name, shape, bound, center) for name, shape, center, bound in params}
+    names3 = [(n, None, None) for n, _, _, _ in params]
+    tensors = list(arrays.items())
+    for k in arrays:   # inputs that change from step to step
+        if any(not np.array_equal(s[k], arrays[k]) for s in steps):
+            tensors.append((f"steps.{k}", np.stack([s[k] for s in steps])))
+    for name, _, _, _ in params:
+        tensors.append((f"init.{name}", init[name].reshape(-1)[:16].copy()))
+
+    def fresh(dtype=torch.float64, bf16=False):
+        return {k: (bf16_round(torch.tensor(v)) if bf16 else torch.tensor(v, dtype=dtype)).requires_grad_(True)
+                for k, v in init.items()}
+
+    # fp32: the reference in float64 from the fp32 values (batch norm: batch statistics).
+    x64 = torch_inputs(arrays, torch.float64)
+    p = fresh()
+    logits = fwd(cfg, p, x64)
+    loss = net_loss(kind, logits, x64)
+    loss.backward()
+    tensors += [("logits", f32(logits)), ("loss", f32(loss))]
+    add_grads(tensors, "", names3, p, gen)
+
+    for opt_kind in ("sgd", "adamw"):
+        losses, final, ev = net_steps(kind, cfg, fwd, init, steps, opt_kind, lazy, stats)
+        tensors.append((f"{opt_kind}.losses", losses))
+        tensors += [(f"{opt_kind}.final.{n}", f32(t)) for n, t in final.items()]
+        if ev is not None:
+            tensors.append((f"{opt_kind}.eval.logits", f32(ev)))
+        if lazy:  # the fixture must tell the lazy update from a dense one
+            dl, dfinal, _ = net_steps(kind, cfg, fwd, init, steps, opt_kind, lazy, stats, lazy_mode=False)
+            moved = {n: (dfinal[n] - t).abs().max().item() / t.abs().max().item() for n, t in final.items()}
+            print(f"  {kind} {opt_kind}: a dense update instead of the lazy one: losses {dl.tolist()}, "
+                  f"not {losses.tolist()}; final " + ", ".join(f"{n} {e:.2e}" for n, e in moved.items()))
+            assert min(moved.values()) > 4e-4   # each at least 4x the C test's TOL_F32
+
+    # bf16, as the gpt's: fp32 from bf16-rounded params and inputs, and the
+    # rounded twin (every op's and backward node's output rounded; weft's
+    # stored bf16 intermediates, attention's P and the LSTM's gates, cell
+    # states and outputs, rounded for the backward); each gradient rounded
+    # once at the end (bf16 in weft).
+    xb = torch_inputs(arrays, torch.float32, bf16=True)
+    pb = {k: bf16_round(torch.tensor(v)) for k, v in init.items()}
+    with torch.no_grad():
+        lb = fwd(cfg, pb, xb)
+    pe = fresh(bf16=True)
+    le = fwd(cfg, pe, xb, rnd=_RoundBoth.apply, gr=_RoundGrad.apply, bf16=True)
+    se = net_loss(kind, le, xb)
+    se.backward()
+    for q in pe.values():
+        q.grad = bf16_round(q.grad)
+    tensors += [("bf16.logits", f32(lb)), ("bf16.loss", f32(net_loss(kind, lb, xb))),
+                ("bf16.emul.logits", f32(le)), ("bf16.emul.loss", f32(se))]
+    add_grads(tensors, "bf16.emul.", names3, pe, gen)
+    meta = dict(model=kind, model_seed=MODEL_SEED, generator="scripts/gen_fixtures.py", torch=torch.__version__, **cfg)
+    path = os.path.join(out_dir, f"model_{kind}.safetensors")
+    write_safetensors(path, tensors, meta)
+    print(f"{path}: loss {loss.item():.6f}, |logits| max {logits.abs().max().item():.3f}, "
+          f"bf16 {se.item():.6f}")
+    return path
+
+
+def gen_lstm(out_dir):
+    cfg = LSTM_CFG
+    gen = torch.Generator().manual_seed(MODEL_SEED + 1)
+    B, T, V = cfg["batch"], cfg["ctx"], cfg["vocab"]
+    tok = torch.randint(0, V, (B, T), generator=gen)
+    y = torch.randint(0, V, (B * T,), generator=gen)
+    params = lstm_params(cfg)
+    # the functional reference is torch.nn.LSTM with the same weights
+    init = {name: torch.tensor(gen_uniform(name, shape, bound, center)).double()
+            for name, shape, center, bound in params}
+    ref = torch.nn.LSTM(cfg["embed"], cfg["d_model"], cfg["layers"], batch_first=True).double()
+    with torch.no_grad():
+        for name, t in ref.named_parameters():
+            t.copy_(init["lstm." + name])
+        x = F.embedding(tok, init["emb.weight"])
+        want = F.linear(ref(x)[0].reshape(B * T, -1), init["out.weight"], init["out.bias"])
+        got = lstm_forward(cfg, init, {"tokens": tok})
+        assert torch.allclose(got, want, rtol=0, atol=1e-12)
+    arrays = {"tokens": tok.to(torch.int32).numpy(), "targets": y.to(torch.int32).numpy()}
+    return gen_net("lstm", cfg, params, lstm_forward, arrays, out_dir, gen)
+
+
+def gen_bert(out_dir):
+    cfg = BERT_CFG
+    gen = torch.Generator().manual_seed(MODEL_SEED + 2)
+    B, T = cfg["batch"], cfg["ctx"]
+    tok = torch.randint(0, cfg["vocab"], (B, T), generator=gen)
+    y = torch.randint(0, cfg["classes"], (B * T,), generator=gen)
+    y[2] = y[7] = -1   # ignored (padding): the mean is over the other 8
+    arrays = {"tokens": tok.to(torch.int32).numpy(), "positions": torch.arange(T).repeat(B, 1).to(torch.int32).numpy(),
+              "targets": y.to(torch.int32).numpy()}
+    return gen_net("bert", cfg, gpt_params(cfg), bert_forward, arrays, out_dir, gen)
+
+
+def gen_dlrm(out_dir):
+    cfg = DLRM_CFG
+    gen = torch.Generator().manual_seed(MODEL_SEED + 3)
+    B, NT, R = cfg["batch"], cfg["tables"], cfg["rows"]
+
+    def ids():   # table t's row of each sample, numbered globally: t*rows + id
+        return (torch.randint(0, R, (B, NT), generator=gen) + torch.arange(NT) * R).to(torch.int32).numpy()
+
+    dense = (torch.rand(B, cfg["dense"], generator=gen, dtype=torch.float64) * 2 - 1).float().numpy()
+    clicks = np.array([1, 0, 0, 1], dtype=np.float32)[:B]
+    arrays = {"dense": dense, "sparse": ids(), "clicks": clicks}
+    steps = [arrays, dict(arrays, sparse=ids()), dict(arrays, sparse=ids())]
+    return gen_net("dlrm", cfg, dlrm_params(cfg), dlrm_forward, arrays, out_dir, gen, steps=steps,
+                   lazy={"emb.weight": "sparse"})
+
+
+def gen_resnet(images, labels, out_dir):
+    cfg = RESNET_CFG
+    gen = torch.Generator().manual_seed(MODEL_SEED + 4)
+    arrays = {"images": images.astype(np.float32), "labels": labels.astype(np.int32)}
+    return gen_net("resnet", cfg, resnet_params(cfg), resnet_forward, arrays, out_dir, gen, stats=resnet_stats(cfg))
+
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures"
     if len(sys.argv) > 2 or out_dir in ("-h", "--help"):
@@ -757,6 +1175,10 @@ def main():
     for kind in ("mlp", "cnn"):
         gen_model(kind, images, labels, idx, mgen, out_dir)
     gen_gpt(out_dir)
+    gen_lstm(out_dir)
+    gen_bert(out_dir)
+    gen_dlrm(out_dir)
+    gen_resnet(images, labels, out_dir)
 
 
 if __name__ == "__main__":

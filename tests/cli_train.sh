@@ -132,7 +132,35 @@ if [[ -d $brown ]]; then
   "$weft" train --model gpt-mini --resume "$tmp/small.st" --steps 4 --no-eval --quiet >/dev/null 2>"$tmp/err" \
     && ok || bad "resume a resized gpt: $(cat "$tmp/err")"
   expect 2 "--heads" -- "$weft" train --model gpt-mini --heads 3 --steps 1 --no-eval
+  # lstm-lm: trains, saves, samples; bert-tiny: tags, with the baseline beside it.
+  "$weft" train --model lstm-lm --d-model 32 --ctx 16 --steps 3 --eval-batch 64 --quiet --json \
+    --checkpoint "$tmp/l.st" >"$tmp/l.json" 2>"$tmp/err" && grep -q '"val_bpb"' "$tmp/l.json" && ok \
+    || bad "lstm-lm short run: $(cat "$tmp/err")"
+  out=$("$weft" sample --checkpoint "$tmp/l.st" --prompt "It was" --tokens 4 2>"$tmp/err") \
+    && [[ $out == "It was"?* ]] && ok || bad "lstm-lm sample: '$out' $(cat "$tmp/err")"
+  "$weft" train --model bert-tiny --layers 1 --d-model 32 --heads 2 --ctx 32 --vocab 1024 --steps 3 --quiet \
+    --json --eval-batch 256 >"$tmp/b.json" 2>"$tmp/err" && grep -q '"baseline_acc": 0.[89]' "$tmp/b.json" \
+    && grep -q '"test_acc"' "$tmp/b.json" && ok || bad "bert-tiny short run: $(cat "$tmp/err") $(cat "$tmp/b.json")"
 fi
+
+# dlrm-small on clicks: synthetic data (AUC beside the best achievable), a
+# Criteo file, and clear errors for a bad spec or a malformed line.
+"$weft" train --model dlrm-small --vocab 1000 --data synthetic:5000 --steps 20 --quiet --json \
+  >"$tmp/d.json" 2>"$tmp/err" && grep -q '"val_auc"' "$tmp/d.json" && grep -q '"best_auc": 0.[5-9]' "$tmp/d.json" \
+  && ok || bad "dlrm-small synthetic: $(cat "$tmp/err")"
+for i in $(seq 1 40); do
+  printf '%d' $((i % 3 == 0))
+  for f in $(seq 1 13); do printf '\t%d' $(((i * f) % 7)); done
+  for f in $(seq 1 26); do printf '\t%08x' $(((i * 2654435761 + f * 97) % 4294967296)); done
+  printf '\n'
+done >"$tmp/criteo.tsv"
+"$weft" train --model dlrm-small --vocab 1000 --data "criteo:$tmp/criteo.tsv" --batch 4 --eval-batch 4 --steps 5 \
+  --quiet --json >"$tmp/c.json" 2>"$tmp/err" && grep -q '"val_auc"' "$tmp/c.json" && ok \
+  || bad "dlrm-small on a Criteo file: $(cat "$tmp/err")"
+expect 2 "synthetic, synthetic:N or criteo:PATH" -- "$weft" train --model dlrm-small --data bogus --steps 1
+printf '1\t2\tx\n' >>"$tmp/criteo.tsv"
+expect 2 "criteo.tsv:41" -- "$weft" train --model dlrm-small --vocab 1000 --data "criteo:$tmp/criteo.tsv" --steps 1
+expect 2 "--layers 9 must be 6n+2" -- "$weft" train --model resnet --layers 9 --steps 1
 if [[ -f "$tmp/e.st" ]]; then
   expect 2 "not a language model" -- "$weft" sample --checkpoint "$tmp/e.st" --prompt x
 fi

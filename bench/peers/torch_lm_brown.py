@@ -1,26 +1,29 @@
-"""Peer: gpt-mini trained by PyTorch on the same Brown-corpus bytes as weft.
+"""Peer: gpt-mini or lstm-lm trained by PyTorch on the same Brown-corpus bytes as weft.
 
-The same recipe as `weft train --model gpt-mini`: byte vocabulary, batch 16,
-context 128, AdamW (lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0),
+The same recipe as `weft train --model gpt-mini` (lstm-lm): byte vocabulary, batch 16,
+context 128 (64), AdamW (lr 1e-3 (2e-3), betas 0.9/0.999, eps 1e-8, weight decay 0),
 cosine schedule to 0 over the run, random training windows of ctx+1 bytes;
 validation = consecutive non-overlapping windows of the validation text from
 its start, up to 2^17 tokens, mean of the per-batch mean losses, bits per
 byte = loss / ln 2. The text files come from build/bench_brown_text.
-  /usr/bin/python3 torch_lm_brown.py --train T.txt --val V.txt --steps 300 --json"""
+  /usr/bin/python3 torch_lm_brown.py --model lstm-lm --train T.txt --val V.txt --steps 300 --json"""
 import argparse, json, math, time
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 
 p = argparse.ArgumentParser()
 p.add_argument("--train", required=True)
 p.add_argument("--val", required=True)
+p.add_argument("--model", choices=["gpt-mini", "lstm-lm"], default="gpt-mini")
 p.add_argument("--steps", type=int, default=300)
 p.add_argument("--batch", type=int, default=16)
-p.add_argument("--ctx", type=int, default=128)
-p.add_argument("--lr", type=float, default=1e-3)
+p.add_argument("--ctx", type=int, default=0, help="default: gpt-mini 128, lstm-lm 64")
+p.add_argument("--lr", type=float, default=0, help="default: gpt-mini 1e-3, lstm-lm 2e-3")
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--json", action="store_true")
 a = p.parse_args()
+if not a.ctx: a.ctx = 128 if a.model == "gpt-mini" else 64
+if not a.lr: a.lr = 1e-3 if a.model == "gpt-mini" else 2e-3
 torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
 
 class Block(nn.Module):
@@ -47,10 +50,15 @@ class GPT(nn.Module):
         for b in s.blocks: x = b(x)
         return s.lnf(x) @ s.wte.weight.t()
 
+class LSTMLM(nn.Module):
+    def __init__(s, V=256, E=128, H=512):
+        super().__init__(); s.emb = nn.Embedding(V, E); s.lstm = nn.LSTM(E, H, 2, batch_first=True); s.out = nn.Linear(H, V)
+    def forward(s, idx): return s.out(s.lstm(s.emb(idx))[0])
+
 train = torch.from_numpy(np.fromfile(a.train, dtype=np.uint8).astype(np.int64))
 val = torch.from_numpy(np.fromfile(a.val, dtype=np.uint8).astype(np.int64))
 B, T = a.batch, a.ctx
-net = GPT(T=T)
+net = GPT(T=T) if a.model == "gpt-mini" else LSTMLM()
 opt = torch.optim.AdamW(net.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
 t0 = time.perf_counter()
 for step in range(1, a.steps + 1):
@@ -69,6 +77,6 @@ with torch.no_grad():
         x = torch.stack([val[o:o + T] for o in offs]); y = torch.stack([val[o + 1:o + T + 1] for o in offs])
         losses.append(F.cross_entropy(net(x).reshape(-1, 256), y.reshape(-1)).item())
 vl = sum(losses) / len(losses)
-out = {"peer": "pytorch-" + torch.__version__, "model": "gpt-mini", "steps": a.steps, "batch": B,
+out = {"peer": "pytorch-" + torch.__version__, "model": a.model, "steps": a.steps, "batch": B,
        "train_loss": float(loss), "val_loss": vl, "val_bpb": vl / math.log(2), "train_s": train_s}
-print(json.dumps(out) if a.json else f"pytorch gpt-mini: val {vl / math.log(2):.4f} bits per byte after {a.steps} steps")
+print(json.dumps(out) if a.json else f"pytorch {a.model}: val {vl / math.log(2):.4f} bits per byte after {a.steps} steps")

@@ -69,6 +69,8 @@ typedef struct {
     double samples_per_s, wall_s, train_s;
     int64_t steps, peak_arena_bytes, params;
     double epochs, bytes_per_param;
+    int64_t store_bytes;  /* weights + optimizer state (+ batch-norm statistics), as stored */
+    int64_t grad_bytes;   /* the parameters' gradients (sparse ones: their rows)         */
     double val_bpb;       /* language models: bits per byte on validation */
     double val_auc, val_logloss; /* click models, on validation                */
     double best_auc;      /* synthetic clicks: the best achievable AUC      */

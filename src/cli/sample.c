@@ -69,7 +69,7 @@ weft_status weft_sample_text(weft_opts *o)
         size_t start = n > (size_t)T ? n - (size_t)T : 0, len = n - start;
         for (size_t t = 0; t < (size_t)T; t++) tok[t] = t < len ? text[start + t] : 0;
         s = weft_exec_feed(m.ex, m.io.x, tok, WEFT_I32);
-        if (!s) s = weft_exec_feed(m.ex, m.io.pos, pos, WEFT_I32);
+        if (!s && m.io.pos >= 0) s = weft_exec_feed(m.ex, m.io.pos, pos, WEFT_I32);
         if (!s) s = weft_exec_feed(m.ex, m.io.y, tgt, WEFT_I32);
         if (!s) s = weft_exec_run(m.ex, &ro);
         if (!s) s = weft_exec_read(m.ex, m.io.logits, logits);

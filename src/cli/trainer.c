@@ -353,6 +353,14 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
     r->peak_arena_bytes = weft_exec_arena_bytes(tr.ex);
     r->params = weft_graph_param_count(tr.g);
     r->bytes_per_param = weft_precision_bytes_per_param(o.precision, weft_optimizer_nstates(o.optimizer));
+    r->store_bytes = r->grad_bytes = 0;
+    for (int i = 0; i < store.n; i++) r->store_bytes += (int64_t)store.t[i].nbytes;
+    for (int v = 0; v < tr.g->nvalues; v++) {
+        const weft_value *x = &tr.g->values[v];
+        if (x->role != WEFT_ROLE_PARAM) continue;
+        const weft_value *gv = &tr.g->values[x->grad];
+        r->grad_bytes += weft_shape_numel(&gv->shape) * (int64_t)weft_dtype_size(gv->dtype);
+    }
     take_eval(r, NULL);
     r->task = task.name;
     if (o.checkpoint && (s = save_checkpoint(o.checkpoint, &store, &o, end, total))) goto done;
@@ -451,7 +459,8 @@ void weft_train_print_json(FILE *f, const weft_opts *o, const weft_train_result 
     jnum(f, "samples_per_s", r->samples_per_s, false);
     jnum(f, "train_s", r->train_s, false);
     jnum(f, "wall_s", r->wall_s, false);
-    fprintf(f, "\"peak_arena_bytes\": %lld, \"params\": %lld, ", (long long)r->peak_arena_bytes, (long long)r->params);
+    fprintf(f, "\"peak_arena_bytes\": %lld, \"store_bytes\": %lld, \"grad_bytes\": %lld, \"params\": %lld, ",
+            (long long)r->peak_arena_bytes, (long long)r->store_bytes, (long long)r->grad_bytes, (long long)r->params);
     jnum(f, "bytes_per_param", r->bytes_per_param, true);
     fprintf(f, "}\n");
 }
