@@ -56,7 +56,7 @@ static const flag flags[] = {
       "the data: Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist), or the Brown "
       "corpus for gpt-mini (default: scripts/fetch_brown.sh's cache)", 0, 0 },
     { "--data", F_STR, O(data), V_TRAIN | V_EVAL, "SPEC",
-      "click data for dlrm-small: synthetic (default: 1000000 training, 100000 validation examples), "
+      "click data for dlrm-small: synthetic (default: 4000000 training, 100000 validation examples), "
       "synthetic:N (N training examples), or criteo:PATH (Criteo's tab-separated file, .gz too; "
       "the last tenth of its lines validates)", 0, 0 },
     { "--json", F_BOOL, O(json), V_TRAIN | V_EVAL | V_DEMO | V_BENCH, NULL, "print one JSON summary object on stdout", 0, 0 },

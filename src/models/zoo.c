@@ -114,7 +114,7 @@ static const weft_model_preset presets[] = {
     { "bert-tiny", "encoder: 8192 words, 2 layers, 2 heads, d 128, FFN 512, 128 tokens; tags (Brown POS)",
       build_bert_tiny, WEFT_TASK_TAGS, 32, WEFT_OPT_ADAMW, 1e-3, -1, 0 },
     { "dlrm-small", "DLRM: bottom 13-512-256-64-16, 26 tables x 100000 x 16, dot interaction, top "
-      "367-512-256-1 (synthetic clicks)", weft_model_build_dlrm, WEFT_TASK_CLICKS, 128, WEFT_OPT_SGD, 0.1, 0, 0 },
+      "367-512-256-1 (synthetic clicks)", weft_model_build_dlrm, WEFT_TASK_CLICKS, 128, WEFT_OPT_ADAMW, 2e-3, -1, 0 },
     { "resnet", "ResNet-20: 3 stages x 3 basic blocks (16, 32, 64), batch norm (Fashion-MNIST)",
       weft_model_build_resnet, WEFT_TASK_IMAGES, 128, WEFT_OPT_SGD, 0.1, 0.9, 5e-4 },
     { NULL, NULL, NULL, WEFT_TASK_IMAGES, 0, WEFT_OPT_SGD, 0, 0, 0 },
