@@ -58,6 +58,10 @@ struct weft_task {
  * split unless o->no_eval). */
 weft_status weft_task_open(weft_task *t, const weft_model_preset *p, const weft_opts *o, bool train, bool eval);
 
+/* B window offsets in [0, span) for training step `step`: a pure function
+ * of (seed, step, stream) — the text and tagging tasks' batches. */
+void weft_task_window_offsets(uint64_t seed, int64_t step, uint64_t stream, int B, uint64_t span, int64_t *offs);
+
 weft_status weft_task_images_open(weft_task *t, const weft_opts *o, bool train, bool eval);
 weft_status weft_task_text_open(weft_task *t, const weft_opts *o, bool train, bool eval);
 weft_status weft_task_tags_open(weft_task *t, const weft_opts *o, bool train, bool eval);

@@ -98,12 +98,7 @@ static weft_status feed(weft_task *t, weft_exec *ex, const weft_graph *g, const 
     dims(g, io, &B, &T);
     int64_t *offs = malloc((size_t)B * sizeof *offs);
     if (!offs) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
-    weft_rng_key key = weft_rng_key_make(seed, (uint64_t)step, STREAM_TAGS);
-    uint64_t span = (uint64_t)(m->train.ntokens - T + 1);
-    for (int b = 0; b < B; b++) {
-        uint64_t r = (uint64_t)weft_rng_u32(key, 2u * (uint32_t)b) << 32 | weft_rng_u32(key, 2u * (uint32_t)b + 1);
-        offs[b] = (int64_t)(r % span);
-    }
+    weft_task_window_offsets(seed, step, STREAM_TAGS, B, (uint64_t)(m->train.ntokens - T + 1), offs);
     fill(m, &m->train, offs, B, T);
     free(offs);
     return feed_batch(m, ex, io);

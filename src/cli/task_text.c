@@ -77,6 +77,15 @@ static weft_status feed_windows(text *m, weft_exec *ex, const weft_model_io *io,
     return weft_exec_feed(ex, io->y, m->tgt, WEFT_I32);
 }
 
+void weft_task_window_offsets(uint64_t seed, int64_t step, uint64_t stream, int B, uint64_t span, int64_t *offs)
+{
+    weft_rng_key key = weft_rng_key_make(seed, (uint64_t)step, stream);
+    for (int b = 0; b < B; b++) {
+        uint64_t r = (uint64_t)weft_rng_u32(key, 2u * (uint32_t)b) << 32 | weft_rng_u32(key, 2u * (uint32_t)b + 1);
+        offs[b] = (int64_t)(r % span);
+    }
+}
+
 static weft_status feed(weft_task *t, weft_exec *ex, const weft_graph *g, const weft_model_io *io,
                         int64_t step, uint64_t seed)
 {
@@ -85,12 +94,8 @@ static weft_status feed(weft_task *t, weft_exec *ex, const weft_graph *g, const 
     dims(g, io, &B, &T);
     int64_t *offs = malloc((size_t)B * sizeof *offs);
     if (!offs) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
-    weft_rng_key key = weft_rng_key_make(seed, (uint64_t)step, STREAM_TEXT);
-    uint64_t span = (uint64_t)(m->ntrain - T);   /* offsets 0 .. ntrain-T-1 */
-    for (int b = 0; b < B; b++) {
-        uint64_t r = (uint64_t)weft_rng_u32(key, 2u * (uint32_t)b) << 32 | weft_rng_u32(key, 2u * (uint32_t)b + 1);
-        offs[b] = (int64_t)(r % span);
-    }
+    /* offsets 0 .. ntrain-T-1 */
+    weft_task_window_offsets(seed, step, STREAM_TEXT, B, (uint64_t)(m->ntrain - T), offs);
     weft_status s = feed_windows(m, ex, io, m->train, offs, B, T);
     free(offs);
     return s;
