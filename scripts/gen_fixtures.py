@@ -15,9 +15,9 @@ header padded with spaces to a multiple of 8, then the raw little-endian bytes.
 ops_<case>.safetensors — one op case each (the rows of the table in
 tests/test_ops.c; the C table and OP_CASES below must list the same cases):
     in0, in1, ..    F32  the op's float inputs, in the op's input order
-                         (embbag: the table only; bce: the logits only)
+                         (embbag, embedding: the table only; bce: the logits only)
     labels          I32  (xent only; -1 is ignored)
-    ids             I32  (embbag only) (B,F) or (B,F,L)
+    ids             I32  (embbag only) (B,F) or (B,F,L); (embedding) any shape
     targets         F32  (bce only) in [0,1], multiples of 1/16; bf16.targets BF16
     r               F32  the upstream gradient: the loss is sum(y * r)
                          (xent, bce: the loss is the op's own output, no r)
@@ -32,8 +32,8 @@ tests/test_ops.c; the C table and OP_CASES below must list the same cases):
                          and 1), and the eval-mode output from them; the
                          same with bf16. (running stats F32, bf16.eval.y BF16)
     metadata: op, act, bias, stride, pad, k, and where a case has them axis,
-    axis2, start, len, eps, momentum (the C test checks them against its
-    table row)
+    axis2, start, len, eps, momentum, heads, causal (the C test checks them
+    against its table row)
   fp32 references are computed in float64, so the tests measure weft's error
   alone. Inputs are chosen away from non-differentiable points: relu
   pre-activations have |z| >= KINK_MARGIN (also after bf16 rounding) and
@@ -99,6 +99,7 @@ import torch
 
 from fixture_util import *  # noqa: F401,F403 (the writer, rounding, seeds)
 from fixture_models import gen_model, gen_gpt, gen_lstm, gen_bert, gen_dlrm, gen_resnet, load_fmnist
+from fixture_models import attention_ref  # the gpt/bert fixtures' attention, shared by the op case
 
 # ---- op cases ----------------------------------------------------------------------
 # Each: name, op, attrs, shapes of the float inputs, extra generation hints.
@@ -139,10 +140,16 @@ OP_CASES = [
     dict(name="batchnorm_2d", op="batchnorm", eps=1e-5, momentum=0.1, shapes=[(6, 4), (4,), (4,)]),
     dict(name="avgpool", op="avgpool", shapes=[(2, 3, 4, 5)]),
     dict(name="lstm", op="lstm", shapes=[(4, 2, 3), (20, 3), (20, 5), (20,), (20,)]),
+    # the sequence ops. embedding: ids of any shape, drawn as embbag's (the last
+    # 3 rows and others untouched, repeats); its table gradient is dense (V,D)
+    dict(name="embedding", op="embedding", ids=(2, 3, 2), shapes=[(11, 5)]),
+    dict(name="layernorm", op="layernorm", eps=1e-5, shapes=[(6, 7), (7,), (7,)]),
+    dict(name="attention_causal", op="attention", heads=2, causal=1, scale=2, shapes=[(2, 5, 24)]),
+    dict(name="attention_bidir", op="attention", heads=3, causal=0, scale=2, shapes=[(2, 4, 18)]),
 ]
 # attributes beyond act/bias/stride/pad/k, written to the metadata only by the
 # cases that have them (the C test reads an absent one as 0)
-OP_EXTRA_META = ("axis", "axis2", "start", "len", "eps", "momentum")
+OP_EXTRA_META = ("axis", "axis2", "start", "len", "eps", "momentum", "heads", "causal")
 
 
 
@@ -171,7 +178,7 @@ def op_forward(c, ins, labels):
         return None, ins[0].reshape(c["out_shape"])
     if op == "xent":
         return None, F.cross_entropy(ins[0], labels, reduction="mean", ignore_index=-1)
-    # (labels: xent's labels, embbag's ids, bce's float targets)
+    # (labels: xent's labels, embbag's and embedding's ids, bce's float targets)
     if op == "sigmoid":
         return None, torch.sigmoid(ins[0])
     if op == "tanh":
@@ -197,6 +204,12 @@ def op_forward(c, ins, labels):
         return None, ins[0].mean((2, 3))
     if op == "lstm":
         return None, lstm_ref(*ins)
+    if op == "embedding":
+        return None, F.embedding(labels.long(), ins[0])
+    if op == "layernorm":
+        return None, F.layer_norm(ins[0], ins[0].shape[-1:], ins[1], ins[2], c["eps"])
+    if op == "attention":
+        return None, attention_ref(ins[0], c["heads"], bool(c["causal"]))
     raise ValueError(op)
 
 
@@ -218,7 +231,7 @@ def make_inputs(c, gen):
                 ins[0] = ins[0] * 3
             if "scale" in c:
                 ins[0] = ins[0] * c["scale"]
-            if c["op"] == "batchnorm":
+            if c["op"] in ("batchnorm", "layernorm"):
                 ins[1] = ins[1] * 0.5 + 1.0  # gamma in [0.5, 1.5]
         ins = [t.float().double() for t in ins]  # fp32-representable
         labels = None
@@ -231,7 +244,7 @@ def make_inputs(c, gen):
             # soft targets k/16 (exact in bf16), and both hard ones
             labels = torch.randint(0, 17, c["shapes"][0], generator=gen).double() / 16
             labels[0], labels[1] = 0.0, 1.0
-        if c["op"] == "embbag":
+        if c["op"] in ("embbag", "embedding"):
             labels = torch.randint(0, c["shapes"][0][0] - 3, c["ids"], generator=gen)
             flat = labels.view(-1)
             flat[1] = flat[0]    # a repeat: in the same bag when L > 1
@@ -282,7 +295,8 @@ def gen_op_case(c, gen, out_dir):
     if labels is not None and c["op"] == "bce":
         tensors.append(("targets", f32(labels)))
     elif labels is not None:
-        tensors.append(("ids" if c["op"] == "embbag" else "labels", labels.to(torch.int32).numpy()))
+        tensors.append(("ids" if c["op"] in ("embbag", "embedding") else "labels",
+                        labels.to(torch.int32).numpy()))
     if r is not None:
         tensors.append(("r", f32(r)))
     tensors.append(("y", f32(y.reshape(()) if is_loss else y)))

@@ -10,10 +10,12 @@
  * closes the graph with the probe loss dot(y, r), r an INPUT fed from the
  * fixture: the gradient reaching y is r, so the parameters' gradients are
  * those of sum(y * r) — what the fixture holds. xent and bce are their own
- * losses. Inputs that are not differentiated (xent's labels, embbag's ids,
- * bce's targets) are INPUT values fed from the fixture. embbag's table has a
- * sparse gradient (rows, (n,D) values): the test scatters it to a dense
- * (V,D) one. Batch norm also checks its running statistics and an eval-mode
+ * losses. Inputs that are not differentiated (xent's labels, embbag's and
+ * embedding's ids, bce's targets) are INPUT values fed from the fixture.
+ * embbag's table has a sparse gradient (rows, (n,D) values): the test
+ * scatters it to a dense (V,D) one; embedding's is dense (V,D) itself.
+ * layernorm and attention: y is the node's first output (the others, the
+ * saved statistics and P, are the backward's). Batch norm also checks its running statistics and an eval-mode
  * forward; dropout (no PyTorch fixture: another RNG) has its own test. */
 #include "weft/exec.h"
 #include "weft/io.h"
@@ -33,40 +35,46 @@ typedef struct {
     bool bias;
     int axis, axis2;    /* transpose, concat, split                 */
     int start, len;     /* split                                    */
+    int heads;          /* attention                                */
+    bool causal;        /* attention: query i sees keys j <= i only */
 } op_case;
 
 static const op_case cases[] = {
-    /* name                op                    nin act stride pad k  bias   axis axis2 start len */
-    { "linear_bias",       WEFT_OP_LINEAR,       3,  0,  0,     0,  0, true,  0,   0,    0,    0 },
-    { "linear_nobias",     WEFT_OP_LINEAR,       2,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "linear_relu",       WEFT_OP_LINEAR,       3,  1,  0,     0,  0, true,  0,   0,    0,    0 },
-    { "add",               WEFT_OP_ADD,          2,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "relu",              WEFT_OP_RELU,         1,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "gelu",              WEFT_OP_GELU,         1,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "conv_s1p1_relu",    WEFT_OP_CONV2D,       3,  1,  1,     1,  0, true,  0,   0,    0,    0 },
-    { "conv_s2p0",         WEFT_OP_CONV2D,       3,  0,  2,     0,  0, true,  0,   0,    0,    0 },
-    { "conv_s2p1_nobias",  WEFT_OP_CONV2D,       2,  0,  2,     1,  0, false, 0,   0,    0,    0 },
-    { "maxpool_k2s2",      WEFT_OP_MAXPOOL,      1,  0,  2,     0,  2, false, 0,   0,    0,    0 },
-    { "maxpool_k3s2",      WEFT_OP_MAXPOOL,      1,  0,  2,     0,  3, false, 0,   0,    0,    0 },
-    { "reshape",           WEFT_OP_RESHAPE,      1,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "xent",              WEFT_OP_XENT,         1,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "sigmoid",           WEFT_OP_SIGMOID,      1,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "tanh",              WEFT_OP_TANH,         1,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "softmax",           WEFT_OP_SOFTMAX,      1,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "transpose",         WEFT_OP_TRANSPOSE,    1,  0,  0,     0,  0, false, 1,   2,    0,    0 },
-    { "concat3_axis1",     WEFT_OP_CONCAT,       3,  0,  0,     0,  0, false, 1,   0,    0,    0 },
-    { "concat2_axis2",     WEFT_OP_CONCAT,       2,  0,  0,     0,  0, false, 2,   0,    0,    0 },
-    { "split_axis1",       WEFT_OP_SPLIT,        1,  0,  0,     0,  0, false, 1,   0,    2,    3 },
-    { "split_last",        WEFT_OP_SPLIT,        1,  0,  0,     0,  0, false, 2,   0,    3,    2 },
-    { "bce",               WEFT_OP_BCE,          1,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "xent_ignore",       WEFT_OP_XENT,         1,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "embbag",            WEFT_OP_EMBBAG,       1,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "embbag_2d",         WEFT_OP_EMBBAG,       1,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "dot_interact",      WEFT_OP_DOT_INTERACT, 2,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "batchnorm_4d",      WEFT_OP_BATCHNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "batchnorm_2d",      WEFT_OP_BATCHNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "avgpool",           WEFT_OP_AVGPOOL,      1,  0,  0,     0,  0, false, 0,   0,    0,    0 },
-    { "lstm",              WEFT_OP_LSTM,         5,  0,  0,     0,  0, false, 0,   0,    0,    0 },
+    /* name                op                    nin act stride pad k  bias   axis axis2 start len heads causal */
+    { "linear_bias",       WEFT_OP_LINEAR,       3,  0,  0,     0,  0, true,  0,   0,    0,    0,    0,    false },
+    { "linear_nobias",     WEFT_OP_LINEAR,       2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "linear_relu",       WEFT_OP_LINEAR,       3,  1,  0,     0,  0, true,  0,   0,    0,    0,    0,    false },
+    { "add",               WEFT_OP_ADD,          2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "relu",              WEFT_OP_RELU,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "gelu",              WEFT_OP_GELU,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "conv_s1p1_relu",    WEFT_OP_CONV2D,       3,  1,  1,     1,  0, true,  0,   0,    0,    0,    0,    false },
+    { "conv_s2p0",         WEFT_OP_CONV2D,       3,  0,  2,     0,  0, true,  0,   0,    0,    0,    0,    false },
+    { "conv_s2p1_nobias",  WEFT_OP_CONV2D,       2,  0,  2,     1,  0, false, 0,   0,    0,    0,    0,    false },
+    { "maxpool_k2s2",      WEFT_OP_MAXPOOL,      1,  0,  2,     0,  2, false, 0,   0,    0,    0,    0,    false },
+    { "maxpool_k3s2",      WEFT_OP_MAXPOOL,      1,  0,  2,     0,  3, false, 0,   0,    0,    0,    0,    false },
+    { "reshape",           WEFT_OP_RESHAPE,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "xent",              WEFT_OP_XENT,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "sigmoid",           WEFT_OP_SIGMOID,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "tanh",              WEFT_OP_TANH,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "softmax",           WEFT_OP_SOFTMAX,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "transpose",         WEFT_OP_TRANSPOSE,    1,  0,  0,     0,  0, false, 1,   2,    0,    0,    0,    false },
+    { "concat3_axis1",     WEFT_OP_CONCAT,       3,  0,  0,     0,  0, false, 1,   0,    0,    0,    0,    false },
+    { "concat2_axis2",     WEFT_OP_CONCAT,       2,  0,  0,     0,  0, false, 2,   0,    0,    0,    0,    false },
+    { "split_axis1",       WEFT_OP_SPLIT,        1,  0,  0,     0,  0, false, 1,   0,    2,    3,    0,    false },
+    { "split_last",        WEFT_OP_SPLIT,        1,  0,  0,     0,  0, false, 2,   0,    3,    2,    0,    false },
+    { "bce",               WEFT_OP_BCE,          1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "xent_ignore",       WEFT_OP_XENT,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "embbag",            WEFT_OP_EMBBAG,       1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "embbag_2d",         WEFT_OP_EMBBAG,       1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "dot_interact",      WEFT_OP_DOT_INTERACT, 2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "batchnorm_4d",      WEFT_OP_BATCHNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "batchnorm_2d",      WEFT_OP_BATCHNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "avgpool",           WEFT_OP_AVGPOOL,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "lstm",              WEFT_OP_LSTM,         5,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "embedding",         WEFT_OP_EMBEDDING,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "layernorm",         WEFT_OP_LAYERNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
+    { "attention_causal",  WEFT_OP_ATTENTION,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    2,    true  },
+    { "attention_bidir",   WEFT_OP_ATTENTION,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    3,    false },
 };
 #define NCASES ((int)(sizeof cases / sizeof *cases))
 
@@ -74,13 +82,16 @@ static const op_case cases[] = {
 #define BN_EPS 1e-5f
 #define BN_MOMENTUM 0.1f
 #define BN_NAME "bn"
+/* Layer norm's epsilon (F.layer_norm's default; the fixture's metadata must agree). */
+#define LN_EPS 1e-5f
 
 /* The op's own loss (no probe r); the input that is not differentiated:
  * its fixture tensor, and whether it is float (fed rounded in bf16). */
 static bool is_loss_op(weft_op op) { return op == WEFT_OP_XENT || op == WEFT_OP_BCE; }
 static const char *aux_name(weft_op op)
 {
-    return op == WEFT_OP_XENT ? "labels" : op == WEFT_OP_EMBBAG ? "ids" : op == WEFT_OP_BCE ? "targets" : NULL;
+    return op == WEFT_OP_XENT ? "labels" : op == WEFT_OP_EMBBAG || op == WEFT_OP_EMBEDDING ? "ids"
+         : op == WEFT_OP_BCE ? "targets" : NULL;
 }
 
 /* ---- tolerances (max |got - want| / max |want| over the tensor) -------------
@@ -178,6 +189,9 @@ static int build_op(weft_graph *g, const op_case *c, const int *p, int aux, cons
     case WEFT_OP_BATCHNORM: return weft_g_batchnorm(g, BN_NAME, p[0], p[1], p[2], BN_EPS, BN_MOMENTUM);
     case WEFT_OP_AVGPOOL: return weft_g_avgpool(g, p[0]);
     case WEFT_OP_LSTM:    return weft_g_lstm(g, p[0], p[1], p[2], p[3], p[4]);
+    case WEFT_OP_EMBEDDING: return weft_g_embedding(g, aux, p[0]);
+    case WEFT_OP_LAYERNORM: return weft_g_layernorm(g, p[0], p[1], p[2], LN_EPS);
+    case WEFT_OP_ATTENTION: return weft_g_attention(g, p[0], c->heads, c->causal);
     default:              return -1;
     }
 }
@@ -388,6 +402,9 @@ static void run_case(const op_case *c, const weft_st_file *f, weft_precision pre
             if (rows >= 0) g->values[rows].keep = true;
         }
         s = weft_graph_verify(g);
+        /* embedding's table gradient is dense (V,D), unlike embbag's */
+        if (!s && c->op == WEFT_OP_EMBEDDING && weft_sparse_rows(g, g->values[pid[0]].grad) >= 0)
+            s = weft_fail(WEFT_ERR_INTERNAL, "%s %s: the table's gradient is sparse", c->name, tag);
     }
     if (!s) s = weft_pass_plan_memory(g);
     if (!s) s = weft_store_bind(&st, g, 1);
@@ -471,7 +488,12 @@ static bool same_case(const op_case *c, const weft_st_file *f)
               meta_int(f, "bias") == (int)c->bias && meta_int(f, "stride") == c->stride &&
               meta_int(f, "pad") == c->pad && meta_int(f, "k") == c->k &&
               meta_int0(f, "axis") == c->axis && meta_int0(f, "axis2") == c->axis2 &&
-              meta_int0(f, "start") == c->start && meta_int0(f, "len") == c->len;
+              meta_int0(f, "start") == c->start && meta_int0(f, "len") == c->len &&
+              meta_int0(f, "heads") == c->heads && meta_int0(f, "causal") == (int)c->causal;
+    if (ok && c->op == WEFT_OP_LAYERNORM) {
+        const char *eps = weft_st_meta(f, "eps");
+        ok = eps && fabs(atof(eps) - LN_EPS) <= 1e-6 * LN_EPS;
+    }
     if (ok && c->op == WEFT_OP_BATCHNORM) {
         const char *eps = weft_st_meta(f, "eps"), *mom = weft_st_meta(f, "momentum");
         ok = eps && mom && fabs(atof(eps) - BN_EPS) <= 1e-6 * BN_EPS &&
