@@ -44,11 +44,13 @@ weft_status weft_model_build_gpt(weft_graph *g, const weft_gpt_cfg *c, int batch
     io->pos = weft_g_input(g, "positions", WEFT_I32, 2, idd);
     io->y = weft_g_input(g, "targets", WEFT_I32, 1, yd);
     int64_t ted[2] = { V, D }, ped[2] = { T, D };
-    int wte = weft_g_param_init(g, "wte.weight", 2, ted, WEFT_INIT_NORMAL, 1.0f);
-    int wpe = weft_g_param_init(g, "wpe.weight", 2, ped, WEFT_INIT_NORMAL, 1.0f);
+    float es = c->embed_std > 0 ? c->embed_std : 1.0f;
+    int wte = weft_g_param_init(g, "wte.weight", 2, ted, WEFT_INIT_NORMAL, es);
+    int wpe = weft_g_param_init(g, "wpe.weight", 2, ped, WEFT_INIT_NORMAL, es);
     int x = weft_g_add(g, weft_g_embedding(g, io->x, wte), weft_g_embedding(g, io->pos, wpe));
     int64_t flat[2] = { M, D }, seq3[3] = { B, T, 3 * D };
     x = weft_g_reshape(g, x, 2, flat);
+    if (c->dropout > 0) x = weft_g_dropout(g, x, c->dropout);
     for (int l = 0; l < c->layers; l++) {
         char p[WEFT_NAME_MAX];
         snprintf(p, sizeof p, "blocks.%d.ln1", l);
@@ -57,13 +59,15 @@ weft_status weft_model_build_gpt(weft_graph *g, const weft_gpt_cfg *c, int batch
         h = weft_g_reshape(g, lin(g, p, h, D, 3 * D, true), 3, seq3);
         h = weft_g_reshape(g, weft_g_attention(g, h, c->heads, !c->bidirectional), 2, flat);
         snprintf(p, sizeof p, "blocks.%d.proj", l);
-        x = weft_g_add(g, x, lin(g, p, h, D, D, true));
+        h = lin(g, p, h, D, D, true);
+        x = weft_g_add(g, x, c->dropout > 0 ? weft_g_dropout(g, h, c->dropout) : h);
         snprintf(p, sizeof p, "blocks.%d.ln2", l);
         h = layernorm(g, p, x, D);
         snprintf(p, sizeof p, "blocks.%d.fc1", l);
         h = weft_g_gelu(g, lin(g, p, h, D, F, true));
         snprintf(p, sizeof p, "blocks.%d.fc2", l);
-        x = weft_g_add(g, x, lin(g, p, h, F, D, true));
+        h = lin(g, p, h, F, D, true);
+        x = weft_g_add(g, x, c->dropout > 0 ? weft_g_dropout(g, h, c->dropout) : h);
     }
     x = layernorm(g, "lnf", x, D);
     if (c->classes) io->logits = lin(g, "head", x, D, c->classes, true);
