@@ -119,7 +119,7 @@ static const weft_model_preset presets[] = {
     { "lstm-lm", "byte LSTM: embedding 128, 2 layers of hidden 512, sequence 64 (Brown bytes)",
       weft_model_build_lstm, WEFT_TASK_TEXT, 16, WEFT_OPT_ADAMW, 2e-3, -1, 0 },
     { "bert-tiny", "encoder: 8192 words, 2 layers, 2 heads, d 128, FFN 512, 128 tokens; tags (Brown POS)",
-      build_bert_tiny, WEFT_TASK_TAGS, 32, WEFT_OPT_ADAMW, 1e-3, -1, 0 },
+      build_bert_tiny, WEFT_TASK_TAGS, 32, WEFT_OPT_ADAMW, 2e-3, -1, 0.01 },
     { "dlrm-small", "DLRM: bottom 13-512-256-64-16, 26 tables x 100000 x 16, dot interaction, top "
       "367-512-256-1 (synthetic clicks)", weft_model_build_dlrm, WEFT_TASK_CLICKS, 128, WEFT_OPT_ADAMW, 2e-3, -1, 0 },
     { "resnet", "ResNet-20: 3 stages x 3 basic blocks (16, 32, 64), batch norm (Fashion-MNIST)",
