@@ -470,8 +470,9 @@ void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_resu
     fprintf(f, "model %s, precision %s, %lld steps (%.2f epochs) of batch %d on %d threads\n", o->model,
             weft_precision_name(o->precision), (long long)r->steps, r->epochs, o->batch, o->threads);
     if (isfinite(r->train_loss)) fprintf(f, "  train loss        %.4f\n", r->train_loss);
-    if (isfinite(r->test_acc)) fprintf(f, "  %s accuracy %6.2f%%  (loss %.4f)\n", isfinite(r->baseline_acc) ? "validation" : "test      ",
-                                       100 * r->test_acc, r->test_loss);
+    if (isfinite(r->test_acc))
+        fprintf(f, "  %-17s %.2f%%  (loss %.4f)\n", isfinite(r->baseline_acc) ? "val accuracy" : "test accuracy",
+                100 * r->test_acc, r->test_loss);
     if (isfinite(r->baseline_acc))
         fprintf(f, "  baseline          %.2f%%  (each word's most frequent tag in training)\n", 100 * r->baseline_acc);
     if (isfinite(r->val_auc)) {
