@@ -50,6 +50,10 @@ typedef struct {
     int ffn;              /* MLP width (0: 4 d_model)                        */
     int classes;          /* 0: logits over the vocabulary through the tied
                              embedding; else a linear head to this many     */
+    float embed_std;      /* token and position embeddings N(0, embed_std^2);
+                             0: 1, PyTorch's nn.Embedding default           */
+    float dropout;        /* on the embeddings and on each residual branch
+                             (attention projection, MLP) in training; 0: none */
 } weft_gpt_cfg;
 weft_status weft_model_build_gpt(weft_graph *g, const weft_gpt_cfg *c, int batch, weft_model_io *io);
 
