@@ -120,6 +120,20 @@ weft_status weft_brown_tagged_split(const weft_brown *b, const weft_brown_vocab 
                                     weft_brown_split split, weft_brown_tagged *out);
 void weft_brown_tagged_free(weft_brown_tagged *t);
 
+/* Unknown words by their shape as written, for taggers whose vocabulary
+ * leaves many words out: 1 contains a digit, 2 a hyphen, 3 starts with a
+ * capital; then by ending: 4 "ing", 5 "ed", 6 "ly", 7 "tion"/"sion",
+ * 8 "ness"/"ment"/"ity", 9 "er"/"or", 10 an adjective's ("ous", "ful",
+ * "ive", "able", "ible", "al", "ic", "ish", "less"), 11 "est", 12 "s",
+ * 13 "y" (checked in this order); 0 anything else. */
+#define WEFT_BROWN_UNK_CLASSES 14
+int weft_brown_unk_class(const char *word);
+/* Gives the unknown words (id 0) of t — split sp of b, built with a
+ * vocabulary of vocab - WEFT_BROWN_UNK_CLASSES words — their class ids:
+ * class c > 0 becomes id vocab - WEFT_BROWN_UNK_CLASSES + c (class 0 stays
+ * 0), so ids stay below vocab. */
+void weft_brown_tagged_classify(const weft_brown *b, weft_brown_split sp, weft_brown_tagged *t, int32_t vocab);
+
 /* The most-frequent-tag baseline: each word id's most frequent universal tag
  * in training (ties to the lower tag id); id 0 and words never seen in
  * training get the most frequent tag of all training tokens. With v == NULL

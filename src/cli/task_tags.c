@@ -1,9 +1,9 @@
 /* task_tags.c — universal part-of-speech tagging of the Brown corpus for
  * token-classification models (bert-tiny).
  *
- * Words are ids of a vocabulary of V (the model's, 8192): the V - UNK_CLASSES
- * most frequent lower-cased training words (weft/corpus.h) and UNK_CLASSES
- * classes of unknown word, by the word's shape as written (unk_class), so
+ * Words are ids of a vocabulary of V (the model's, 8192): the V - WEFT_BROWN_UNK_CLASSES
+ * most frequent lower-cased training words (weft/corpus.h) and WEFT_BROWN_UNK_CLASSES
+ * classes of unknown word, by the word's shape as written (weft/corpus.h), so
  * a model can tell an unknown "Kennedy" from an unknown "reappraised". The
  * sentences of a split, in corpus order, make one token stream. A training
  * batch is B windows of T tokens of the training stream at offsets drawn
@@ -19,56 +19,6 @@
 #include <string.h>
 
 #define STREAM_TAGS 0x54414753ull   /* the RNG stream of training windows */
-
-/* Unknown words by shape, checked in this order: 1 contains a digit, 2 a
- * hyphen, 3 starts with a capital; then by ending: 4 "ing", 5 "ed", 6 "ly",
- * 7 "tion"/"sion", 8 "ness"/"ment"/"ity", 9 "er"/"or", 10 an adjective's
- * ("ous", "ful", "ive", "able", "ible", "al", "ic", "ish", "less"), 11 "est",
- * 12 "s", 13 "y"; 0 anything else. Class c > 0 is id V - UNK_CLASSES + c;
- * class 0 is id 0. */
-#define UNK_CLASSES 14
-
-static bool ends(const char *w, size_t n, const char *suf)
-{
-    size_t k = strlen(suf);
-    return n > k + 1 && !strcmp(w + n - k, suf);
-}
-
-static int unk_class(const char *w)
-{
-    static const char *const adj[] = { "ous", "ful", "ive", "able", "ible", "al", "ic", "ish", "less" };
-    size_t n = strlen(w);
-    if (strpbrk(w, "0123456789")) return 1;
-    if (strchr(w, '-')) return 2;
-    if (w[0] >= 'A' && w[0] <= 'Z') return 3;
-    if (ends(w, n, "ing")) return 4;
-    if (ends(w, n, "ed")) return 5;
-    if (ends(w, n, "ly")) return 6;
-    if (ends(w, n, "tion") || ends(w, n, "sion")) return 7;
-    if (ends(w, n, "ness") || ends(w, n, "ment") || ends(w, n, "ity")) return 8;
-    if (ends(w, n, "er") || ends(w, n, "or")) return 9;
-    for (size_t i = 0; i < sizeof adj / sizeof *adj; i++)
-        if (ends(w, n, adj[i])) return 10;
-    if (ends(w, n, "est")) return 11;
-    if (ends(w, n, "s")) return 12;
-    if (ends(w, n, "y")) return 13;
-    return 0;
-}
-
-/* Gives the unknown words (id 0) of split sp their class ids: the tagged
- * split lists the split's tokens in corpus order, as walked here. */
-static void classify_unknown(const weft_brown *b, weft_brown_split sp, weft_brown_tagged *d, int32_t vocab)
-{
-    int64_t k = 0;
-    for (int64_t doc = 0; doc < b->ndocs; doc++) {
-        if (weft_brown_doc_split(doc) != sp) continue;
-        const weft_brown_doc *dd = &b->docs[doc];
-        for (int64_t t = b->sent_tok[dd->first_sent]; t < b->sent_tok[dd->first_sent + dd->nsents]; t++, k++) {
-            int c = d->words[k] ? 0 : unk_class(weft_brown_word(b, t));
-            if (c) d->words[k] = vocab - UNK_CLASSES + c;
-        }
-    }
-}
 
 typedef struct {
     weft_brown_tagged train, val;
@@ -214,18 +164,18 @@ weft_status weft_task_tags_open(weft_task *t, const weft_opts *o, bool train, bo
     *t = (weft_task){ .name = "Brown universal tags", .samples_per_step = 1, .impl = m, .check = check,
                       .feed = feed, .evaluate = evaluate, .close = close_tags };
     int32_t vocab = o->vocab ? o->vocab : WEFT_BROWN_VOCAB_WORDS;
-    weft_status s = vocab <= UNK_CLASSES
-        ? weft_fail(WEFT_ERR_ARG, "--vocab %d: a tagger needs more than %d word ids", vocab, UNK_CLASSES) : WEFT_OK;
+    weft_status s = vocab <= WEFT_BROWN_UNK_CLASSES
+        ? weft_fail(WEFT_ERR_ARG, "--vocab %d: a tagger needs more than %d word ids", vocab, WEFT_BROWN_UNK_CLASSES) : WEFT_OK;
     if (!s && o->data_dir) snprintf(m->dir, sizeof m->dir, "%s", o->data_dir);
     else if (!s) s = weft_brown_default_dir(m->dir, sizeof m->dir);
     weft_brown b = { 0 };
     weft_brown_vocab v = { 0 };
     if (!s) s = weft_brown_load(m->dir, &b);
-    if (!s) s = weft_brown_vocab_build(&b, vocab - UNK_CLASSES, &v);
+    if (!s) s = weft_brown_vocab_build(&b, vocab - WEFT_BROWN_UNK_CLASSES, &v);
     if (!s && train) s = weft_brown_tagged_split(&b, &v, WEFT_BROWN_TRAIN, &m->train);
-    if (!s && train) classify_unknown(&b, WEFT_BROWN_TRAIN, &m->train, vocab);
+    if (!s && train) weft_brown_tagged_classify(&b, WEFT_BROWN_TRAIN, &m->train, vocab);
     if (!s && eval) s = weft_brown_tagged_split(&b, &v, WEFT_BROWN_VALID, &m->val);
-    if (!s && eval) classify_unknown(&b, WEFT_BROWN_VALID, &m->val, vocab);
+    if (!s && eval) weft_brown_tagged_classify(&b, WEFT_BROWN_VALID, &m->val, vocab);
     if (!s && eval) s = weft_brown_baseline(&b, &v, &m->baseline);
     m->vocab = vocab;
     weft_brown_vocab_free(&v);

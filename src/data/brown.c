@@ -688,6 +688,48 @@ void weft_brown_tagged_free(weft_brown_tagged *t)
     memset(t, 0, sizeof *t);
 }
 
+/* ---- unknown-word classes ---- */
+
+static bool ends(const char *w, size_t n, const char *suf)
+{
+    size_t k = strlen(suf);
+    return n > k + 1 && !strcmp(w + n - k, suf);
+}
+
+int weft_brown_unk_class(const char *w)
+{
+    static const char *const adj[] = { "ous", "ful", "ive", "able", "ible", "al", "ic", "ish", "less" };
+    size_t n = strlen(w);
+    if (strpbrk(w, "0123456789")) return 1;
+    if (strchr(w, '-')) return 2;
+    if (w[0] >= 'A' && w[0] <= 'Z') return 3;
+    if (ends(w, n, "ing")) return 4;
+    if (ends(w, n, "ed")) return 5;
+    if (ends(w, n, "ly")) return 6;
+    if (ends(w, n, "tion") || ends(w, n, "sion")) return 7;
+    if (ends(w, n, "ness") || ends(w, n, "ment") || ends(w, n, "ity")) return 8;
+    if (ends(w, n, "er") || ends(w, n, "or")) return 9;
+    for (size_t i = 0; i < sizeof adj / sizeof *adj; i++)
+        if (ends(w, n, adj[i])) return 10;
+    if (ends(w, n, "est")) return 11;
+    if (ends(w, n, "s")) return 12;
+    if (ends(w, n, "y")) return 13;
+    return 0;
+}
+
+void weft_brown_tagged_classify(const weft_brown *b, weft_brown_split sp, weft_brown_tagged *d, int32_t vocab)
+{
+    int64_t k = 0;
+    for (int64_t doc = 0; doc < b->ndocs; doc++) {
+        if (weft_brown_doc_split(doc) != sp) continue;
+        const weft_brown_doc *dd = &b->docs[doc];
+        for (int64_t t = b->sent_tok[dd->first_sent]; t < b->sent_tok[dd->first_sent + dd->nsents]; t++, k++) {
+            int c = d->words[k] ? 0 : weft_brown_unk_class(weft_brown_word(b, t));
+            if (c) d->words[k] = vocab - WEFT_BROWN_UNK_CLASSES + c;
+        }
+    }
+}
+
 /* The entry a token's word falls in: a vocabulary id, or (v == NULL) an
  * index into the training types; -1 for "unknown". */
 static int64_t baseline_key(const weft_brown *b, const weft_brown_vocab *v, const strtab *types, int64_t t)
