@@ -422,9 +422,25 @@ static void test_real(void)
 }
 
 
+/* Unknown-word classes: the shape checks in their documented order. */
+static void test_unk_class(void)
+{
+    static const struct { const char *w; int c; } cases[] = {
+        { "1960s", 1 }, { "well-known", 2 }, { "Kennedy", 3 }, { "Re-Entry", 2 }, { "reappraising", 4 },
+        { "reappraised", 5 }, { "quickly", 6 }, { "abrogation", 7 }, { "emulsion", 7 }, { "fondness", 8 },
+        { "deferment", 8 }, { "acidity", 8 }, { "strangler", 9 }, { "assessor", 9 }, { "ponderous", 10 },
+        { "hopeful", 10 }, { "pensive", 10 }, { "readable", 10 }, { "tribal", 10 }, { "sonic", 10 },
+        { "largest", 11 }, { "canoes", 12 }, { "misty", 13 }, { "zip", 0 }, { "s", 0 }, { "ed", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        CHECKF(weft_brown_unk_class(cases[i].w) == cases[i].c, "unk class of '%s': %d, want %d", cases[i].w,
+               weft_brown_unk_class(cases[i].w), cases[i].c);
+}
+
 int main(void)
 {
     if (!test_tmpdir_make("brown")) return 2;
+    test_unk_class();
     test_tag_map();
     test_toy_load();
     test_bad();
