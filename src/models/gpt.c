@@ -5,30 +5,16 @@
  * follows PyTorch's defaults for the same modules: embeddings N(0,1),
  * linear layers U(-1/sqrt(fan_in), 1/sqrt(fan_in)), layer norms 1 and 0. */
 #include "weft/models.h"
+#include "models/layers.h"
 
 #include <math.h>
 #include <stdio.h>
 
-static int lin(weft_graph *g, const char *name, int x, int in, int out, bool bias)
-{
-    char wn[WEFT_NAME_MAX], bn[WEFT_NAME_MAX];
-    snprintf(wn, sizeof wn, "%s.weight", name);
-    snprintf(bn, sizeof bn, "%s.bias", name);
-    float bound = 1.0f / sqrtf((float)in);
-    int64_t wd[2] = { out, in }, bd[1] = { out };
-    int w = weft_g_param(g, wn, 2, wd, bound);
-    int b = bias ? weft_g_param(g, bn, 1, bd, bound) : -1;
-    return weft_g_linear(g, x, w, b, 0);
-}
-
 static int layernorm(weft_graph *g, const char *name, int x, int d)
 {
-    char wn[WEFT_NAME_MAX], bn[WEFT_NAME_MAX];
-    snprintf(wn, sizeof wn, "%s.weight", name);
-    snprintf(bn, sizeof bn, "%s.bias", name);
     int64_t dd[1] = { d };
-    int gam = weft_g_param_init(g, wn, 1, dd, WEFT_INIT_ONE, 0);
-    int bet = weft_g_param_init(g, bn, 1, dd, WEFT_INIT_ZERO, 0);
+    int gam = weft_m_param(g, name, "weight", 1, dd, WEFT_INIT_ONE, 0);
+    int bet = weft_m_param(g, name, "bias", 1, dd, WEFT_INIT_ZERO, 0);
     return weft_g_layernorm(g, x, gam, bet, 1e-5f);
 }
 
@@ -56,21 +42,21 @@ weft_status weft_model_build_gpt(weft_graph *g, const weft_gpt_cfg *c, int batch
         snprintf(p, sizeof p, "blocks.%d.ln1", l);
         int h = layernorm(g, p, x, D);
         snprintf(p, sizeof p, "blocks.%d.qkv", l);
-        h = weft_g_reshape(g, lin(g, p, h, D, 3 * D, true), 3, seq3);
+        h = weft_g_reshape(g, weft_m_linear(g, p, h, D, 3 * D, true, 0), 3, seq3);
         h = weft_g_reshape(g, weft_g_attention(g, h, c->heads, !c->bidirectional), 2, flat);
         snprintf(p, sizeof p, "blocks.%d.proj", l);
-        h = lin(g, p, h, D, D, true);
+        h = weft_m_linear(g, p, h, D, D, true, 0);
         x = weft_g_add(g, x, c->dropout > 0 ? weft_g_dropout(g, h, c->dropout) : h);
         snprintf(p, sizeof p, "blocks.%d.ln2", l);
         h = layernorm(g, p, x, D);
         snprintf(p, sizeof p, "blocks.%d.fc1", l);
-        h = weft_g_gelu(g, lin(g, p, h, D, F, true));
+        h = weft_g_gelu(g, weft_m_linear(g, p, h, D, F, true, 0));
         snprintf(p, sizeof p, "blocks.%d.fc2", l);
-        h = lin(g, p, h, F, D, true);
+        h = weft_m_linear(g, p, h, F, D, true, 0);
         x = weft_g_add(g, x, c->dropout > 0 ? weft_g_dropout(g, h, c->dropout) : h);
     }
     x = layernorm(g, "lnf", x, D);
-    if (c->classes) io->logits = lin(g, "head", x, D, c->classes, true);
+    if (c->classes) io->logits = weft_m_linear(g, "head", x, D, c->classes, true, 0);
     else io->logits = weft_g_linear(g, x, wte, -1, 0);   /* tied: logits = lnf(x) wte^T */
     return weft_graph_status(g);
 }

@@ -4,27 +4,10 @@
  * and checkpoints line up; initialisation follows PyTorch's defaults unless
  * a comment says otherwise. */
 #include "weft/models.h"
+#include "models/layers.h"
 
 #include <math.h>
 #include <stdio.h>
-
-static int param(weft_graph *g, const char *prefix, const char *what, int nd, const int64_t *d,
-                 weft_init init, float scale)
-{
-    char n[2 * WEFT_NAME_MAX + 2];   /* a longer name is the builder's error */
-    snprintf(n, sizeof n, "%s.%s", prefix, what);
-    return weft_g_param_init(g, n, nd, d, init, scale);
-}
-
-/* nn.Linear: weight and bias U(-1/sqrt(in), 1/sqrt(in)). */
-static int linear(weft_graph *g, const char *name, int x, int in, int out, int act)
-{
-    int64_t wd[2] = { out, in }, bd[1] = { out };
-    float bound = 1.0f / sqrtf((float)in);
-    int w = param(g, name, "weight", 2, wd, WEFT_INIT_UNIFORM, bound);
-    int b = param(g, name, "bias", 1, bd, WEFT_INIT_UNIFORM, bound);
-    return weft_g_linear(g, x, w, b, act);
-}
 
 /* ---- lstm-lm: bytes -> embedding 128 -> LSTM layers (hidden 512) -> linear ---- */
 
@@ -50,18 +33,18 @@ weft_status weft_model_build_lstm(weft_graph *g, int batch, const weft_model_siz
         int64_t wi[2] = { 4 * H, in }, wh[2] = { 4 * H, H }, bd[1] = { 4 * H };
         int p[4];
         snprintf(n, sizeof n, "weight_ih_l%d", l);
-        p[0] = param(g, "lstm", n, 2, wi, WEFT_INIT_UNIFORM, bound);
+        p[0] = weft_m_param(g, "lstm", n, 2, wi, WEFT_INIT_UNIFORM, bound);
         snprintf(n, sizeof n, "weight_hh_l%d", l);
-        p[1] = param(g, "lstm", n, 2, wh, WEFT_INIT_UNIFORM, bound);
+        p[1] = weft_m_param(g, "lstm", n, 2, wh, WEFT_INIT_UNIFORM, bound);
         snprintf(n, sizeof n, "bias_ih_l%d", l);
-        p[2] = param(g, "lstm", n, 1, bd, WEFT_INIT_UNIFORM, bound);
+        p[2] = weft_m_param(g, "lstm", n, 1, bd, WEFT_INIT_UNIFORM, bound);
         snprintf(n, sizeof n, "bias_hh_l%d", l);
-        p[3] = param(g, "lstm", n, 1, bd, WEFT_INIT_UNIFORM, bound);
+        p[3] = weft_m_param(g, "lstm", n, 1, bd, WEFT_INIT_UNIFORM, bound);
         h = weft_g_lstm(g, h, p[0], p[1], p[2], p[3]);
     }
     int64_t flat[2] = { (int64_t)B * T, H };
     h = weft_g_reshape(g, weft_g_transpose(g, h, 0, 1), 2, flat);
-    io->logits = linear(g, "out", h, H, V, 0);
+    io->logits = weft_m_linear(g, "out", h, H, V, true, 0);
     return weft_graph_status(g);
 }
 
@@ -87,17 +70,17 @@ weft_status weft_model_build_dlrm(weft_graph *g, int batch, const weft_model_siz
     io->ids = weft_g_input(g, "sparse", WEFT_I32, 2, idd);
     io->y = weft_g_input(g, "clicks", WEFT_F32, 1, yd);
     io->pos = -1;
-    int x = linear(g, "bot.0", io->x, ND, 512, 1);
-    x = linear(g, "bot.2", x, 512, 256, 1);
-    x = linear(g, "bot.4", x, 256, 64, 1);
-    x = linear(g, "bot.6", x, 64, D, 1);
+    int x = weft_m_linear(g, "bot.0", io->x, ND, 512, true, 1);
+    x = weft_m_linear(g, "bot.2", x, 512, 256, true, 1);
+    x = weft_m_linear(g, "bot.4", x, 256, 64, true, 1);
+    x = weft_m_linear(g, "bot.6", x, 64, D, true, 1);
     int tab = weft_g_param_init(g, "emb.weight", 2, td, WEFT_INIT_UNIFORM, 1.0f / sqrtf((float)rows));
     int e = weft_g_embbag(g, io->ids, tab);
     int h = weft_g_dot_interact(g, x, e);
     int width = D + (NT + 1) * NT / 2;
-    h = linear(g, "top.0", h, width, 512, 1);
-    h = linear(g, "top.2", h, 512, 256, 1);
-    h = linear(g, "top.4", h, 256, 1, 0);
+    h = weft_m_linear(g, "top.0", h, width, 512, true, 1);
+    h = weft_m_linear(g, "top.2", h, 512, 256, true, 1);
+    h = weft_m_linear(g, "top.4", h, 256, 1, true, 0);
     io->logits = weft_g_reshape(g, h, 1, yd);
     io->loss = weft_g_bce(g, io->logits, io->y);
     return weft_graph_status(g);
@@ -115,11 +98,11 @@ static int conv_bn(weft_graph *g, const char *name, int x, int cin, int cout, in
     char n[WEFT_NAME_MAX + 8];
     int64_t wd[4] = { cout, cin, k, k }, cd[1] = { cout };
     snprintf(n, sizeof n, "%s.conv", name);
-    int w = param(g, n, "weight", 4, wd, WEFT_INIT_UNIFORM, 1.0f / sqrtf((float)(cin * k * k)));
+    int w = weft_m_param(g, n, "weight", 4, wd, WEFT_INIT_UNIFORM, 1.0f / sqrtf((float)(cin * k * k)));
     int y = weft_g_conv2d(g, x, w, -1, stride, k / 2, 0);
     snprintf(n, sizeof n, "%s.bn", name);
-    int gam = param(g, n, "weight", 1, cd, WEFT_INIT_ONE, 0);
-    int bet = param(g, n, "bias", 1, cd, WEFT_INIT_ZERO, 0);
+    int gam = weft_m_param(g, n, "weight", 1, cd, WEFT_INIT_ONE, 0);
+    int bet = weft_m_param(g, n, "bias", 1, cd, WEFT_INIT_ZERO, 0);
     y = weft_g_batchnorm(g, n, y, gam, bet, 1e-5f, 0.1f);
     return relu ? weft_g_relu(g, y) : y;
 }
@@ -159,6 +142,6 @@ weft_status weft_model_build_resnet(weft_graph *g, int batch, const weft_model_s
         }
     }
     x = weft_g_avgpool(g, x);
-    io->logits = linear(g, "fc", x, cin, 10, 0);
+    io->logits = weft_m_linear(g, "fc", x, cin, 10, true, 0);
     return weft_graph_status(g);
 }

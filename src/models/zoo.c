@@ -2,32 +2,18 @@
  * and nn.Conv2d (weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in))), so
  * the peer scripts build the same models. */
 #include "weft/models.h"
+#include "models/layers.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-static int linear(weft_graph *g, const char *name, int x, int in, int out, int act)
-{
-    char wn[WEFT_NAME_MAX], bn[WEFT_NAME_MAX];
-    snprintf(wn, sizeof wn, "%s.weight", name);
-    snprintf(bn, sizeof bn, "%s.bias", name);
-    float bound = 1.0f / sqrtf((float)in);
-    int64_t wd[2] = { out, in }, bd[1] = { out };
-    int w = weft_g_param(g, wn, 2, wd, bound);
-    int b = weft_g_param(g, bn, 1, bd, bound);
-    return weft_g_linear(g, x, w, b, act);
-}
-
 static int conv(weft_graph *g, const char *name, int x, int cin, int cout, int k, int pad, int act)
 {
-    char wn[WEFT_NAME_MAX], bn[WEFT_NAME_MAX];
-    snprintf(wn, sizeof wn, "%s.weight", name);
-    snprintf(bn, sizeof bn, "%s.bias", name);
     float bound = 1.0f / sqrtf((float)(cin * k * k));
     int64_t wd[4] = { cout, cin, k, k }, bd[1] = { cout };
-    int w = weft_g_param(g, wn, 4, wd, bound);
-    int b = weft_g_param(g, bn, 1, bd, bound);
+    int w = weft_m_param(g, name, "weight", 4, wd, WEFT_INIT_UNIFORM, bound);
+    int b = weft_m_param(g, name, "bias", 1, bd, WEFT_INIT_UNIFORM, bound);
     return weft_g_conv2d(g, x, w, b, 1, pad, act);
 }
 
@@ -55,9 +41,9 @@ static weft_status build_mlp(weft_graph *g, int batch, const weft_model_size *z,
     io_inputs(g, batch, io);
     int64_t fd[2] = { batch, 784 };
     int h = weft_g_reshape(g, io->x, 2, fd);
-    h = linear(g, "fc1", h, 784, 256, 1);
-    h = linear(g, "fc2", h, 256, 256, 1);
-    io->logits = linear(g, "fc3", h, 256, 10, 0);
+    h = weft_m_linear(g, "fc1", h, 784, 256, true, 1);
+    h = weft_m_linear(g, "fc2", h, 256, 256, true, 1);
+    io->logits = weft_m_linear(g, "fc3", h, 256, 10, true, 0);
     return weft_graph_status(g);
 }
 
@@ -73,8 +59,8 @@ static weft_status build_cnn(weft_graph *g, int batch, const weft_model_size *z,
     h = weft_g_maxpool(g, h, 2, 2);
     int64_t fd[2] = { batch, 64 * 7 * 7 };
     h = weft_g_reshape(g, h, 2, fd);
-    h = linear(g, "fc1", h, 3136, 128, 1);
-    io->logits = linear(g, "fc2", h, 128, 10, 0);
+    h = weft_m_linear(g, "fc1", h, 3136, 128, true, 1);
+    io->logits = weft_m_linear(g, "fc2", h, 128, 10, true, 0);
     return weft_graph_status(g);
 }
 
