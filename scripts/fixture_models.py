@@ -223,13 +223,28 @@ def gpt_params(cfg):
     return ps + ln("lnf") + (lin("head", D, NC) if NC else [])
 
 
-def attention_ref(qkv, H, causal=True):
-    """torch_models.py's Block attention on a (B,T,3D) qkv (bert: not causal)."""
+def pos_bias(T, H, back, ahead):
+    """(H,T,T) linear position bias weft subtracts from attention scores:
+    even heads back*(i-j) on earlier keys j, ahead*(j-i) on later ones; odd
+    heads mirrored (weft_g_attention_pos). Zero when both slopes are 0."""
+    d = (torch.arange(T)[None, :] - torch.arange(T)[:, None]).float()   # j - i
+    out = torch.zeros(H, T, T)
+    for h in range(H):
+        b, a = (ahead, back) if h % 2 else (back, ahead)
+        out[h] = torch.where(d < 0, -d * b, d * a)
+    return out
+
+
+def attention_ref(qkv, H, causal=True, slopes=(0.0, 0.0)):
+    """torch_models.py's Block attention on a (B,T,3D) qkv (bert: not causal,
+    with weft's position bias of slopes (back, ahead))."""
     B, T, D3 = qkv.shape
     D = D3 // 3
     q, k, v = qkv.split(D, 2)
     q, k, v = (t.view(B, T, H, D // H).transpose(1, 2) for t in (q, k, v))
     att = (q @ k.transpose(-2, -1)) / (D // H) ** 0.5
+    if any(slopes):
+        att = att - pos_bias(T, H, *slopes)
     if causal:
         att = att.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
     return (att.softmax(-1) @ v).transpose(1, 2).reshape(B, T, D)
@@ -241,11 +256,13 @@ class _AttentionBf16(torch.autograd.Function):
     dv = P^T dy, dP = dy v^T, dS = P (dP - rowsum(P dP)) / sqrt(Dh),
     dq = dS k, dk = dS^T q in fp32 from that rounded P."""
     @staticmethod
-    def forward(ctx, qkv, H, causal):
+    def forward(ctx, qkv, H, causal, slopes=(0.0, 0.0)):
         B, T, D3 = qkv.shape
         D = D3 // 3
         q, k, v = (t.reshape(B, T, H, D // H).transpose(1, 2) for t in qkv.split(D, 2))
         s = (q @ k.transpose(-2, -1)) * (1.0 / (D // H) ** 0.5)
+        if any(slopes):
+            s = s - pos_bias(T, H, *slopes)
         if causal:
             s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
         P = s.softmax(-1)
@@ -263,7 +280,7 @@ class _AttentionBf16(torch.autograd.Function):
         dS = P * (dP - (P * dP).sum(-1, keepdim=True)) * (1.0 / Dh ** 0.5)
         dq, dk = dS @ k, dS.transpose(-2, -1) @ q
         merge = [t.transpose(1, 2).reshape(B, T, H * Dh) for t in (dq, dk, dv)]
-        return torch.cat(merge, 2), None, None
+        return torch.cat(merge, 2), None, None, None
 
 
 def gpt_forward(cfg, p, tok, pos, rnd=ident, gr=ident, attn=attention_ref):
@@ -274,6 +291,7 @@ def gpt_forward(cfg, p, tok, pos, rnd=ident, gr=ident, attn=attention_ref):
     B, T = tok.shape
     D, H = cfg["d_model"], cfg["heads"]
     causal = not cfg.get("bidirectional", False)
+    slopes = (cfg.get("pos_back", 0.0), cfg.get("pos_ahead", 0.0))
 
     def lin(h, n):
         return rnd(F.linear(gr(h), gr(p[n + ".weight"]), gr(p[n + ".bias"])))
@@ -286,7 +304,7 @@ def gpt_forward(cfg, p, tok, pos, rnd=ident, gr=ident, attn=attention_ref):
     for l in range(cfg["layers"]):
         b = f"blocks.{l}."
         h = lin(ln(x, b + "ln1"), b + "qkv").reshape(B, T, 3 * D)
-        h = rnd(attn(gr(h), H, causal)).reshape(B * T, D)
+        h = rnd(attn(gr(h), H, causal, slopes)).reshape(B * T, D)
         x = rnd(x + lin(h, b + "proj"))
         h = rnd(F.gelu(gr(lin(ln(x, b + "ln2"), b + "fc1"))))
         x = rnd(x + lin(h, b + "fc2"))
@@ -384,7 +402,8 @@ def gen_gpt(out_dir):
 # 1/sqrt(fan_in) as nn.Linear/nn.Conv2d.
 
 LSTM_CFG = dict(vocab=11, layers=2, d_model=16, ctx=6, batch=3, embed=128)
-BERT_CFG = dict(vocab=13, layers=2, heads=2, d_model=8, ctx=5, bidirectional=1, ffn=12, classes=12, batch=2)
+BERT_CFG = dict(vocab=13, layers=2, heads=2, d_model=8, ctx=5, bidirectional=1, ffn=12, classes=12, batch=2,
+                pos_back=0.5, pos_ahead=4.0)
 DLRM_CFG = dict(d_model=4, rows=7, tables=26, dense=13, batch=4)
 RESNET_CFG = dict(layers=8, d_model=4, batch=BATCH)
 EMBED_BOUND = 0.5    # lstm's and dlrm's emb.weight, as GPT_EMBED_BOUND

@@ -146,10 +146,12 @@ OP_CASES = [
     dict(name="layernorm", op="layernorm", eps=1e-5, shapes=[(6, 7), (7,), (7,)]),
     dict(name="attention_causal", op="attention", heads=2, causal=1, scale=2, shapes=[(2, 5, 24)]),
     dict(name="attention_bidir", op="attention", heads=3, causal=0, scale=2, shapes=[(2, 4, 18)]),
+    dict(name="attention_posbias", op="attention", heads=2, causal=0, pos_back=0.5, pos_ahead=2.0, scale=2,
+         shapes=[(2, 6, 12)]),
 ]
 # attributes beyond act/bias/stride/pad/k, written to the metadata only by the
 # cases that have them (the C test reads an absent one as 0)
-OP_EXTRA_META = ("axis", "axis2", "start", "len", "eps", "momentum", "heads", "causal")
+OP_EXTRA_META = ("axis", "axis2", "start", "len", "eps", "momentum", "heads", "causal", "pos_back", "pos_ahead")
 
 
 
@@ -209,7 +211,7 @@ def op_forward(c, ins, labels):
     if op == "layernorm":
         return None, F.layer_norm(ins[0], ins[0].shape[-1:], ins[1], ins[2], c["eps"])
     if op == "attention":
-        return None, attention_ref(ins[0], c["heads"], bool(c["causal"]))
+        return None, attention_ref(ins[0], c["heads"], bool(c["causal"]), (c.get("pos_back", 0.0), c.get("pos_ahead", 0.0)))
     raise ValueError(op)
 
 

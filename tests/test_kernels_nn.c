@@ -247,11 +247,11 @@ static void test_softmax(void)
 
 /* ---- attention ------------------------------------------------------------------------------------ */
 
-typedef struct { const float *q, *k, *v; float *P; int B, H, T, Dh; bool causal; } att_ctx;
+typedef struct { const float *q, *k, *v; float *P; int B, H, T, Dh; bool causal; const float *slopes; } att_ctx;
 static void att_f(void *p, float *y)
 {
     att_ctx *c = p;
-    weft_k_attention_fwd(y, c->P, c->q, c->k, c->v, c->B, c->H, c->T, c->Dh, c->causal);
+    weft_k_attention_fwd(y, c->P, c->q, c->k, c->v, c->B, c->H, c->T, c->Dh, c->causal, c->slopes);
 }
 
 /* T above 32 takes the causal row-block path (blocks of 32 query rows). */
@@ -266,7 +266,11 @@ static void test_attention_case(const att_case *ac)
     float *dout = fbuf(n), *dq = fbuf(n), *dk = fbuf(n), *dv = fbuf(n);
     double *wout = dbuf(n), *wP = dbuf(np);
     fill_scaled(q, n, 2.0f); fill_scaled(k, n, 2.0f); fill(v, n); fill(dout, n);
-    for (int causal = 0; causal < 2; causal++) {
+    float slope_buf[2 * 8];   /* per head: keys before, keys after the query */
+    for (int h = 0; h < H; h++) { slope_buf[2 * h] = 0.25f * (float)(h + 1); slope_buf[2 * h + 1] = 0.7f / (float)(h + 1); }
+    for (int mode = 0; mode < 4; mode++) {
+        const bool causal = mode & 1;
+        const float *slopes = mode & 2 ? slope_buf : NULL;
         for (int bh = 0; bh < B * H; bh++)
             for (int i = 0; i < T; i++) {
                 double s[128], mx = -INFINITY, sum = 0;
@@ -274,6 +278,7 @@ static void test_attention_case(const att_case *ac)
                     double d = 0;
                     for (int e = 0; e < Dh; e++) d += (double)q[(bh * T + i) * Dh + e] * k[(bh * T + j) * Dh + e];
                     s[j] = d / sqrt((double)Dh);
+                    if (slopes) s[j] -= j < i ? slopes[bh % H * 2] * (i - j) : slopes[bh % H * 2 + 1] * (j - i);
                     if (!(causal && j > i)) mx = fmax(mx, s[j]);
                 }
                 for (int j = 0; j < T; j++) {
@@ -287,9 +292,9 @@ static void test_attention_case(const att_case *ac)
                     wout[(bh * T + i) * Dh + e] = o;
                 }
             }
-        weft_k_attention_fwd(out, P, q, k, v, B, H, T, Dh, causal);
-        CHECK_CLOSE(P, wP, np, 1e-7, 1e-5, "attention P T=%d causal=%d", T, causal);
-        CHECK_CLOSE(out, wout, n, 1e-6, 1e-5, "attention out T=%d causal=%d", T, causal);
+        weft_k_attention_fwd(out, P, q, k, v, B, H, T, Dh, causal, slopes);
+        CHECK_CLOSE(P, wP, np, 1e-7, 1e-5, "attention P T=%d causal=%d bias=%d", T, causal, !!slopes);
+        CHECK_CLOSE(out, wout, n, 1e-6, 1e-5, "attention out T=%d causal=%d bias=%d", T, causal, !!slopes);
         if (causal) {
             bool zero = true;
             for (int bh = 0; bh < B * H; bh++)
@@ -299,13 +304,13 @@ static void test_attention_case(const att_case *ac)
             /* queries before the last must not see the last key's value */
             float *v2 = fcopy(v, n), *out2 = fbuf(n), *P2 = fbuf(np);
             for (int e = 0; e < Dh; e++) v2[(T - 1) * Dh + e] += 10.0f;   /* head 0, last key */
-            weft_k_attention_fwd(out2, P2, q, k, v2, B, H, T, Dh, true);
+            weft_k_attention_fwd(out2, P2, q, k, v2, B, H, T, Dh, true, slopes);
             CHECK(memcmp(out, out2, sizeof(float) * (size_t)(T - 1) * Dh) == 0);
             free(v2); free(out2); free(P2);
         }
         float *scratch = fbuf(weft_k_attention_bwd_scratch(NULL, T));
         weft_k_attention_bwd(dq, dk, dv, dout, q, k, v, P, B, H, T, Dh, causal, scratch);
-        att_ctx c = { q, k, v, fbuf(np), B, H, T, Dh, causal };
+        att_ctx c = { q, k, v, fbuf(np), B, H, T, Dh, causal, slopes };
         float *yy = fbuf(n);
         CHECK_FD(dq, q, n, yy, n, dout, 1e-2f, att_f, &c, "attention dq T=%d causal=%d", T, causal);
         CHECK_FD(dk, k, n, yy, n, dout, 1e-2f, att_f, &c, "attention dk T=%d causal=%d", T, causal);
@@ -313,7 +318,7 @@ static void test_attention_case(const att_case *ac)
         /* pool */
         float *o2 = fbuf(n), *P2 = fbuf(np), *dq2 = fbuf(n), *dk2 = fbuf(n), *dv2 = fbuf(n);
         float *s2 = fbuf(weft_k_attention_bwd_scratch(g_pool, T));
-        weft_k_attention_fwd_pool(g_pool, o2, P2, q, k, v, B, H, T, Dh, causal);
+        weft_k_attention_fwd_pool(g_pool, o2, P2, q, k, v, B, H, T, Dh, causal, slopes);
         CHECKF(same(out, o2, n) && same(P, P2, np), "attention pool fwd T=%d", T);
         weft_k_attention_bwd_pool(g_pool, dq2, dk2, dv2, dout, q, k, v, P, B, H, T, Dh, causal, s2);
         CHECKF(same(dq, dq2, n) && same(dk, dk2, n) && same(dv, dv2, n), "attention pool bwd T=%d", T);

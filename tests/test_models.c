@@ -105,12 +105,15 @@
 /* The transformer fixtures' models (GPT_CFG and BERT_CFG in the script):
  * the gpt small enough for a 27 KB fixture, big enough for two causal
  * heads, a residual stack of two blocks and tied embeddings; bert-tiny's
- * shape at the same scale (bidirectional, FFN 12, a 12-class head). */
+ * shape at the same scale (bidirectional, FFN 12, a 12-class head, a
+ * position bias: slopes 0.5 / 4, gentler than the preset's 1 / 8 so that at
+ * T = 5 every key keeps a weight its gradient can be checked through). */
 static const weft_gpt_cfg gpt_cfg = { .vocab = 13, .layers = 2, .heads = 2, .d_model = 8, .ctx = 6 };
 static const weft_gpt_cfg bert_cfg = { .vocab = 13, .layers = 2, .heads = 2, .d_model = 8, .ctx = 5,
-                                       .bidirectional = true, .ffn = 12, .classes = 12 };
+                                       .bidirectional = true, .ffn = 12, .classes = 12,
+                                       .pos_back = 0.5f, .pos_ahead = 4.0f };
 
-typedef struct { const char *key; int value; } meta_kv;
+typedef struct { const char *key; double value; } meta_kv;
 
 typedef struct {
     const char *name;     /* fixture model_<name>.safetensors (metadata model = name)     */
@@ -123,7 +126,7 @@ typedef struct {
                                         steps.<key> (3, ...) replaces <key> at each step */
     bool sgd, adamw;      /* three SGD / AdamW steps (the fixture has sgd/adamw.losses)   */
     double bf16_logits_tol, bf16_loss_tol;   /* bf16 forward vs fp32 from bf16 values     */
-    meta_kv meta[10];     /* the fixture's metadata: the size the test builds              */
+    meta_kv meta[12];     /* the fixture's metadata: the size the test builds              */
 } model_case;
 
 static const model_case models[] = {
@@ -141,7 +144,7 @@ static const model_case models[] = {
     { "bert", NULL, { 0 }, &bert_cfg, 2, "tokens", "positions", NULL, "targets", true, true, TOL_GPT_BF16_LOGITS,
       TOL_GPT_BF16_LOSS,
       { { "vocab", 13 }, { "layers", 2 }, { "heads", 2 }, { "d_model", 8 }, { "ctx", 5 }, { "bidirectional", 1 },
-        { "ffn", 12 }, { "classes", 12 }, { "batch", 2 } } },
+        { "ffn", 12 }, { "classes", 12 }, { "batch", 2 }, { "pos_back", 0.5 }, { "pos_ahead", 4.0 } } },
     /* dlrm-small: 26 tables of 7 rows x 4 (one tensor emb.weight); the MLPs are the builder's */
     { "dlrm", "dlrm-small", { .d_model = 4, .vocab = 7 }, NULL, 4, "dense", NULL, "sparse", "clicks", true, true,
       TOL_BF16_LOGITS, TOL_BF16_LOSS,
@@ -745,7 +748,7 @@ int main(void)
         CHECKF(fm && strcmp(fm, mc->name) == 0, "%s: metadata model is %s", path, fm ? fm : "missing");
         for (const meta_kv *kv = mc->meta; kv->key; kv++) {   /* the script's size is the test's */
             const char *v = weft_st_meta(&f, kv->key);
-            CHECKF(v && atoi(v) == kv->value, "%s: metadata %s is %s, the test builds %d", path, kv->key,
+            CHECKF(v && atof(v) == kv->value, "%s: metadata %s is %s, the test builds %g", path, kv->key,
                    v ? v : "missing", kv->value);
         }
         check_fp32_grads(mc, &f);

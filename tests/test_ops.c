@@ -37,44 +37,46 @@ typedef struct {
     int start, len;     /* split                                    */
     int heads;          /* attention                                */
     bool causal;        /* attention: query i sees keys j <= i only */
+    float pos_back, pos_ahead; /* attention: position-bias slopes       */
 } op_case;
 
 static const op_case cases[] = {
-    /* name                op                    nin act stride pad k  bias   axis axis2 start len heads causal */
-    { "linear_bias",       WEFT_OP_LINEAR,       3,  0,  0,     0,  0, true,  0,   0,    0,    0,    0,    false },
-    { "linear_nobias",     WEFT_OP_LINEAR,       2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "linear_relu",       WEFT_OP_LINEAR,       3,  1,  0,     0,  0, true,  0,   0,    0,    0,    0,    false },
-    { "add",               WEFT_OP_ADD,          2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "relu",              WEFT_OP_RELU,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "gelu",              WEFT_OP_GELU,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "conv_s1p1_relu",    WEFT_OP_CONV2D,       3,  1,  1,     1,  0, true,  0,   0,    0,    0,    0,    false },
-    { "conv_s2p0",         WEFT_OP_CONV2D,       3,  0,  2,     0,  0, true,  0,   0,    0,    0,    0,    false },
-    { "conv_s2p1_nobias",  WEFT_OP_CONV2D,       2,  0,  2,     1,  0, false, 0,   0,    0,    0,    0,    false },
-    { "maxpool_k2s2",      WEFT_OP_MAXPOOL,      1,  0,  2,     0,  2, false, 0,   0,    0,    0,    0,    false },
-    { "maxpool_k3s2",      WEFT_OP_MAXPOOL,      1,  0,  2,     0,  3, false, 0,   0,    0,    0,    0,    false },
-    { "reshape",           WEFT_OP_RESHAPE,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "xent",              WEFT_OP_XENT,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "sigmoid",           WEFT_OP_SIGMOID,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "tanh",              WEFT_OP_TANH,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "softmax",           WEFT_OP_SOFTMAX,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "transpose",         WEFT_OP_TRANSPOSE,    1,  0,  0,     0,  0, false, 1,   2,    0,    0,    0,    false },
-    { "concat3_axis1",     WEFT_OP_CONCAT,       3,  0,  0,     0,  0, false, 1,   0,    0,    0,    0,    false },
-    { "concat2_axis2",     WEFT_OP_CONCAT,       2,  0,  0,     0,  0, false, 2,   0,    0,    0,    0,    false },
-    { "split_axis1",       WEFT_OP_SPLIT,        1,  0,  0,     0,  0, false, 1,   0,    2,    3,    0,    false },
-    { "split_last",        WEFT_OP_SPLIT,        1,  0,  0,     0,  0, false, 2,   0,    3,    2,    0,    false },
-    { "bce",               WEFT_OP_BCE,          1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "xent_ignore",       WEFT_OP_XENT,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "embbag",            WEFT_OP_EMBBAG,       1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "embbag_2d",         WEFT_OP_EMBBAG,       1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "dot_interact",      WEFT_OP_DOT_INTERACT, 2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "batchnorm_4d",      WEFT_OP_BATCHNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "batchnorm_2d",      WEFT_OP_BATCHNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "avgpool",           WEFT_OP_AVGPOOL,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "lstm",              WEFT_OP_LSTM,         5,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "embedding",         WEFT_OP_EMBEDDING,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "layernorm",         WEFT_OP_LAYERNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false },
-    { "attention_causal",  WEFT_OP_ATTENTION,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    2,    true  },
-    { "attention_bidir",   WEFT_OP_ATTENTION,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    3,    false },
+    /* name                op                    nin act stride pad k  bias   axis axis2 start len heads causal back ahead */
+    { "linear_bias",       WEFT_OP_LINEAR,       3,  0,  0,     0,  0, true,  0,   0,    0,    0,    0,    false, 0,   0    },
+    { "linear_nobias",     WEFT_OP_LINEAR,       2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "linear_relu",       WEFT_OP_LINEAR,       3,  1,  0,     0,  0, true,  0,   0,    0,    0,    0,    false, 0,   0    },
+    { "add",               WEFT_OP_ADD,          2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "relu",              WEFT_OP_RELU,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "gelu",              WEFT_OP_GELU,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "conv_s1p1_relu",    WEFT_OP_CONV2D,       3,  1,  1,     1,  0, true,  0,   0,    0,    0,    0,    false, 0,   0    },
+    { "conv_s2p0",         WEFT_OP_CONV2D,       3,  0,  2,     0,  0, true,  0,   0,    0,    0,    0,    false, 0,   0    },
+    { "conv_s2p1_nobias",  WEFT_OP_CONV2D,       2,  0,  2,     1,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "maxpool_k2s2",      WEFT_OP_MAXPOOL,      1,  0,  2,     0,  2, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "maxpool_k3s2",      WEFT_OP_MAXPOOL,      1,  0,  2,     0,  3, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "reshape",           WEFT_OP_RESHAPE,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "xent",              WEFT_OP_XENT,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "sigmoid",           WEFT_OP_SIGMOID,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "tanh",              WEFT_OP_TANH,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "softmax",           WEFT_OP_SOFTMAX,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "transpose",         WEFT_OP_TRANSPOSE,    1,  0,  0,     0,  0, false, 1,   2,    0,    0,    0,    false, 0,   0    },
+    { "concat3_axis1",     WEFT_OP_CONCAT,       3,  0,  0,     0,  0, false, 1,   0,    0,    0,    0,    false, 0,   0    },
+    { "concat2_axis2",     WEFT_OP_CONCAT,       2,  0,  0,     0,  0, false, 2,   0,    0,    0,    0,    false, 0,   0    },
+    { "split_axis1",       WEFT_OP_SPLIT,        1,  0,  0,     0,  0, false, 1,   0,    2,    3,    0,    false, 0,   0    },
+    { "split_last",        WEFT_OP_SPLIT,        1,  0,  0,     0,  0, false, 2,   0,    3,    2,    0,    false, 0,   0    },
+    { "bce",               WEFT_OP_BCE,          1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "xent_ignore",       WEFT_OP_XENT,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "embbag",            WEFT_OP_EMBBAG,       1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "embbag_2d",         WEFT_OP_EMBBAG,       1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "dot_interact",      WEFT_OP_DOT_INTERACT, 2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "batchnorm_4d",      WEFT_OP_BATCHNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "batchnorm_2d",      WEFT_OP_BATCHNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "avgpool",           WEFT_OP_AVGPOOL,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "lstm",              WEFT_OP_LSTM,         5,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "embedding",         WEFT_OP_EMBEDDING,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "layernorm",         WEFT_OP_LAYERNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
+    { "attention_causal",  WEFT_OP_ATTENTION,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    2,    true,  0,   0    },
+    { "attention_bidir",   WEFT_OP_ATTENTION,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    3,    false, 0,   0    },
+    { "attention_posbias", WEFT_OP_ATTENTION,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    2,    false, 0.5f, 2.0f },
 };
 #define NCASES ((int)(sizeof cases / sizeof *cases))
 
@@ -191,7 +193,7 @@ static int build_op(weft_graph *g, const op_case *c, const int *p, int aux, cons
     case WEFT_OP_LSTM:    return weft_g_lstm(g, p[0], p[1], p[2], p[3], p[4]);
     case WEFT_OP_EMBEDDING: return weft_g_embedding(g, aux, p[0]);
     case WEFT_OP_LAYERNORM: return weft_g_layernorm(g, p[0], p[1], p[2], LN_EPS);
-    case WEFT_OP_ATTENTION: return weft_g_attention(g, p[0], c->heads, c->causal);
+    case WEFT_OP_ATTENTION: return weft_g_attention_pos(g, p[0], c->heads, c->causal, c->pos_back, c->pos_ahead);
     default:              return -1;
     }
 }
@@ -490,6 +492,10 @@ static bool same_case(const op_case *c, const weft_st_file *f)
               meta_int0(f, "axis") == c->axis && meta_int0(f, "axis2") == c->axis2 &&
               meta_int0(f, "start") == c->start && meta_int0(f, "len") == c->len &&
               meta_int0(f, "heads") == c->heads && meta_int0(f, "causal") == (int)c->causal;
+    if (ok && c->op == WEFT_OP_ATTENTION) {
+        const char *b = weft_st_meta(f, "pos_back"), *a = weft_st_meta(f, "pos_ahead");
+        ok = (b ? atof(b) : 0.0) == c->pos_back && (a ? atof(a) : 0.0) == c->pos_ahead;
+    }
     if (ok && c->op == WEFT_OP_LAYERNORM) {
         const char *eps = weft_st_meta(f, "eps");
         ok = eps && fabs(atof(eps) - LN_EPS) <= 1e-6 * LN_EPS;

@@ -162,7 +162,7 @@ static void gpt_case(void)
 {
     weft_graph *g = weft_graph_new();
     weft_model_io io;
-    weft_gpt_cfg c = { 11, 2, 2, 8, 5, false, 0, 0, 0, 0 };
+    weft_gpt_cfg c = { 11, 2, 2, 8, 5, false, 0, 0, 0, 0, 0, 0 };
     const int B = 2, T = 5;
     CHECK_OK(weft_model_build_gpt(g, &c, B, &io));
     io.loss = weft_g_xent(g, io.logits, io.y);

@@ -2,7 +2,9 @@
 
 The same model and recipe as `weft train --model bert-tiny`: vocabulary 8192 (8178 words + 14
 unknown-word classes, written by build/bench_brown_tags), 2 pre-LN blocks, 2 heads, d 128, FFN 512,
-128 tokens, bidirectional, linear head to 12 tags; embeddings N(0, 0.02^2), dropout 0.1 on the
+128 tokens, bidirectional with weft's linear position bias on the attention scores (head 0 subtracts
+1*(i-j) for earlier keys j and 8*(j-i) for later ones, head 1 the mirror: ALiBi, Press et al. 2022,
+one slope per direction), linear head to 12 tags; embeddings N(0, 0.02^2), dropout 0.1 on the
 embeddings and each residual branch; AdamW lr 2e-3, weight decay 0.01, cosine to 0 over the run
 (warm-up optional), batch 32 random windows of the training token stream; validation accuracy
 over every validation token (consecutive windows, the last one short).
@@ -22,6 +24,12 @@ p.add_argument("--json", action="store_true")
 a = p.parse_args()
 torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
 DROP = 0.1
+POS_SLOPES = ((1.0, 8.0), (8.0, 1.0))   # per head: keys before, keys after the query
+
+
+def pos_bias(T, H):
+    d = (torch.arange(T)[None, :] - torch.arange(T)[:, None]).float()   # j - i
+    return torch.stack([torch.where(d < 0, -d * POS_SLOPES[h % 2][0], d * POS_SLOPES[h % 2][1]) for h in range(H)])
 
 class Block(nn.Module):
     def __init__(s, d, h, ffn):
@@ -33,7 +41,8 @@ class Block(nn.Module):
         B, T, D = x.shape
         q, k, v = s.qkv(s.ln1(x)).split(D, 2)
         q, k, v = (t.view(B, T, s.h, D // s.h).transpose(1, 2) for t in (q, k, v))
-        y = (((q @ k.transpose(-2, -1)) / (D // s.h) ** 0.5).softmax(-1) @ v).transpose(1, 2).reshape(B, T, D)
+        att = (q @ k.transpose(-2, -1)) / (D // s.h) ** 0.5 - pos_bias(T, s.h)
+        y = (att.softmax(-1) @ v).transpose(1, 2).reshape(B, T, D)
         x = x + F.dropout(s.proj(y), DROP, s.training)
         return x + F.dropout(s.fc2(F.gelu(s.fc1(s.ln2(x)))), DROP, s.training)
 

@@ -137,6 +137,9 @@ typedef struct {
     int dtype;           /* cast: the target weft_dtype                      */
     int heads;           /* attention: number of heads                       */
     bool causal;         /* attention: query i sees keys j <= i only         */
+    float pos_back, pos_ahead; /* attention: position-bias slopes (0: none) on keys
+                                  before / after the query for even heads; odd
+                                  heads mirrored (weft_g_attention_pos) */
     float eps;           /* layer norm, batch norm                           */
     float p;             /* dropout probability; batch norm momentum          */
     int axis, axis2;     /* transpose, concat, split                         */
@@ -194,6 +197,12 @@ int weft_g_embedding(weft_graph *g, int ids, int table);
 /* Returns y; the saved statistics are the node's other outputs. */
 int weft_g_layernorm(weft_graph *g, int x, int gamma, int beta, float eps);
 int weft_g_attention(weft_graph *g, int qkv, int heads, bool causal);
+/* Attention with a linear position bias on its scores (ALiBi, Press et al.
+ * 2022, with a slope per direction): even heads subtract back * (i - j)
+ * from query i's score for an earlier key j and ahead * (j - i) for a later
+ * one; odd heads swap the two, so a pair of heads looks mainly left and
+ * mainly right. Fixed, not learned. */
+int weft_g_attention_pos(weft_graph *g, int qkv, int heads, bool causal, float back, float ahead);
 int weft_g_sigmoid(weft_graph *g, int x);
 int weft_g_tanh(weft_graph *g, int x);
 int weft_g_softmax(weft_graph *g, int x);

@@ -43,7 +43,8 @@ typedef struct {
 /* A transformer's shape: the gpt-mini preset is vocab 256, 4 layers, 4
  * heads, d 256, context 128 (causal, FFN 4d, tied head); GPT-2 small is
  * 50257, 12, 12, 768, 1024. bert-tiny is 8192, 2, 2, 128, 128, bidirectional,
- * FFN 512, a 12-class token-classification head. */
+ * FFN 512, a 12-class token-classification head, a directional position
+ * bias on its attention (zoo.c says why). */
 typedef struct {
     int vocab, layers, heads, d_model, ctx;
     bool bidirectional;   /* an encoder: every position sees every other     */
@@ -54,6 +55,9 @@ typedef struct {
                              0: 1, PyTorch's nn.Embedding default           */
     float dropout;        /* on the embeddings and on each residual branch
                              (attention projection, MLP) in training; 0: none */
+    float pos_back, pos_ahead; /* attention's linear position bias
+                             (weft_g_attention_pos): slopes on earlier / later
+                             keys for even heads, mirrored for odd; 0, 0: none */
 } weft_gpt_cfg;
 weft_status weft_model_build_gpt(weft_graph *g, const weft_gpt_cfg *c, int batch, weft_model_io *io);
 

@@ -213,9 +213,17 @@ static void run_attention(const weft_kctx *k)
     int B, T, H, Dh;
     attention_dims(k, 0, &B, &T, &H, &Dh);
     int64_t n = (int64_t)B * T * H * Dh;
-    float *q = k->scratch, *kk = q + n, *v = kk + n, *o = v + n;
+    float *q = k->scratch, *kk = q + n, *v = kk + n, *o = v + n, *slopes = NULL;
+    const weft_attrs *a = &k->n->a;
+    if (a->pos_back != 0.0f || a->pos_ahead != 0.0f) {   /* even heads as given, odd mirrored */
+        slopes = o + n;
+        for (int h = 0; h < H; h++) {
+            slopes[2 * h] = h % 2 ? a->pos_ahead : a->pos_back;
+            slopes[2 * h + 1] = h % 2 ? a->pos_back : a->pos_ahead;
+        }
+    }
     heads_split(q, kk, v, IN(0), B, T, H, Dh);
-    weft_k_attention_fwd_pool(k->pool, o, OUT(1), q, kk, v, B, H, T, Dh, k->n->a.causal);
+    weft_k_attention_fwd_pool(k->pool, o, OUT(1), q, kk, v, B, H, T, Dh, a->causal, slopes);
     heads_merge(OUT(0), o, B, T, H, Dh, (int64_t)H * Dh, 0);
 }
 
@@ -383,7 +391,7 @@ int64_t weft_exec_op_scratch(const weft_graph *g, const weft_node *n, const weft
 {
     weft_conv_dims d;
     switch (n->op) {
-    case WEFT_OP_ATTENTION: return 4 * weft_shape_numel(&g->values[n->in[0]].shape) / 3;
+    case WEFT_OP_ATTENTION: return 4 * weft_shape_numel(&g->values[n->in[0]].shape) / 3 + 2 * n->a.heads;
     case WEFT_OP_XENT: case WEFT_OP_XENT_BWD: return g->values[n->in[0]].shape.d[0];
     case WEFT_OP_ATTENTION_BWD:
         return 7 * weft_shape_numel(&g->values[n->in[1]].shape) / 3 +

@@ -255,8 +255,13 @@ int weft_g_layernorm(weft_graph *g, int x, int gamma, int beta, float eps)
 
 int weft_g_attention(weft_graph *g, int qkv, int heads, bool causal)
 {
+    return weft_g_attention_pos(g, qkv, heads, causal, 0.0f, 0.0f);
+}
+
+int weft_g_attention_pos(weft_graph *g, int qkv, int heads, bool causal, float back, float ahead)
+{
     int out[WEFT_MAX_OUT];
-    weft_attrs a = { .heads = heads, .causal = causal };
+    weft_attrs a = { .heads = heads, .causal = causal, .pos_back = back, .pos_ahead = ahead };
     return weft_g_node(g, WEFT_OP_ATTENTION, WEFT_PHASE_FWD, &qkv, 1, &a, out, 2);
 }
 
@@ -436,6 +441,8 @@ void weft_graph_dump(const weft_graph *g, FILE *f)
             fprintf(f, " stride=%d pad=%d", n->a.stride, n->a.pad);
         if (n->op == WEFT_OP_MAXPOOL || n->op == WEFT_OP_MAXPOOL_BWD)
             fprintf(f, " k=%d stride=%d", n->a.k, n->a.stride);
+        if (n->op == WEFT_OP_ATTENTION && (n->a.pos_back != 0.0f || n->a.pos_ahead != 0.0f))
+            fprintf(f, " pos-bias=%g,%g", n->a.pos_back, n->a.pos_ahead);
         fputc('\n', f);
     }
     if (g->planned) fprintf(f, "arena: %lld bytes\n", (long long)g->arena_bytes);

@@ -1,6 +1,7 @@
 /* ops.c — the op table: shape/dtype inference and backward construction. */
 #include "graph/ops.h"
 
+#include <math.h>
 #include <string.h>
 
 #define V(i) (&g->values[n->in[i]])
@@ -331,6 +332,9 @@ static weft_status attention_dims(const weft_graph *g, const weft_node *n, int q
     *D = q->d[2] / 3;
     if (n->a.heads < 1 || *D % n->a.heads)
         return weft_fail(WEFT_ERR_SHAPE, "attention: %d heads do not divide the width %lld", n->a.heads, (long long)*D);
+    if (!(n->a.pos_back >= 0.0f && n->a.pos_ahead >= 0.0f && isfinite(n->a.pos_back) && isfinite(n->a.pos_ahead)))
+        return weft_fail(WEFT_ERR_SHAPE, "attention: position-bias slopes %g, %g must be finite and >= 0",
+                         n->a.pos_back, n->a.pos_ahead);
     return WEFT_OK;
 }
 

@@ -3,6 +3,10 @@
  * in place in P. P is kept for backward (B*H*T*T floats: 4 MB a layer for
  * gpt-mini), which saves recomputing q k^T there.
  *
+ * A position bias (ALiBi-style slopes, one per direction and head) is
+ * subtracted from the scores before the softmax; being fixed, it needs no
+ * backward of its own.
+ *
  * Causal rows: row i's softmax covers keys 0..i and keys i+1.. are set to
  * exactly 0, so every product sees them as zero weights. Above ATT_ROWS
  * query rows, a causal head goes by blocks of ATT_ROWS rows, each block
@@ -49,11 +53,24 @@ NN_HOT static void softmax_bwd_rows(float *dP, const float *P, int nr, int w, in
     }
 }
 
+/* Subtracts the position bias of nr query rows r0 .. r0+nr-1 over keys
+ * 0 .. w-1 (row stride w): back * (i - j) for keys before the query,
+ * ahead * (j - i) after it. */
+NN_HOT static void pos_bias_rows(float *S, int r0, int nr, int w, float back, float ahead)
+{
+    for (int i = 0; i < nr; i++) {
+        float *row = S + (int64_t)i * w;
+        const int qi = r0 + i;
+        for (int j = 0; j < w && j < qi; j++) row[j] -= back * (float)(qi - j);
+        for (int j = qi + 1; j < w; j++) row[j] -= ahead * (float)(j - qi);
+    }
+}
+
 typedef struct {
     float *out, *P, *dq, *dk, *dv, *scratch;
-    const float *q, *k, *v, *dout, *cP;
+    const float *q, *k, *v, *dout, *cP, *slopes;
     int64_t BH;
-    int T, Dh, slots;
+    int H, T, Dh, slots;
     bool causal;
 } att_job;
 
@@ -70,10 +87,12 @@ static void att_fwd_head_causal(const att_job *j, int64_t bh)
     const float *q = j->q + bh * hs, *k = j->k + bh * hs, *v = j->v + bh * hs;
     float *P = j->P + bh * T * T, *out = j->out + bh * hs;
     const float scale = 1.0f / sqrtf((float)Dh);
+    const int64_t h = bh % j->H;
     for (int r0 = 0; r0 < T; r0 += ATT_ROWS) {
         const int r1 = T - r0 < ATT_ROWS ? T : r0 + ATT_ROWS, nb = r1 - r0;
         float *S = P + (int64_t)r0 * T;   /* (nb, r1) compact */
         weft_k_gemm(false, true, nb, r1, Dh, scale, q + (int64_t)r0 * Dh, k, 0.0f, S);
+        if (j->slopes) pos_bias_rows(S, r0, nb, r1, j->slopes[h * 2], j->slopes[h * 2 + 1]);
         softmax_rows(S, r0, r1, r1, true);
         weft_k_gemm(false, false, nb, Dh, r1, 1.0f, S, v, 0.0f, out + (int64_t)r0 * Dh);
         if (r1 == T) continue;
@@ -96,6 +115,7 @@ static void att_fwd_head(const att_job *j, int64_t bh)
     float *P = j->P + bh * T * T;
     weft_k_gemm(false, true, T, T, Dh, 1.0f / sqrtf((float)Dh), j->q + bh * hs, j->k + bh * hs,
                 0.0f, P);
+    if (j->slopes) pos_bias_rows(P, 0, T, T, j->slopes[bh % j->H * 2], j->slopes[bh % j->H * 2 + 1]);
     softmax_rows(P, 0, T, T, j->causal);
     weft_k_gemm(false, false, T, Dh, T, 1.0f, P, j->v + bh * hs, 0.0f, j->out + bh * hs);
 }
@@ -107,18 +127,18 @@ static void att_fwd_chunk(void *ctx, int64_t b, int64_t e)
 
 void weft_k_attention_fwd_pool(weft_pool *pool, float *out, float *P, const float *q,
                                const float *k, const float *v, int B, int H, int T, int Dh,
-                               bool causal)
+                               bool causal, const float *slopes)
 {
     if (B <= 0 || H <= 0 || T <= 0 || Dh <= 0) return;
-    att_job j = { .out = out, .P = P, .q = q, .k = k, .v = v, .BH = (int64_t)B * H, .T = T,
-                  .Dh = Dh, .causal = causal };
+    att_job j = { .out = out, .P = P, .q = q, .k = k, .v = v, .slopes = slopes,
+                  .BH = (int64_t)B * H, .H = H, .T = T, .Dh = Dh, .causal = causal };
     weft_pool_for(pool, j.BH, 1, att_fwd_chunk, &j);
 }
 
 void weft_k_attention_fwd(float *out, float *P, const float *q, const float *k, const float *v,
-                          int B, int H, int T, int Dh, bool causal)
+                          int B, int H, int T, int Dh, bool causal, const float *slopes)
 {
-    weft_k_attention_fwd_pool(NULL, out, P, q, k, v, B, H, T, Dh, causal);
+    weft_k_attention_fwd_pool(NULL, out, P, q, k, v, B, H, T, Dh, causal, slopes);
 }
 
 /* dv = P^T dout;  dP = dout v^T;  dS = P (dP - rowsum(P dP)) / sqrt(Dh);

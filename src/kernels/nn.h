@@ -78,13 +78,18 @@ void weft_k_softmax_bwd_pool(weft_pool *pool, float *dx, const float *dy, const 
  * q, k, v, out (B,H,T,Dh), contiguous (head split/merge is the graph's
  * weft_k_transpose4 of (B,T,H,Dh)); P (B,H,T,T) written: the softmax
  * probabilities, saved for backward.
- *   P = softmax(q k^T / sqrt(Dh)) (causal: query i sees keys j <= i, and
- *   P[i][j > i] is exactly 0);  out = P v.
+ *   P = softmax(q k^T / sqrt(Dh) - bias) (causal: query i sees keys j <= i,
+ *   and P[i][j > i] is exactly 0);  out = P v.
+ * Position bias (slopes non-NULL: 2 floats per head): a linear penalty on
+ * the distance between query i and key j, a different slope on each side —
+ * bias[i][j] = slopes[2h] * (i - j) for j < i, slopes[2h+1] * (j - i) for
+ * j > i, 0 for j = i (ALiBi, Press et al. 2022, with a slope per
+ * direction). The bias is fixed, so the backward is unchanged (it uses P).
  * sgemms per head (weft_k_gemm); everything accumulates in fp32. Causal
  * heads longer than 32 go by blocks of 32 query rows, each multiplying only
  * the keys it can see (about 5/8 of the full products at T = 128). */
 void weft_k_attention_fwd(float *out, float *P, const float *q, const float *k, const float *v,
-                          int B, int H, int T, int Dh, bool causal);
+                          int B, int H, int T, int Dh, bool causal, const float *slopes);
 /* dq, dk, dv (B,H,T,Dh) from dout (B,H,T,Dh), the forward's q, k, v and P.
  * scratch: weft_k_attention_bwd_scratch(NULL, T) floats (2*T*T). */
 void weft_k_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
@@ -97,7 +102,7 @@ int64_t weft_k_attention_bwd_scratch(const weft_pool *pool, int T);
  * weft_k_attention_bwd_scratch(pool, T) floats. */
 void weft_k_attention_fwd_pool(weft_pool *pool, float *out, float *P, const float *q,
                                const float *k, const float *v, int B, int H, int T, int Dh,
-                               bool causal);
+                               bool causal, const float *slopes);
 void weft_k_attention_bwd_pool(weft_pool *pool, float *dq, float *dk, float *dv,
                                const float *dout, const float *q, const float *k, const float *v,
                                const float *P, int B, int H, int T, int Dh, bool causal,

@@ -1,6 +1,7 @@
 /* gpt.c — the transformers: gpt-mini, a byte-level GPT (pre-LN blocks, GELU
  * MLP 4x, tied embeddings), and bert-tiny, the same blocks bidirectional with
- * a token-classification head — the shapes of the peer's torch_models.py
+ * a token-classification head (and a position bias on its attention) — the
+ * shapes of the peer's torch_models.py
  * `GPT` and `BERT`. Initialisation
  * follows PyTorch's defaults for the same modules: embeddings N(0,1),
  * linear layers U(-1/sqrt(fan_in), 1/sqrt(fan_in)), layer norms 1 and 0. */
@@ -43,7 +44,7 @@ weft_status weft_model_build_gpt(weft_graph *g, const weft_gpt_cfg *c, int batch
         int h = layernorm(g, p, x, D);
         snprintf(p, sizeof p, "blocks.%d.qkv", l);
         h = weft_g_reshape(g, weft_m_linear(g, p, h, D, 3 * D, true, 0), 3, seq3);
-        h = weft_g_reshape(g, weft_g_attention(g, h, c->heads, !c->bidirectional), 2, flat);
+        h = weft_g_reshape(g, weft_g_attention_pos(g, h, c->heads, !c->bidirectional, c->pos_back, c->pos_ahead), 2, flat);
         snprintf(p, sizeof p, "blocks.%d.proj", l);
         h = weft_m_linear(g, p, h, D, D, true, 0);
         x = weft_g_add(g, x, c->dropout > 0 ? weft_g_dropout(g, h, c->dropout) : h);

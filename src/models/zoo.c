@@ -80,7 +80,7 @@ static weft_status build_transformer(weft_graph *g, int batch, const weft_model_
 
 static weft_status build_gpt_mini(weft_graph *g, int batch, const weft_model_size *z, weft_model_io *io)
 {
-    return build_transformer(g, batch, z, io, (weft_gpt_cfg){ 256, 4, 4, 256, 128, false, 0, 0, 0, 0 });
+    return build_transformer(g, batch, z, io, (weft_gpt_cfg){ 256, 4, 4, 256, 128, false, 0, 0, 0, 0, 0, 0 });
 }
 
 /* bert-tiny's embeddings start N(0, 0.02^2), BERT's initializer range
@@ -89,10 +89,23 @@ static weft_status build_gpt_mini(weft_graph *g, int batch, const weft_model_siz
  * accuracy after 10 epochs, at the most-frequent-tag baseline). */
 #define BERT_EMBED_STD 0.02f
 #define BERT_DROPOUT 0.1f
+/* bert-tiny's attention carries a linear position bias (ALiBi, Press et al.
+ * 2022), one slope per direction: head 0 is pulled to the words before each
+ * token, head 1 to the words after. With learned absolute positions alone
+ * the encoder never learns to look at its neighbours in a tagging run of a
+ * few thousand steps: measured in weft and in PyTorch alike, attention
+ * stays spread over ~20 tokens at no preferred offset, and the tagger ends at
+ * the most-frequent-tag accuracy on known words (93.5% overall after 10
+ * epochs). AdamW moves a weight by about lr per step, far too little to grow
+ * the large position-dependent scores locality needs. With the bias the
+ * same model and recipe tag 95.8% after one epoch in PyTorch. */
+#define BERT_POS_BACK 1.0f
+#define BERT_POS_AHEAD 8.0f
 
 static weft_status build_bert_tiny(weft_graph *g, int batch, const weft_model_size *z, weft_model_io *io)
 {
-    return build_transformer(g, batch, z, io, (weft_gpt_cfg){ 8192, 2, 2, 128, 128, true, 512, 12, BERT_EMBED_STD, BERT_DROPOUT });
+    return build_transformer(g, batch, z, io, (weft_gpt_cfg){ 8192, 2, 2, 128, 128, true, 512, 12, BERT_EMBED_STD, BERT_DROPOUT,
+                                                                BERT_POS_BACK, BERT_POS_AHEAD });
 }
 
 static const weft_model_preset presets[] = {
