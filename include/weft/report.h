@@ -1,0 +1,92 @@
+/* weft/report.h — self-contained HTML reports with inline SVG charts.
+ *
+ * Everything is written to a FILE* the caller owns (typically the f of a
+ * weft_outfile, so a report appears whole or not at all). The output needs no
+ * external resources and no JavaScript; every piece of caller text (titles,
+ * labels, legend names, table cells) is escaped. Coordinates are in SVG user
+ * units (pixels at 100% zoom), written with one decimal. No element ids are
+ * used, so any number of charts can be inlined in one HTML page.
+ *
+ * The chart functions return WEFT_ERR_ARG for impossible arguments (NULL f,
+ * negative counts, NULL arrays with a non-zero count) and WEFT_ERR_IO when f
+ * reports a write error; degenerate data (no series, empty or constant series,
+ * all values non-finite) is not an error: it draws an empty chart or says
+ * "no data". */
+#ifndef WEFT_REPORT_H
+#define WEFT_REPORT_H
+
+#include "weft/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- SVG charts ------------------------------------------------------------ */
+
+/* One line of a line chart: n points (x[i], y[i]). A point with a non-finite
+ * x or y (or y <= 0 on a log axis) is a gap: the line breaks there; a point
+ * with gaps on both sides is drawn as a dot. x need not be sorted (points are
+ * joined in the order given). */
+typedef struct {
+    const char *name;        /* legend label (NULL: no legend entry)           */
+    const double *x, *y;     /* n values each                                  */
+    int n;
+} weft_svg_series;
+
+typedef struct {
+    const char *title, *xlabel, *ylabel;   /* each may be NULL                 */
+    bool log_y;              /* log10 y axis, ticks at decades ("1e-06")        */
+    int width, height;       /* total size in pixels; 0 -> 640 x 360            */
+} weft_svg_chart;
+
+/* A line chart as one <svg> element: axes with ticks at 1, 2, 5 x 10^k (or at
+ * decades on a log axis) and their labels, light grid lines, axis labels, the
+ * title, a legend on the right (names clipped to 24 characters, the whole
+ * name as a tooltip), and one line per series. Series colors come
+ * from the Okabe-Ito palette (8 colors distinguishable with color-blind
+ * vision); series 9 and on reuse them dashed. */
+weft_status weft_svg_line_chart(FILE *f, const weft_svg_chart *c,
+                                const weft_svg_series *s, int nseries);
+
+/* A heatmap as one <svg> element: values is nrows x ncols, row-major, each in
+ * [0,1] (clamped; non-finite values leave their cell blank), drawn on a
+ * viridis-like sequential scale with a color bar for 0..1 on the right.
+ * row_labels[r] names row r (NULL array or entry: no label); labels over 40
+ * characters keep their end and start with "…". Rows are 14 px high up to 40
+ * rows, then thinner (every few labelled); the chart is 720 px wide, so keep
+ * ncols to a few hundred (one <rect> per run of equal colors). Columns are
+ * equally spaced: x0 and x1 are the x values (e.g. steps) at the centres of
+ * the first and last column; the x axis below the cells is labelled xlabel. nrows == 0 or ncols == 0 draws a
+ * small chart that says "no data". title and xlabel may be NULL. */
+weft_status weft_svg_heatmap(FILE *f, const char *title, const char *const *row_labels, int nrows,
+                             const double *values, int ncols, double x0, double x1,
+                             const char *xlabel);
+
+/* ---- HTML pages ------------------------------------------------------------ */
+
+/* Writes text (UTF-8, NULL for none) with &, <, >, " and ' escaped, and other
+ * control characters than tab and newline replaced by spaces: safe in HTML
+ * and XML text and in quoted attribute values. */
+void weft_report_escape(FILE *f, const char *text);
+
+/* <!DOCTYPE html> up to and including <body> and an <h1> with the title, with
+ * a small inline style sheet: sans-serif text, a readable maximum width,
+ * tables with borders, zebra rows and right-aligned numbers. */
+void weft_report_begin(FILE *f, const char *title);
+/* Closes the body and the page. */
+void weft_report_end(FILE *f);
+/* <hN>text</hN> with N clamped to 1..6; <p>text</p>. */
+void weft_report_heading(FILE *f, int level, const char *text);
+void weft_report_paragraph(FILE *f, const char *text);
+
+/* An HTML table: header holds ncols column names (NULL: no header row); cells
+ * holds nrows x ncols strings, row-major (a NULL cell is empty). Cells that
+ * read as a number (as strtod reads it, optionally followed by '%') are
+ * right-aligned. */
+weft_status weft_report_table(FILE *f, const char *const *header, int ncols,
+                              const char *const *cells, int nrows);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
