@@ -572,17 +572,17 @@ static void test_sgd_f32(void)
      *         w = 0.949 - 0.096849 = 0.852151 */
     weft_sgd_hp hp = { 0.1f, 0.9f, 0.01f };
     float w = 1.0f, m = 123.0f, g = 0.5f;   /* m's initial value must be ignored */
-    weft_k_sgd_f32(&w, &m, &g, 0, 1, &hp, true);
+    weft_k_sgd_f32(&w, &m, &g, 0, 1, &hp, true, NULL);
     CHECK_NEAR(m, 0.51, 1e-7);
     CHECK_NEAR(w, 0.949, 1e-7);
-    weft_k_sgd_f32(&w, &m, &g, 0, 1, &hp, false);
+    weft_k_sgd_f32(&w, &m, &g, 0, 1, &hp, false, NULL);
     CHECK_NEAR(m, 0.96849, 1e-6);
     CHECK_NEAR(w, 0.852151, 1e-6);
 
     /* no momentum, no decay: plain w -= lr*g; m may be NULL */
     weft_sgd_hp plain = { 0.5f, 0.0f, 0.0f };
     float w2 = 2.0f, g2 = -1.0f;
-    weft_k_sgd_f32(&w2, NULL, &g2, 0, 1, &plain, true);
+    weft_k_sgd_f32(&w2, NULL, &g2, 0, 1, &plain, true, NULL);
     CHECK_NEAR(w2, 2.5, 0);
 
     /* vectors against a double reference over a few steps, split in two calls */
@@ -593,8 +593,8 @@ static void test_sgd_f32(void)
     for (int i = 0; i < n; i++) { wr[i] = wv[i]; mr[i] = 0; }
     for (int t = 1; t <= 4; t++) {
         fill(gv, n);
-        weft_k_sgd_f32(wv, mv, gv, 0, 13, &hp, t == 1);
-        weft_k_sgd_f32(wv, mv, gv, 13, n, &hp, t == 1);
+        weft_k_sgd_f32(wv, mv, gv, 0, 13, &hp, t == 1, NULL);
+        weft_k_sgd_f32(wv, mv, gv, 13, n, &hp, t == 1, NULL);
         for (int i = 0; i < n; i++) {
             double gg = gv[i] + (double)hp.weight_decay * wr[i];
             mr[i] = t == 1 ? gg : (double)hp.momentum * mr[i] + gg;
@@ -611,7 +611,7 @@ static void test_adamw_f32(void)
      *         w = 1*(1 - 0.001) - 0.1 * 0.5/(0.5 + 1e-8) = 0.899000002 */
     weft_adamw_hp hp = { 0.1f, 0.9f, 0.999f, 1e-8f, 0.01f };
     float w = 1.0f, m = 0.0f, v = 0.0f, g = 0.5f;
-    weft_k_adamw_f32(&w, &m, &v, &g, 0, 1, &hp, 1);
+    weft_k_adamw_f32(&w, &m, &v, &g, 0, 1, &hp, 1, NULL);
     /* tolerances: the betas are floats (1 - 0.999f = 0.00099998713...) */
     CHECK_NEAR(m, 0.05, 1e-7);
     CHECK_NEAR(v, 0.00025, 5e-9);
@@ -620,7 +620,7 @@ static void test_adamw_f32(void)
      * m^ = 0.02/0.19 = 0.105263158, v^ = 0.00031225/0.001999 = 0.156203102, sqrt 0.395225382
      * w = 0.899000002*(0.999) - 0.1*0.105263158/(0.395225382 + 1e-8) = 0.871476 */
     g = -0.25f;
-    weft_k_adamw_f32(&w, &m, &v, &g, 0, 1, &hp, 2);
+    weft_k_adamw_f32(&w, &m, &v, &g, 0, 1, &hp, 2, NULL);
     CHECK_NEAR(m, 0.02, 1e-7);
     CHECK_NEAR(v, 0.00031225, 1e-8);
     CHECK_NEAR(w, 0.899000002 * 0.999 - 0.1 * (0.02 / 0.19) / (sqrt(0.00031225 / (1 - 0.999 * 0.999)) + 1e-8), 2e-7);
@@ -633,8 +633,8 @@ static void test_adamw_f32(void)
     for (int i = 0; i < n; i++) wr[i] = wv[i];
     for (int t = 1; t <= 5; t++) {
         fill(gv, n);
-        weft_k_adamw_f32(wv, mv, vv, gv, 0, 11, &hp, t);
-        weft_k_adamw_f32(wv, mv, vv, gv, 11, n, &hp, t);
+        weft_k_adamw_f32(wv, mv, vv, gv, 0, 11, &hp, t, NULL);
+        weft_k_adamw_f32(wv, mv, vv, gv, 11, n, &hp, t, NULL);
         double b1 = hp.beta1, b2 = hp.beta2;
         for (int i = 0; i < n; i++) {
             wr[i] *= 1 - (double)hp.lr * hp.weight_decay;
@@ -672,8 +672,8 @@ static void test_bf16_nearest(void)
     for (int first = 0; first < 2; first++) {
         to_bf16(w, f[0], n); to_bf16(m, f[1], n); to_bf16(g, f[3], n);
         to_f32(wf, w, n); to_f32(mf, m, n); to_f32(gf, g, n);
-        weft_k_sgd_bf16(w, m, NULL, g, 0, n, &sh, first, WEFT_ROUND_NEAREST, key);
-        weft_k_sgd_f32(wf, mf, gf, 0, n, &sh, first);
+        weft_k_sgd_bf16(w, m, NULL, g, 0, n, &sh, first, WEFT_ROUND_NEAREST, key, NULL);
+        weft_k_sgd_f32(wf, mf, gf, 0, n, &sh, first, NULL);
         to_bf16(want, wf, n);
         CHECKF(same_bits(w, want, n), "sgd bf16 nearest w == rn(fp32 path), first=%d", first);
         to_bf16(want, mf, n);
@@ -682,8 +682,8 @@ static void test_bf16_nearest(void)
     weft_adamw_hp ah = { 1e-2f, 0.9f, 0.999f, 1e-8f, 0.05f };
     to_bf16(w, f[0], n); to_bf16(m, f[1], n); to_bf16(v, f[2], n); to_bf16(g, f[3], n);
     to_f32(wf, w, n); to_f32(mf, m, n); to_f32(vf, v, n); to_f32(gf, g, n);
-    weft_k_adamw_bf16(w, m, v, NULL, g, 0, n, &ah, 7, WEFT_ROUND_NEAREST, key);
-    weft_k_adamw_f32(wf, mf, vf, gf, 0, n, &ah, 7);
+    weft_k_adamw_bf16(w, m, v, NULL, g, 0, n, &ah, 7, WEFT_ROUND_NEAREST, key, NULL);
+    weft_k_adamw_f32(wf, mf, vf, gf, 0, n, &ah, 7, NULL);
     to_bf16(want, wf, n);
     CHECK(same_bits(w, want, n));
     to_bf16(want, mf, n);
@@ -709,24 +709,24 @@ static void test_bf16_stochastic(void)
     weft_sgd_hp sh = { 0.05f, 0.9f, 0.01f };
     to_bf16(w1, f[0], n); to_bf16(m1, f[1], n);
     memcpy(w2, w1, sizeof w1); memcpy(m2, m1, sizeof m1);
-    weft_k_sgd_bf16(w1, m1, NULL, g, 0, n, &sh, false, WEFT_ROUND_STOCHASTIC, key);
-    weft_k_sgd_bf16(w2, m2, NULL, g, 0, half, &sh, false, WEFT_ROUND_STOCHASTIC, key);
-    weft_k_sgd_bf16(w2, m2, NULL, g, half, n, &sh, false, WEFT_ROUND_STOCHASTIC, key);
+    weft_k_sgd_bf16(w1, m1, NULL, g, 0, n, &sh, false, WEFT_ROUND_STOCHASTIC, key, NULL);
+    weft_k_sgd_bf16(w2, m2, NULL, g, 0, half, &sh, false, WEFT_ROUND_STOCHASTIC, key, NULL);
+    weft_k_sgd_bf16(w2, m2, NULL, g, half, n, &sh, false, WEFT_ROUND_STOCHASTIC, key, NULL);
     CHECK(same_bits(w1, w2, n) && same_bits(m1, m2, n));
 
     weft_adamw_hp ah = { 1e-2f, 0.9f, 0.999f, 1e-8f, 0.05f };
     to_bf16(w1, f[0], n); to_bf16(m1, f[1], n); to_bf16(v1, f[2], n);
     memcpy(w2, w1, sizeof w1); memcpy(m2, m1, sizeof m1); memcpy(v2, v1, sizeof v1);
-    weft_k_adamw_bf16(w1, m1, v1, NULL, g, 0, n, &ah, 3, WEFT_ROUND_STOCHASTIC, key);
-    weft_k_adamw_bf16(w2, m2, v2, NULL, g, 0, half, &ah, 3, WEFT_ROUND_STOCHASTIC, key);
-    weft_k_adamw_bf16(w2, m2, v2, NULL, g, half, n, &ah, 3, WEFT_ROUND_STOCHASTIC, key);
+    weft_k_adamw_bf16(w1, m1, v1, NULL, g, 0, n, &ah, 3, WEFT_ROUND_STOCHASTIC, key, NULL);
+    weft_k_adamw_bf16(w2, m2, v2, NULL, g, 0, half, &ah, 3, WEFT_ROUND_STOCHASTIC, key, NULL);
+    weft_k_adamw_bf16(w2, m2, v2, NULL, g, half, n, &ah, 3, WEFT_ROUND_STOCHASTIC, key, NULL);
     CHECK(same_bits(w1, w2, n) && same_bits(m1, m2, n) && same_bits(v1, v2, n));
 
     /* neighbours: w - delta computed in fp32 lies between down and up */
     weft_sgd_hp plain = { 1e-3f, 0.0f, 0.0f };
     to_bf16(w1, f[0], n);
     memcpy(w2, w1, sizeof w1);
-    weft_k_sgd_bf16(w1, NULL, NULL, g, 0, n, &plain, true, WEFT_ROUND_STOCHASTIC, key);
+    weft_k_sgd_bf16(w1, NULL, NULL, g, 0, n, &plain, true, WEFT_ROUND_STOCHASTIC, key, NULL);
     int bad = 0, moved = 0;
     for (int i = 0; i < n; i++) {
         float exact = weft_bf16_to_f32(w2[i]) - plain.lr * weft_bf16_to_f32(g[i]);
@@ -746,7 +746,7 @@ static void test_bf16_stochastic(void)
     weft_sgd_hp tiny = { 1e-4f, 0.0f, 0.0f };
     for (int step = 0; step < 200; step++)
         weft_k_sgd_bf16(ws, NULL, NULL, gs, 0, nw, &tiny, true, WEFT_ROUND_STOCHASTIC,
-                        weft_rng_key_make(5, (uint64_t)step, 1));
+                        weft_rng_key_make(5, (uint64_t)step, 1), NULL);
     double mean = 0;
     for (int i = 0; i < nw; i++) mean += weft_bf16_to_f32(ws[i]);
     mean /= nw;
@@ -774,8 +774,8 @@ static void test_bf16_kahan(void)
     weft_sgd_hp hp = { 1e-3f, 0.0f, 0.0f };
     weft_rng_key key = { 0, 0 };
     for (int s = 0; s < steps; s++) {
-        weft_k_sgd_bf16(wk, NULL, ck, g, 0, n, &hp, s == 0, WEFT_ROUND_KAHAN, key);
-        weft_k_sgd_bf16(wn, NULL, NULL, g, 0, n, &hp, s == 0, WEFT_ROUND_NEAREST, key);
+        weft_k_sgd_bf16(wk, NULL, ck, g, 0, n, &hp, s == 0, WEFT_ROUND_KAHAN, key, NULL);
+        weft_k_sgd_bf16(wn, NULL, NULL, g, 0, n, &hp, s == 0, WEFT_ROUND_NEAREST, key, NULL);
         for (int i = 0; i < n; i++) {
             /* the unit's delta rounded to bf16, as Kahan receives it */
             float delta = hp.lr * weft_bf16_to_f32(g[i]);
@@ -805,10 +805,10 @@ static void test_bf16_kahan(void)
         wf[i] = weft_bf16_to_f32(w[i]); mf[i] = weft_bf16_to_f32(m[i]);
         vf[i] = weft_bf16_to_f32(v[i]); gf[i] = weft_bf16_to_f32(g[i]);
     }
-    weft_k_adamw_bf16(w, m, v, c, g, 0, n, &ah, 4, WEFT_ROUND_KAHAN, key);
+    weft_k_adamw_bf16(w, m, v, c, g, 0, n, &ah, 4, WEFT_ROUND_KAHAN, key, NULL);
     float wnew[n];
     memcpy(wnew, wf, sizeof wf);
-    weft_k_adamw_f32(wnew, mf, vf, gf, 0, n, &ah, 4);
+    weft_k_adamw_f32(wnew, mf, vf, gf, 0, n, &ah, 4, NULL);
     int bad = 0;
     for (int i = 0; i < n; i++) {
         weft_bf16_kahan_sub(&w2[i], &c2[i], weft_bf16_from_f32(wf[i] - wnew[i]));
@@ -817,6 +817,111 @@ static void test_bf16_kahan(void)
     /* wf - wnew re-derives delta from the fp32 path; it can differ from
      * delta in its last fp32 bit, which rn to bf16 almost never sees. */
     CHECKF(bad <= 1, "adamw kahan: %d of %d differ", bad, n);
+
+    /* the vectorised chunk is weft_bf16_kahan_sub, bit for bit: plain SGD,
+     * whose delta is lr*g exactly as the test computes it; 2500 elements
+     * (chunk tails), compensations of every size, some deltas cancelling */
+    enum { N = 2500 };
+    static weft_bf16 kw[N], kc[N], kg[N], sw[N], sc[N];
+    weft_sgd_hp sp = { 0.01f, 0.0f, 0.0f };
+    for (int i = 0; i < N; i++) {
+        kw[i] = sw[i] = weft_bf16_from_f32(rnd() * 4.0f);
+        kc[i] = sc[i] = weft_bf16_from_f32(rnd() * 1e-2f * (float)(i % 4));
+        kg[i] = weft_bf16_from_f32(rnd() * (i % 3 ? 1.0f : 1e-4f));
+    }
+    for (int step = 0; step < 3; step++) {
+        weft_k_sgd_bf16(kw, NULL, kc, kg, 0, N, &sp, true, WEFT_ROUND_KAHAN, key, NULL);
+        for (int i = 0; i < N; i++)
+            weft_bf16_kahan_sub(&sw[i], &sc[i], weft_bf16_from_f32(sp.lr * weft_bf16_to_f32(kg[i])));
+    }
+    CHECK(!memcmp(kw, sw, sizeof kw) && !memcmp(kc, sc, sizeof kc));
+}
+
+/* Update counting (weft_update_count): the definitions on single elements,
+ * and counting never changes a result. */
+static void count_one(weft_round r, float w0, float lr, float g0, weft_update_count *c)
+{
+    weft_bf16 w = weft_bf16_from_f32(w0), comp = 0, g = weft_bf16_from_f32(g0);
+    weft_sgd_hp hp = { lr, 0.0f, 0.0f };
+    memset(c, 0, sizeof *c);
+    weft_k_sgd_bf16(&w, NULL, &comp, &g, 0, 1, &hp, true, r, (weft_rng_key){ 1, 2 }, c);
+}
+
+static void test_update_count(void)
+{
+    weft_update_count c;
+    /* nearest: 1e-3 is under half the ulp of 1.0 (2^-8): cancelled */
+    count_one(WEFT_ROUND_NEAREST, 1.0f, 1e-3f, 1.0f, &c);
+    CHECK(c.nonzero == 1 && c.unchanged == 1 && c.cancelled == 1);
+    count_one(WEFT_ROUND_NEAREST, 1.0f, 1e-2f, 1.0f, &c);   /* over it: moves */
+    CHECK(c.nonzero == 1 && c.unchanged == 0 && c.cancelled == 0);
+    /* a zero gradient is no update */
+    count_one(WEFT_ROUND_NEAREST, 1.0f, 1e-3f, 0.0f, &c);
+    CHECK(c.nonzero == 0 && c.unchanged == 0 && c.cancelled == 0);
+    /* stochastic: 1e-3 may leave the weight, but 1 - 1e-3 != 1 in fp32, so
+     * the update is not lost; 1e-9 is lost even in fp32 */
+    count_one(WEFT_ROUND_STOCHASTIC, 1.0f, 1e-3f, 1.0f, &c);
+    CHECK(c.nonzero == 1 && c.cancelled == 0);
+    count_one(WEFT_ROUND_STOCHASTIC, 1.0f, 1e-9f, 1.0f, &c);
+    CHECK(c.nonzero == 1 && c.unchanged == 1 && c.cancelled == 1);
+    /* Kahan: the weight stays but the compensation takes the update */
+    count_one(WEFT_ROUND_KAHAN, 1.0f, 1e-3f, 1.0f, &c);
+    CHECK(c.nonzero == 1 && c.unchanged == 1 && c.cancelled == 0);
+    /* fp32: lost only below half an fp32 ulp */
+    float w = 1.0f, g = 1.0f;
+    weft_sgd_hp hp = { 1e-9f, 0.0f, 0.0f };
+    memset(&c, 0, sizeof c);
+    weft_k_sgd_f32(&w, NULL, &g, 0, 1, &hp, true, &c);
+    CHECK(c.nonzero == 1 && c.cancelled == 1 && w == 1.0f);
+    hp.lr = 1e-3f;
+    weft_k_sgd_f32(&w, NULL, &g, 0, 1, &hp, true, &c);
+    CHECK(c.nonzero == 2 && c.cancelled == 1 && w != 1.0f);
+
+    /* counting changes nothing: every policy, SGD with momentum and AdamW,
+     * 3000 elements (chunk tails), against the same update uncounted */
+    enum { n = 3000 };
+    static weft_bf16 wa[n], wb[n], ma[n], mb[n], va[n], vb[n], ca[n], cb[n], gb[n];
+    static float fa[n], fb[n], fma[n], fmb[n], fva[n], fvb[n], gf[n];
+    weft_sgd_hp sh = { 0.05f, 0.9f, 1e-4f };
+    weft_adamw_hp ah = { 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f };
+    for (int r = 0; r < 3; r++)
+        for (int opt = 0; opt < 2; opt++) {
+            for (int i = 0; i < n; i++) {
+                wa[i] = wb[i] = weft_bf16_from_f32(rnd());
+                ma[i] = mb[i] = weft_bf16_from_f32(rnd() * 0.1f);
+                va[i] = vb[i] = weft_bf16_from_f32(fabsf(rnd()) * 0.01f);
+                ca[i] = cb[i] = 0;
+                gb[i] = weft_bf16_from_f32(i % 7 ? rnd() * (i % 3 ? 1e-3f : 1.0f) : 0.0f);
+            }
+            weft_update_count k = { 0 };
+            weft_rng_key key = { 7, (uint64_t)r };
+            for (int step = 1; step <= 3; step++) {
+                if (opt == 0) {
+                    weft_k_sgd_bf16(wa, ma, ca, gb, 0, n, &sh, step == 1, (weft_round)r, key, NULL);
+                    weft_k_sgd_bf16(wb, mb, cb, gb, 0, n, &sh, step == 1, (weft_round)r, key, &k);
+                } else {
+                    weft_k_adamw_bf16(wa, ma, va, ca, gb, 0, n, &ah, step, (weft_round)r, key, NULL);
+                    weft_k_adamw_bf16(wb, mb, vb, cb, gb, 0, n, &ah, step, (weft_round)r, key, &k);
+                }
+            }
+            CHECKF(!memcmp(wa, wb, sizeof wa) && !memcmp(ma, mb, sizeof ma) && !memcmp(va, vb, sizeof va) &&
+                   !memcmp(ca, cb, sizeof ca), "counted bf16 update differs (round %d, %s)", r, opt ? "adamw" : "sgd");
+            CHECKF(k.nonzero > 0 && k.cancelled <= k.nonzero && k.unchanged <= k.nonzero,
+                   "counts %lld %lld %lld", (long long)k.nonzero, (long long)k.unchanged, (long long)k.cancelled);
+        }
+    for (int i = 0; i < n; i++) {
+        fa[i] = fb[i] = rnd(); fma[i] = fmb[i] = rnd() * 0.1f; fva[i] = fvb[i] = fabsf(rnd()) * 0.01f;
+        gf[i] = i % 5 ? rnd() : 0.0f;
+    }
+    weft_update_count k = { 0 };
+    for (int step = 1; step <= 3; step++) {
+        weft_k_sgd_f32(fa, fma, gf, 0, n, &sh, step == 1, NULL);
+        weft_k_sgd_f32(fb, fmb, gf, 0, n, &sh, step == 1, &k);
+        weft_k_adamw_f32(fa, fma, fva, gf, 0, n, &ah, step, NULL);
+        weft_k_adamw_f32(fb, fmb, fvb, gf, 0, n, &ah, step, &k);
+    }
+    CHECK(!memcmp(fa, fb, sizeof fa) && !memcmp(fma, fmb, sizeof fma) && !memcmp(fva, fvb, sizeof fva));
+    CHECK(k.nonzero > 0 && k.nonzero <= 6 * (int64_t)n && k.cancelled == k.unchanged);   /* fp32: the same */
 }
 
 int main(void)
@@ -832,5 +937,6 @@ int main(void)
     test_bf16_nearest();
     test_bf16_stochastic();
     test_bf16_kahan();
+    test_update_count();
     return test_summary();
 }

@@ -27,6 +27,9 @@ typedef struct {
     bool check_finite;     /* stop at the first node that writes a non-finite value */
     bool eval;             /* inference: dropout is the identity, batch norm uses
                               (and leaves alone) its running statistics          */
+    weft_update_count *update_counts; /* NULL, or nnodes counters: each update node
+                              adds what it did to its weights (weft/num.h) at its
+                              node's index; the caller zeroes them              */
 } weft_run_opts;
 
 /* Plans g's memory if not yet planned, binds PARAM/STATE values to `store`

@@ -92,6 +92,21 @@ bool weft_precision_bf16_compute(weft_precision p);
  * bf16-kahan 2+2 (compensation)+2n. */
 double weft_precision_bytes_per_param(weft_precision p, int nstates);
 
+/* What an update did to its weights, counted when a caller asks (cnt
+ * non-NULL; the counts are added to *cnt, which the caller zeroes):
+ *   nonzero    elements whose update delta was not 0;
+ *   unchanged  of those, the ones whose stored weight kept its bits;
+ *   cancelled  of those, the ones whose update was lost for certain — the
+ *              "cancelled update" of nearest rounding (Zamirai et al.,
+ *              Revisiting BFloat16 Training, 2021): fp32 and nearest:
+ *              unchanged; stochastic: w - delta == w already in fp32, so no
+ *              random draw could move the weight (an unchanged weight whose
+ *              rounding could have gone up is not lost: it is unbiased);
+ *              Kahan: neither the weight nor its compensation changed.
+ * The update kernels count when given a non-NULL counter (one more pass
+ * over each chunk); a training run asks through weft_run_opts. */
+typedef struct { int64_t nonzero, unchanged, cancelled; } weft_update_count;
+
 #ifdef __cplusplus
 }
 #endif

@@ -248,7 +248,22 @@ static void run_attention_bwd(const weft_kctx *k)
 
 /* ---- updates: in place on persistent state, split across the pool ---------- */
 
-typedef struct { const weft_kctx *k; weft_round r; weft_rng_key key; bool f32; } upd_ctx;
+typedef struct { const weft_kctx *k; weft_round r; weft_rng_key key; bool f32; weft_update_count *cnt; } upd_ctx;
+
+/* The node's counter when the run counts updates, else NULL. */
+static weft_update_count *node_count(const weft_kctx *k)
+{
+    return k->opts->update_counts ? &k->opts->update_counts[k->n - k->g->nodes] : NULL;
+}
+
+/* A chunk's counts into the node's counter (chunks run in parallel). */
+static void count_add(weft_update_count *to, const weft_update_count *c)
+{
+    if (!to) return;
+    __atomic_fetch_add(&to->nonzero, c->nonzero, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&to->unchanged, c->unchanged, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&to->cancelled, c->cancelled, __ATOMIC_RELAXED);
+}
 
 static weft_round policy_round(weft_precision p)
 {
@@ -265,12 +280,14 @@ static void sgd_chunk(void *c, int64_t b, int64_t e)
     const weft_optim_hp *h = &k->opts->hp;
     weft_sgd_hp hp = { h->lr, h->momentum, h->weight_decay };
     bool first = k->opts->step <= 1;
+    weft_update_count got = { 0 }, *cp = u->cnt ? &got : NULL;
     if (u->f32)
         weft_k_sgd_f32(k->raw_in[0], h->momentum ? slot(k, k->n->a.slot_m) : NULL, k->raw_in[1],
-                       b, e, &hp, first);
+                       b, e, &hp, first, cp);
     else
         weft_k_sgd_bf16(k->raw_in[0], h->momentum ? slot(k, k->n->a.slot_m) : NULL,
-                        slot(k, k->n->a.slot_comp), k->raw_in[1], b, e, &hp, first, u->r, u->key);
+                        slot(k, k->n->a.slot_comp), k->raw_in[1], b, e, &hp, first, u->r, u->key, cp);
+    count_add(u->cnt, &got);
 }
 
 static void adamw_chunk(void *c, int64_t b, int64_t e)
@@ -279,13 +296,15 @@ static void adamw_chunk(void *c, int64_t b, int64_t e)
     const weft_kctx *k = u->k;
     const weft_optim_hp *h = &k->opts->hp;
     weft_adamw_hp hp = { h->lr, h->beta1, h->beta2, h->eps, h->weight_decay };
+    weft_update_count got = { 0 }, *cp = u->cnt ? &got : NULL;
     if (u->f32)
         weft_k_adamw_f32(k->raw_in[0], slot(k, k->n->a.slot_m), slot(k, k->n->a.slot_v),
-                         k->raw_in[1], b, e, &hp, k->opts->step);
+                         k->raw_in[1], b, e, &hp, k->opts->step, cp);
     else
         weft_k_adamw_bf16(k->raw_in[0], slot(k, k->n->a.slot_m), slot(k, k->n->a.slot_v),
                           slot(k, k->n->a.slot_comp), k->raw_in[1], b, e, &hp, k->opts->step,
-                          u->r, u->key);
+                          u->r, u->key, cp);
+    count_add(u->cnt, &got);
 }
 
 static size_t elsize(bool f32) { return f32 ? sizeof(float) : sizeof(weft_bf16); }
@@ -303,21 +322,22 @@ static void run_update_sparse(const weft_kctx *k, const weft_value *w, weft_roun
     weft_sgd_hp sh = { h->lr, h->momentum, h->weight_decay };
     weft_adamw_hp ah = { h->lr, h->beta1, h->beta2, h->eps, h->weight_decay };
     void *m = slot(k, n->a.slot_m), *v = slot(k, n->a.slot_v), *comp = slot(k, n->a.slot_comp);
+    weft_update_count *cnt = node_count(k);   /* one thread: the rows run in order */
     for (int64_t u = 0; u < nnz && rows[u] >= 0; u++) {
         int64_t r = (int64_t)rows[u] * D;
         void *wr = at(k->raw_in[0], r, f32), *g = at(k->raw_in[1], u * D, f32);
         weft_rng_key key = weft_rng_key_make(k->seed, (uint64_t)k->opts->step,
                                              ((uint64_t)(n->a.param + 1) << 32) | (uint32_t)rows[u]);
         if (n->op == WEFT_OP_SGD && f32)
-            weft_k_sgd_f32(wr, h->momentum ? at(m, r, f32) : NULL, g, 0, D, &sh, k->opts->step <= 1);
+            weft_k_sgd_f32(wr, h->momentum ? at(m, r, f32) : NULL, g, 0, D, &sh, k->opts->step <= 1, cnt);
         else if (n->op == WEFT_OP_SGD)
             weft_k_sgd_bf16(wr, h->momentum ? at(m, r, f32) : NULL, at(comp, r, f32), g, 0, D, &sh,
-                            k->opts->step <= 1, rnd, key);
+                            k->opts->step <= 1, rnd, key, cnt);
         else if (f32)
-            weft_k_adamw_f32(wr, at(m, r, f32), at(v, r, f32), g, 0, D, &ah, k->opts->step);
+            weft_k_adamw_f32(wr, at(m, r, f32), at(v, r, f32), g, 0, D, &ah, k->opts->step, cnt);
         else
             weft_k_adamw_bf16(wr, at(m, r, f32), at(v, r, f32), at(comp, r, f32), g, 0, D, &ah,
-                              k->opts->step, rnd, key);
+                              k->opts->step, rnd, key, cnt);
     }
 }
 
@@ -330,7 +350,7 @@ static void run_update(const weft_kctx *k)
     }
     upd_ctx u = { k, policy_round(k->g->precision),
                   weft_rng_key_make(k->seed, (uint64_t)k->opts->step, (uint64_t)k->n->a.param),
-                  w->dtype == WEFT_F32 };
+                  w->dtype == WEFT_F32, node_count(k) };
     weft_pool_for(k->pool, weft_shape_numel(&w->shape), 1 << 15,
                   k->n->op == WEFT_OP_SGD ? sgd_chunk : adamw_chunk, &u);
 }

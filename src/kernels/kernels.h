@@ -118,16 +118,19 @@ typedef struct { float lr, momentum, weight_decay; } weft_sgd_hp;
 typedef struct { float lr, beta1, beta2, eps, weight_decay; } weft_adamw_hp;
 typedef enum { WEFT_ROUND_NEAREST, WEFT_ROUND_STOCHASTIC, WEFT_ROUND_KAHAN } weft_round;
 
+/* cnt: weft_update_count (weft/num.h), or NULL. */
+
 /* Elements updated [begin, end) so callers can split across threads. */
 void weft_k_sgd_f32(float *w, float *m, const float *g, int64_t begin, int64_t end,
-                    const weft_sgd_hp *hp, bool first_step);
+                    const weft_sgd_hp *hp, bool first_step, weft_update_count *cnt);
 void weft_k_sgd_bf16(weft_bf16 *w, weft_bf16 *m, weft_bf16 *comp, const weft_bf16 *g,
                      int64_t begin, int64_t end, const weft_sgd_hp *hp, bool first_step,
-                     weft_round r, weft_rng_key key);
+                     weft_round r, weft_rng_key key, weft_update_count *cnt);
 void weft_k_adamw_f32(float *w, float *m, float *v, const float *g, int64_t begin, int64_t end,
-                      const weft_adamw_hp *hp, int64_t t);
+                      const weft_adamw_hp *hp, int64_t t, weft_update_count *cnt);
 void weft_k_adamw_bf16(weft_bf16 *w, weft_bf16 *m, weft_bf16 *v, weft_bf16 *comp,
                        const weft_bf16 *g, int64_t begin, int64_t end,
-                       const weft_adamw_hp *hp, int64_t t, weft_round r, weft_rng_key key);
+                       const weft_adamw_hp *hp, int64_t t, weft_round r, weft_rng_key key,
+                       weft_update_count *cnt);
 
 #endif

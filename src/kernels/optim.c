@@ -109,11 +109,38 @@ void sgd_f32_run(float *restrict w, float *restrict m, const float *restrict g,
         }                                                                            \
     } while (0)
 
+/* The counting twin of the fp32 runs: the same units, one element at a
+ * time, comparing each new weight with the old. */
+static void count_f32(weft_update_count *cnt, const float *w_old, const float *delta, const float *w_new, int n)
+{
+    int64_t nz = 0, un = 0;
+    for (int i = 0; i < n; i++)
+        if (delta[i] != 0.0f) { nz++; un += w_new[i] == w_old[i]; }
+    cnt->nonzero += nz; cnt->unchanged += un; cnt->cancelled += un;
+}
+
+static inline __attribute__((always_inline))
+void sgd_f32_count(float *restrict w, float *restrict m, const float *restrict g, int64_t begin,
+                   int64_t end, weft_update_count *cnt, sgd_consts c, sgd_variant k)
+{
+    float dummy = 0, old[CH], delta[CH];
+    for (int64_t base = begin; base < end; base += CH) {
+        const int n = end - base < CH ? (int)(end - base) : CH;
+        for (int i = 0; i < n; i++) {
+            old[i] = w[base + i];
+            delta[i] = sgd_unit(old[i], g[base + i], k.use_m ? &m[base + i] : &dummy, c, k);
+            w[base + i] = old[i] - delta[i];
+        }
+        count_f32(cnt, old, delta, w + base, n);
+    }
+}
+
 void weft_k_sgd_f32(float *w, float *m, const float *g, int64_t begin, int64_t end,
-                    const weft_sgd_hp *hp, bool first_step)
+                    const weft_sgd_hp *hp, bool first_step, weft_update_count *cnt)
 {
     const sgd_consts c = { hp->lr, hp->momentum, hp->weight_decay };
-    SGD_DISPATCH(sgd_f32_run, c, first_step, w, c.mu == 0.0f ? NULL : m, g, begin, end, c);
+    if (cnt) SGD_DISPATCH(sgd_f32_count, c, first_step, w, c.mu == 0.0f ? NULL : m, g, begin, end, cnt, c);
+    else SGD_DISPATCH(sgd_f32_run, c, first_step, w, c.mu == 0.0f ? NULL : m, g, begin, end, c);
 }
 
 static void adamw_f32_run(float *restrict w, float *restrict m, float *restrict v,
@@ -127,9 +154,20 @@ static void adamw_f32_run(float *restrict w, float *restrict m, float *restrict 
 }
 
 void weft_k_adamw_f32(float *w, float *m, float *v, const float *g, int64_t begin, int64_t end,
-                      const weft_adamw_hp *hp, int64_t t)
+                      const weft_adamw_hp *hp, int64_t t, weft_update_count *cnt)
 {
-    adamw_f32_run(w, m, v, g, begin, end, adamw_make(hp, t));
+    const adamw_consts c = adamw_make(hp, t);
+    if (!cnt) { adamw_f32_run(w, m, v, g, begin, end, c); return; }
+    float old[CH], delta[CH];
+    for (int64_t base = begin; base < end; base += CH) {
+        const int n = end - base < CH ? (int)(end - base) : CH;
+        for (int i = 0; i < n; i++) {
+            old[i] = w[base + i];
+            delta[i] = adamw_unit(old[i], g[base + i], &m[base + i], &v[base + i], c);
+            w[base + i] = old[i] - delta[i];
+        }
+        count_f32(cnt, old, delta, w + base, n);
+    }
 }
 
 /* ---- bf16 ------------------------------------------------------------------
@@ -150,12 +188,46 @@ static void narrow(weft_bf16 *restrict out, const float *restrict in, int n)
     weft_bf16_from_f32_n(in, out, n);
 }
 
+/* x (n, padded to a multiple of VB) rounded to bf16 and back, in place. */
+static void rn_inplace(float *restrict x, weft_bf16 *restrict tmp, int n)
+{
+    narrow(tmp, x, n);
+    widen(x, tmp, n);
+}
+
 /* Apply delta (n) to the bf16 weights w[base .. base+n) whose fp32 values
  * are wf, with the policy's rounding. */
 static void apply_delta(weft_bf16 *restrict w, weft_bf16 *restrict comp, const float *restrict wf,
                         const float *restrict delta, int64_t base, int n,
-                        weft_round r, weft_rng_key key)
+                        weft_round r, weft_rng_key key, weft_update_count *cnt);
+
+/* apply_delta, then the counts (weft_update_count) of the chunk. */
+static void apply_delta_counted(weft_bf16 *restrict w, weft_bf16 *restrict comp, const float *restrict wf,
+                                const float *restrict delta, int64_t base, int n, weft_round r,
+                                weft_rng_key key, weft_update_count *cnt)
 {
+    uint16_t old_comp[CH];
+    if (r == WEFT_ROUND_KAHAN)
+        for (int j = 0; j < n; j++) old_comp[j] = comp[base + j];
+    apply_delta(w, comp, wf, delta, base, n, r, key, NULL);
+    int64_t nz = 0, un = 0, ca = 0;
+    for (int j = 0; j < n; j++) {
+        if (delta[j] == 0.0f) continue;
+        nz++;
+        const bool same = weft_bf16_to_f32(w[base + j]) == wf[j];
+        un += same;
+        if (r == WEFT_ROUND_STOCHASTIC) ca += wf[j] - delta[j] == wf[j];
+        else if (r == WEFT_ROUND_KAHAN) ca += same && comp[base + j] == old_comp[j];
+        else ca += same;
+    }
+    cnt->nonzero += nz; cnt->unchanged += un; cnt->cancelled += ca;
+}
+
+static void apply_delta(weft_bf16 *restrict w, weft_bf16 *restrict comp, const float *restrict wf,
+                        const float *restrict delta, int64_t base, int n,
+                        weft_round r, weft_rng_key key, weft_update_count *cnt)
+{
+    if (cnt) { apply_delta_counted(w, comp, wf, delta, base, n, r, key, cnt); return; }
     float t[CH];
     const int nv = round_up_vb(n);
     switch (r) {
@@ -170,10 +242,25 @@ static void apply_delta(weft_bf16 *restrict w, weft_bf16 *restrict comp, const f
         /* element base+j is keyed by its index in the tensor */
         weft_bf16_from_f32_sr_n(t, w + base, n, key, (uint32_t)base);
         return;
-    case WEFT_ROUND_KAHAN:
-        for (int j = 0; j < n; j++)
-            weft_bf16_kahan_sub(&w[base + j], &comp[base + j], weft_bf16_from_f32(delta[j]));
+    case WEFT_ROUND_KAHAN: {
+        /* weft_bf16_kahan_sub on the whole chunk, each of its roundings a
+         * vectorised pass (bit-identical to the scalar function). */
+        float d[CH], c[CH], u[CH];
+        weft_bf16 h[CH];
+        for (int i = 0; i < nv; i++) d[i] = delta[i];
+        rn_inplace(d, h, n);                          /* the delta as bf16 */
+        widen(c, comp + base, n);
+        for (int i = 0; i < nv; i++) u[i] = c[i] - d[i];
+        rn_inplace(u, h, n);                          /* u = rn(c - delta) */
+        for (int i = 0; i < nv; i++) t[i] = wf[i] + u[i];
+        rn_inplace(t, h, n);                          /* w1 = rn(w + u) */
+        for (int i = 0; i < nv; i++) d[i] = t[i] - wf[i];
+        rn_inplace(d, h, n);                          /* dw = rn(w1 - w) */
+        for (int i = 0; i < nv; i++) c[i] = u[i] - d[i];
+        narrow(comp + base, c, n);                    /* c = rn(u - dw) */
+        narrow(w + base, t, n);
         return;
+    }
     }
 }
 
@@ -188,7 +275,7 @@ void sgd_bf16_chunk(float *restrict delta, float *restrict mf, const float *rest
 
 void weft_k_sgd_bf16(weft_bf16 *w, weft_bf16 *m, weft_bf16 *comp, const weft_bf16 *g,
                      int64_t begin, int64_t end, const weft_sgd_hp *hp, bool first_step,
-                     weft_round r, weft_rng_key key)
+                     weft_round r, weft_rng_key key, weft_update_count *cnt)
 {
     const sgd_consts c = { hp->lr, hp->momentum, hp->weight_decay };
     const bool use_m = c.mu != 0.0f;
@@ -200,13 +287,14 @@ void weft_k_sgd_bf16(weft_bf16 *w, weft_bf16 *m, weft_bf16 *comp, const weft_bf1
         if (use_m && !first_step) widen(mf, m + base, n);
         SGD_DISPATCH(sgd_bf16_chunk, c, first_step, delta, mf, wf, gf, nv, c);
         if (use_m) narrow(m + base, mf, n);
-        apply_delta(w, comp, wf, delta, base, n, r, key);
+        apply_delta(w, comp, wf, delta, base, n, r, key, cnt);
     }
 }
 
 void weft_k_adamw_bf16(weft_bf16 *w, weft_bf16 *m, weft_bf16 *v, weft_bf16 *comp,
                        const weft_bf16 *g, int64_t begin, int64_t end,
-                       const weft_adamw_hp *hp, int64_t t, weft_round r, weft_rng_key key)
+                       const weft_adamw_hp *hp, int64_t t, weft_round r, weft_rng_key key,
+                       weft_update_count *cnt)
 {
     const adamw_consts c = adamw_make(hp, t);
     float wf[CH], gf[CH], mf[CH], vf[CH], delta[CH];
@@ -221,6 +309,6 @@ void weft_k_adamw_bf16(weft_bf16 *w, weft_bf16 *m, weft_bf16 *v, weft_bf16 *comp
                 delta[i + j] = adamw_unit(wf[i + j], gf[i + j], &mf[i + j], &vf[i + j], c);
         narrow(m + base, mf, n);
         narrow(v + base, vf, n);
-        apply_delta(w, comp, wf, delta, base, n, r, key);
+        apply_delta(w, comp, wf, delta, base, n, r, key, cnt);
     }
 }
