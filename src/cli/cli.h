@@ -31,11 +31,16 @@ typedef struct {
     int64_t warmup;       /* linear warm-up steps before the schedule */
     int64_t checkpoint_every; /* also save the checkpoint every N steps */
     int64_t stop_at;      /* stop after this step, as if interrupted (0: never) */
+    const char *policies; /* study: comma-separated precision policies (NULL: all five) */
+    int seeds;            /* study: seeds per policy (0: the preset's, else 1)   */
+    const char *report;   /* study: write study.json and report.html into this directory */
+    const char *preset;   /* study: a documented recipe ("paper"); NULL: the flags' */
+    int64_t eval_every;   /* study: evaluate every N steps too (0: about 8 times a run) */
     char model_buf[WEFT_NAME_MAX], schedule_buf[16]; /* owned copies, from a checkpoint */
 } weft_opts;
 
 /* Verbs a flag belongs to. */
-enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8, V_SAMPLE = 16 };
+enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8, V_SAMPLE = 16, V_STUDY = 32 };
 
 void weft_opts_defaults(weft_opts *o);
 /* Fills what the flags left unset from the model preset: batch, optimizer,
@@ -92,5 +97,6 @@ int weft_cmd_train(int argc, char **argv);
 int weft_cmd_eval(int argc, char **argv);
 int weft_cmd_demo(int argc, char **argv);
 int weft_cmd_sample(int argc, char **argv);
+int weft_cmd_study(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@ static const verb verbs[] = {
     { "train", weft_cmd_train, "train a model on Fashion-MNIST in a precision policy" },
     { "eval", weft_cmd_eval, "evaluate a checkpoint on the Fashion-MNIST test set" },
     { "sample", weft_cmd_sample, "continue a text with a language-model checkpoint (gpt-mini)" },
+    { "study", weft_cmd_study, "compare precision policies on one model: metric, cancelled updates, time, bytes" },
     { "demo", weft_cmd_demo, "the main job: train the CNN one epoch in bf16-sr and report" },
 };
 

@@ -54,6 +54,27 @@ struct weft_task {
     void (*close)(weft_task *t);
 };
 
+/* Watches a training run (weft study): every step's loss and learning
+ * rate, what the updates did to the weights on some steps, and held-out
+ * metrics along the way. Evaluation time is not counted as training time. */
+typedef struct {
+    void *ctx;
+    int count_points;      /* count updates (weft_update_count) on about this many steps,
+                              evenly spaced, the first and the last among them (0: never) */
+    int eval_points;       /* evaluate about this many times, the end included (0: at the end) */
+    int64_t eval_every;    /* or every N steps, when > 0                            */
+    /* Before the first step: the run's length in steps. Returns false to stop
+     * the run (out of memory). */
+    bool (*on_start)(void *ctx, int64_t total_steps);
+    /* After step `step` (from 1). counts: g->nnodes counters by node (update
+     * nodes filled) on a counted step, else NULL. */
+    void (*on_step)(void *ctx, int64_t step, double loss, double lr, const weft_graph *g,
+                    const weft_update_count *counts);
+    void (*on_eval)(void *ctx, int64_t step, const weft_eval_result *er);
+} weft_train_observer;
+
+weft_status weft_train_run_observed(weft_opts *o, weft_train_result *r, const weft_train_observer *obs);
+
 /* Opens the data of preset p for a run with batch o->batch (and the held-out
  * split unless o->no_eval). */
 weft_status weft_task_open(weft_task *t, const weft_model_preset *p, const weft_opts *o, bool train, bool eval);

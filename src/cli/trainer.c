@@ -245,7 +245,25 @@ static void print_profile(const weft_graph *g, const weft_exec *ex, int64_t step
 
 weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
 {
+    return weft_train_run_observed(oio, r, NULL);
+}
+
+/* The observer's evaluation at step `step`; its seconds go to *eval_s. */
+static weft_status observe_eval(const weft_train_observer *obs, weft_task *task, weft_compiled *ev, int64_t step,
+                                double *eval_s)
+{
+    double t0 = weft_now();
+    weft_eval_result er = EVAL_NONE;
+    WEFT_TRY(task->evaluate(task, ev->ex, ev->g, &ev->io, &er));
+    obs->on_eval(obs->ctx, step, &er);
+    *eval_s += weft_now() - t0;
+    return WEFT_OK;
+}
+
+weft_status weft_train_run_observed(weft_opts *oio, weft_train_result *r, const weft_train_observer *obs)
+{
     weft_opts o = *oio;
+    weft_update_count *counts = NULL;
     memset(r, 0, sizeof *r);
     double t_start = weft_now();
     weft_task task = { 0 };
@@ -300,6 +318,17 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
     int B = o.batch;
     int64_t spe = task.steps_per_epoch;
     int64_t total = o.steps > 0 ? o.steps : (int64_t)o.epochs * spe;
+    int64_t count_every = 0, eval_every = 0;   /* the observer's, in steps */
+    if (obs) {
+        if (obs->count_points > 0) count_every = total / obs->count_points > 1 ? total / obs->count_points : 1;
+        if (obs->eval_every > 0) eval_every = obs->eval_every;
+        else if (obs->eval_points > 0) eval_every = total / obs->eval_points > 1 ? total / obs->eval_points : 1;
+        if ((count_every && !(counts = calloc((size_t)tr.g->nnodes, sizeof *counts))) ||
+            (obs->on_start && !obs->on_start(obs->ctx, total))) {
+            s = weft_fail(WEFT_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+    }
     if (step0 > total) { s = weft_fail(WEFT_ERR_ARG, "%s is at step %lld, past the %lld steps asked for", o.resume, (long long)step0, (long long)total); goto done; }
 
     int64_t end = o.stop_at > 0 && o.stop_at < total ? o.stop_at : total;
@@ -311,9 +340,9 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
      * start-up), as the PyTorch peer times its steps; short runs time all. */
     enum { WARMUP = 5 };
     int64_t timed_from = end - step0 > 4 * WARMUP ? step0 + WARMUP : step0;
-    double t_timed = t_train;
+    double t_timed = t_train, eval_s = 0, eval_untimed = 0;   /* observer evaluations: not training time */
     for (int64_t st = step0; st < end; st++) {
-        if (st == timed_from) t_timed = weft_now();
+        if (st == timed_from) { t_timed = weft_now(); eval_untimed = eval_s; }
         if ((s = task.feed(&task, tr.ex, tr.g, &tr.io, st, (uint64_t)o.seed))) goto done;
         ro.step = st + 1;
         ro.hp.lr = (float)weft_lr_at(&o, o.lr, st + 1, total);
@@ -332,7 +361,15 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
             goto done;
         }
         ro.phases = WEFT_PHASE_UPDATE;
+        bool count = counts && ((st + 1) % count_every == 0 || st + 1 == end || st == step0);
+        if (count) memset(counts, 0, (size_t)tr.g->nnodes * sizeof *counts);
+        ro.update_counts = count ? counts : NULL;
         if ((s = weft_exec_run(tr.ex, &ro))) goto done;
+        ro.update_counts = NULL;
+        if (obs && obs->on_step) obs->on_step(obs->ctx, st + 1, loss, ro.hp.lr, tr.g, count ? counts : NULL);
+        if (obs && obs->on_eval && eval_every > 0 && !o.no_eval && (st + 1) % eval_every == 0 &&
+            st + 1 < end && (s = observe_eval(obs, &task, &ev, st + 1, &eval_s)))
+            goto done;
         progress_show(&pg, st + 1 - step0, B, loss, false);
         if (o.checkpoint && o.checkpoint_every > 0 && (st + 1) % o.checkpoint_every == 0 && st + 1 < end &&
             (s = save_checkpoint(o.checkpoint, &store, &o, st + 1, total))) goto done;
@@ -340,7 +377,7 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
             fprintf(logf, "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.6f, \"lr\": %g}\n", (long long)(st + 1),
                     (double)(st + 1) / (double)spe, loss, (double)ro.hp.lr);
     }
-    double train_s = weft_now() - t_train;
+    double train_s = weft_now() - t_train - eval_s;
     if (o.profile) print_profile(tr.g, tr.ex, end - step0);
     progress_show(&pg, end - step0, B, loss, true);
 
@@ -348,7 +385,7 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
     r->epochs = (double)end / (double)spe;
     r->train_loss = loss;
     r->train_s = train_s;
-    double timed_s = weft_now() - t_timed;
+    double timed_s = weft_now() - t_timed - (eval_s - eval_untimed);
     r->samples_per_s = timed_s > 0 ? (double)(end - timed_from) * B / timed_s : 0;
     r->peak_arena_bytes = weft_exec_arena_bytes(tr.ex);
     r->params = weft_graph_param_count(tr.g);
@@ -368,6 +405,7 @@ weft_status weft_train_run(weft_opts *oio, weft_train_result *r)
         weft_eval_result er = EVAL_NONE;
         if ((s = task.evaluate(&task, ev.ex, ev.g, &ev.io, &er))) goto done;
         take_eval(r, &er);
+        if (obs && obs->on_eval) obs->on_eval(obs->ctx, end, &er);
         if (logf)
             fprintf(logf, "{\"step\": %lld, \"eval_loss\": %.6f, \"test_acc\": %.6f, \"val_bpb\": %.6f, "
                     "\"val_auc\": %.6f}\n", (long long)end, er.loss, er.acc, er.bpb, er.auc);
@@ -379,6 +417,7 @@ done:
     if (o.model == o.model_buf) oio->model = oio->model_buf;
     if (o.schedule == o.schedule_buf) oio->schedule = oio->schedule_buf;
     if (logf) fclose(logf);
+    free(counts);
     if (o.resume) weft_st_free(&ck);
     weft_compiled_free(&tr);
     weft_compiled_free(&ev);
