@@ -36,6 +36,18 @@ expect 2 "not a directory" -- "$weft" study precision --model mlp --steps 1 --re
 expect 2 "--report" -- "$weft" study precision --model mlp --steps 1 --report "$tmp/no/such/dir"
 [[ ! -e "$tmp/no" ]] && ok || bad "a failed --report left $tmp/no behind"
 
+expect 2 "no recipe for model 'foo'" -- "$weft" study precision --preset paper --model foo
+# the paper preset sets the recipe and flags override it (dlrm-small: plain SGD at 0.1, 1M clicks -> 2000)
+"$weft" study precision --model dlrm-small --preset paper --steps 3 --data synthetic:2000 --policies fp32 --quiet \
+  --json >"$tmp/p" 2>"$tmp/err" && /usr/bin/python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert (s["optimizer"], s["lr"], s["momentum"], s["steps"], s["seeds"], s["preset"]) == ("sgd", 0.1, 0, 3, 2, "paper"), s' \
+  "$tmp/p" && ok || bad "study --preset paper: $(cat "$tmp/err")"
+# a run whose loss becomes non-finite is a result (diverged), not a failure
+"$weft" study precision --model mlp --steps 5 --lr 100000 --policies fp32,bf16 --quiet >"$tmp/d" 2>"$tmp/err" \
+  && grep -q "^bf16 .*diverged" "$tmp/d" && ok || bad "diverging study: $(cat "$tmp/err" "$tmp/d")"
+
 # A small study: 40 steps of the MLP, three policies, two seeds.
 r="$tmp/report"
 "$weft" study precision --model mlp --steps 40 --policies fp32,bf16,bf16-sr --seeds 2 --quiet --report "$r" \

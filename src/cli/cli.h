@@ -35,7 +35,8 @@ typedef struct {
     int seeds;            /* study: seeds per policy (0: the preset's, else 1)   */
     const char *report;   /* study: write study.json and report.html into this directory */
     const char *preset;   /* study: a documented recipe ("paper"); NULL: the flags' */
-    int64_t eval_every;   /* study: evaluate every N steps too (0: about 8 times a run) */
+    int64_t eval_every;   /* study: evaluate every N steps too (0: eval_points times a run) */
+    int eval_points;      /* study: evaluations per run when eval_every is 0 (0: 8)   */
     char model_buf[WEFT_NAME_MAX], schedule_buf[16]; /* owned copies, from a checkpoint */
 } weft_opts;
 

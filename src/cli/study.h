@@ -35,12 +35,15 @@ typedef struct {
     double metric;         /* the final held-out metric                               */
     double step_s;         /* training seconds per step (evaluations excluded)        */
     bool done;
+    bool diverged;         /* the loss became non-finite: no metric (why says where) */
+    char why[256];
 } study_run;
 
 /* One policy's row of the summary, over its seeds. */
 typedef struct {
     weft_precision policy;
-    int nseeds;
+    int nseeds;            /* runs that finished                        */
+    int ndiverged;         /* runs whose loss became non-finite          */
     double metric_mean, metric_sd;   /* sd: sample standard deviation (0 for one seed) */
     double diff;                     /* metric_mean - fp32's                      */
     double step_s, rel_time;         /* mean seconds per step; / fp32's           */

@@ -39,7 +39,13 @@ static void row_cells(const study *s, int p, char cells[NCOL][48])
     const study_row *w = &s->rows[p];
     const int dec = s->metric == METRIC_ACC ? 2 : 4;
     snprintf(cells[0], 48, "%s", weft_precision_name(w->policy));
-    if (w->nseeds > 1) snprintf(cells[1], 48, "%.*f ± %.*f", dec, w->metric_mean, dec, w->metric_sd);
+    if (w->ndiverged && !w->nseeds) {
+        snprintf(cells[1], 48, "diverged (all %d)", w->ndiverged);
+        for (int c = 2; c < NCOL; c++) snprintf(cells[c], 48, "-");
+        return;
+    }
+    if (w->ndiverged) snprintf(cells[1], 48, "%.*f (%d diverged)", dec, w->metric_mean, w->ndiverged);
+    else if (w->nseeds > 1) snprintf(cells[1], 48, "%.*f ± %.*f", dec, w->metric_mean, dec, w->metric_sd);
     else snprintf(cells[1], 48, "%.*f", dec, w->metric_mean);
     if (!s->has_fp32 || w->policy == WEFT_PREC_FP32) snprintf(cells[2], 48, "-");
     else snprintf(cells[2], 48, "%+.*f", dec, w->diff);
@@ -115,7 +121,9 @@ static void jarr(FILE *f, const double *x, int64_t n, int64_t stride)
 
 static void json_run(FILE *f, const study_run *r)
 {
-    fprintf(f, "{\"policy\": \"%s\", \"seed\": %lld, \"metric\": ", weft_precision_name(r->policy), (long long)r->seed);
+    fprintf(f, "{\"policy\": \"%s\", \"seed\": %lld, \"diverged\": ", weft_precision_name(r->policy), (long long)r->seed);
+    if (r->diverged) jstr(f, r->why); else fputs("false", f);
+    fputs(", \"metric\": ", f);
     jnum(f, r->metric);
     fputs(", \"train_loss\": ", f); jnum(f, r->r.train_loss);
     fputs(", \"step_s\": ", f); jnum(f, r->step_s);
@@ -181,7 +189,7 @@ void study_write_json(FILE *f, const study *s)
     }
     fputs("],\n\"runs\": [", f);
     for (int i = 0; i < s->nseeds * s->npolicies; i++) {
-        if (!s->runs[i].done) continue;
+        if (!s->runs[i].done && !s->runs[i].diverged) continue;
         fputs(i ? ",\n" : "\n", f);
         json_run(f, &s->runs[i]);
     }
