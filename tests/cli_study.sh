@@ -7,20 +7,7 @@
 # Usage: cli_study.sh path/to/weft
 set -u
 weft=${1:?usage: cli_study.sh path/to/weft}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect STATUS PATTERN -- command...: exit status and a stderr pattern
-expect() {
-  local want=$1 pat=$2; shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [[ $got -ne $want ]]; then bad "'$*' exited $got, want $want: $(tail -2 "$tmp/err")"; return; fi
-  if [[ -n $pat ]] && ! grep -q -- "$pat" "$tmp/err"; then bad "'$*': stderr lacks '$pat': $(cat "$tmp/err")"; return; fi
-  ok
-}
+. "$(dirname "$0")/lib_cli.sh"
 
 expect 2 "usage: weft study precision" -- "$weft" study
 expect 2 "unknown study 'accuracy' (valid: precision)" -- "$weft" study accuracy
@@ -91,5 +78,4 @@ EOF
   && /usr/bin/python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["summary"][0]["policy"] == "fp32"' "$tmp/j" \
   && ok || bad "study --json: $(cat "$tmp/err")"
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish

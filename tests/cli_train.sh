@@ -6,20 +6,7 @@
 set -u
 weft=${1:?usage: cli_train.sh path/to/weft}
 data=${WEFT_DATA_DIR:-/usr/share/datasets/fashion-mnist}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect STATUS PATTERN -- command...: exit status and a stderr pattern
-expect() {
-  local want=$1 pat=$2; shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [[ $got -ne $want ]]; then bad "'$*' exited $got, want $want: $(tail -2 "$tmp/err")"; return; fi
-  if [[ -n $pat ]] && ! grep -q -- "$pat" "$tmp/err"; then bad "'$*': stderr lacks '$pat': $(cat "$tmp/err")"; return; fi
-  ok
-}
+. "$(dirname "$0")/lib_cli.sh"
 
 expect 2 "unknown flag '--bogus'" -- "$weft" train --bogus
 expect 2 "bf16-kahan" -- "$weft" train --precision fp8
@@ -165,5 +152,4 @@ if [[ -f "$tmp/e.st" ]]; then
   expect 2 "not a language model" -- "$weft" sample --checkpoint "$tmp/e.st" --prompt x
 fi
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish
