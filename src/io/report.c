@@ -417,7 +417,9 @@ weft_status weft_svg_heatmap(FILE *f, const char *title, const char *const *row_
     svg_open(f, W, H, title);
     /* cells: a run of equal colors along a row is one rect (compact output
      * where fractions sit at 0 for long stretches); crispEdges avoids
-     * hairline seams between antialiased neighbours */
+     * hairline seams between antialiased neighbours, and each rect but the
+     * row's last reaches half a pixel under its right neighbour, so rounding
+     * the edges to pixels cannot open a seam either */
     fputs("<g shape-rendering=\"crispEdges\">\n", f);
     for (int r = 0; r < nrows; r++) {
         const double *row = values + (size_t)r * (size_t)ncols;
@@ -427,7 +429,7 @@ weft_status weft_svg_heatmap(FILE *f, const char *title, const char *const *row_
             int e = j + 1;
             while (e < ncols && isfinite(row[e]) && heat_rgb(row[e]) == rgb) e++;
             fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#%06x\"/>\n",
-                    b.x + j * cw, b.y + r * rh, (e - j) * cw, rh, rgb);
+                    b.x + j * cw, b.y + r * rh, (e - j) * cw + (e < ncols ? 0.5 : 0.0), rh, rgb);
             j = e;
         }
     }
