@@ -365,7 +365,6 @@ weft_status weft_train_run_observed(weft_opts *oio, weft_train_result *r, const 
         if (count) memset(counts, 0, (size_t)tr.g->nnodes * sizeof *counts);
         ro.update_counts = count ? counts : NULL;
         if ((s = weft_exec_run(tr.ex, &ro))) goto done;
-        ro.update_counts = NULL;
         if (obs && obs->on_step) obs->on_step(obs->ctx, st + 1, loss, ro.hp.lr, tr.g, count ? counts : NULL);
         if (obs && obs->on_eval && eval_every > 0 && !o.no_eval && (st + 1) % eval_every == 0 &&
             st + 1 < end && (s = observe_eval(obs, &task, &ev, st + 1, &eval_s)))

@@ -62,7 +62,8 @@ NN_HOT static void pos_bias_rows(float *S, int r0, int nr, int w, float back, fl
         float *row = S + (int64_t)i * w;
         const int qi = r0 + i;
         for (int j = 0; j < w && j < qi; j++) row[j] -= back * (float)(qi - j);
-        for (int j = qi + 1; j < w; j++) row[j] -= ahead * (float)(j - qi);
+        if (ahead != 0.0f)
+            for (int j = qi + 1; j < w; j++) row[j] -= ahead * (float)(j - qi);
     }
 }
 
@@ -92,7 +93,7 @@ static void att_fwd_head_causal(const att_job *j, int64_t bh)
         const int r1 = T - r0 < ATT_ROWS ? T : r0 + ATT_ROWS, nb = r1 - r0;
         float *S = P + (int64_t)r0 * T;   /* (nb, r1) compact */
         weft_k_gemm(false, true, nb, r1, Dh, scale, q + (int64_t)r0 * Dh, k, 0.0f, S);
-        if (j->slopes) pos_bias_rows(S, r0, nb, r1, j->slopes[h * 2], j->slopes[h * 2 + 1]);
+        if (j->slopes) pos_bias_rows(S, r0, nb, r1, j->slopes[h * 2], 0.0f);   /* later keys are masked */
         softmax_rows(S, r0, r1, r1, true);
         weft_k_gemm(false, false, nb, Dh, r1, 1.0f, S, v, 0.0f, out + (int64_t)r0 * Dh);
         if (r1 == T) continue;
@@ -115,7 +116,8 @@ static void att_fwd_head(const att_job *j, int64_t bh)
     float *P = j->P + bh * T * T;
     weft_k_gemm(false, true, T, T, Dh, 1.0f / sqrtf((float)Dh), j->q + bh * hs, j->k + bh * hs,
                 0.0f, P);
-    if (j->slopes) pos_bias_rows(P, 0, T, T, j->slopes[bh % j->H * 2], j->slopes[bh % j->H * 2 + 1]);
+    if (j->slopes)   /* a causal row's later keys are masked: no bias to add there */
+        pos_bias_rows(P, 0, T, T, j->slopes[bh % j->H * 2], j->causal ? 0.0f : j->slopes[bh % j->H * 2 + 1]);
     softmax_rows(P, 0, T, T, j->causal);
     weft_k_gemm(false, false, T, Dh, T, 1.0f, P, j->v + bh * hs, 0.0f, j->out + bh * hs);
 }

@@ -199,17 +199,19 @@ static void rn_inplace(float *restrict x, weft_bf16 *restrict tmp, int n)
  * are wf, with the policy's rounding. */
 static void apply_delta(weft_bf16 *restrict w, weft_bf16 *restrict comp, const float *restrict wf,
                         const float *restrict delta, int64_t base, int n,
-                        weft_round r, weft_rng_key key, weft_update_count *cnt);
+                        weft_round r, weft_rng_key key);
 
-/* apply_delta, then the counts (weft_update_count) of the chunk. */
+/* apply_delta, then the counts (weft_update_count) of the chunk; cnt NULL:
+ * apply_delta alone. */
 static void apply_delta_counted(weft_bf16 *restrict w, weft_bf16 *restrict comp, const float *restrict wf,
                                 const float *restrict delta, int64_t base, int n, weft_round r,
                                 weft_rng_key key, weft_update_count *cnt)
 {
+    if (!cnt) { apply_delta(w, comp, wf, delta, base, n, r, key); return; }
     uint16_t old_comp[CH];
     if (r == WEFT_ROUND_KAHAN)
         for (int j = 0; j < n; j++) old_comp[j] = comp[base + j];
-    apply_delta(w, comp, wf, delta, base, n, r, key, NULL);
+    apply_delta(w, comp, wf, delta, base, n, r, key);
     int64_t nz = 0, un = 0, ca = 0;
     for (int j = 0; j < n; j++) {
         if (delta[j] == 0.0f) continue;
@@ -225,9 +227,8 @@ static void apply_delta_counted(weft_bf16 *restrict w, weft_bf16 *restrict comp,
 
 static void apply_delta(weft_bf16 *restrict w, weft_bf16 *restrict comp, const float *restrict wf,
                         const float *restrict delta, int64_t base, int n,
-                        weft_round r, weft_rng_key key, weft_update_count *cnt)
+                        weft_round r, weft_rng_key key)
 {
-    if (cnt) { apply_delta_counted(w, comp, wf, delta, base, n, r, key, cnt); return; }
     float t[CH];
     const int nv = round_up_vb(n);
     switch (r) {
@@ -253,12 +254,12 @@ static void apply_delta(weft_bf16 *restrict w, weft_bf16 *restrict comp, const f
         for (int i = 0; i < nv; i++) u[i] = c[i] - d[i];
         rn_inplace(u, h, n);                          /* u = rn(c - delta) */
         for (int i = 0; i < nv; i++) t[i] = wf[i] + u[i];
-        rn_inplace(t, h, n);                          /* w1 = rn(w + u) */
+        narrow(w + base, t, n);                       /* w1 = rn(w + u), stored */
+        widen(t, w + base, n);
         for (int i = 0; i < nv; i++) d[i] = t[i] - wf[i];
         rn_inplace(d, h, n);                          /* dw = rn(w1 - w) */
         for (int i = 0; i < nv; i++) c[i] = u[i] - d[i];
         narrow(comp + base, c, n);                    /* c = rn(u - dw) */
-        narrow(w + base, t, n);
         return;
     }
     }
@@ -287,7 +288,7 @@ void weft_k_sgd_bf16(weft_bf16 *w, weft_bf16 *m, weft_bf16 *comp, const weft_bf1
         if (use_m && !first_step) widen(mf, m + base, n);
         SGD_DISPATCH(sgd_bf16_chunk, c, first_step, delta, mf, wf, gf, nv, c);
         if (use_m) narrow(m + base, mf, n);
-        apply_delta(w, comp, wf, delta, base, n, r, key, cnt);
+        apply_delta_counted(w, comp, wf, delta, base, n, r, key, cnt);
     }
 }
 
@@ -309,6 +310,6 @@ void weft_k_adamw_bf16(weft_bf16 *w, weft_bf16 *m, weft_bf16 *v, weft_bf16 *comp
                 delta[i + j] = adamw_unit(wf[i + j], gf[i + j], &mf[i + j], &vf[i + j], c);
         narrow(m + base, mf, n);
         narrow(v + base, vf, n);
-        apply_delta(w, comp, wf, delta, base, n, r, key, cnt);
+        apply_delta_counted(w, comp, wf, delta, base, n, r, key, cnt);
     }
 }
