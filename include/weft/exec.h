@@ -30,6 +30,7 @@ typedef struct {
     weft_update_count *update_counts; /* NULL, or nnodes counters: each update node
                               adds what it did to its weights (weft/num.h) at its
                               node's index; the caller zeroes them              */
+    int stage;             /* 0: every node; s+1: only the nodes of pipeline stage s */
 } weft_run_opts;
 
 /* Plans g's memory if not yet planned, binds PARAM/STATE values to `store`
@@ -39,6 +40,17 @@ typedef struct {
 weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store,
                              int threads, uint64_t seed);
 void weft_exec_free(weft_exec *ex);
+
+/* ---- for backends that run one graph many times at once (pipelines) ----
+ * An executor made by weft_exec_create_shared has no arena of its own: the
+ * caller hands it one (weft_exec_arena_bytes() bytes, 64-aligned) before each
+ * run, so several executors (one per thread) can work on several arenas (one
+ * per microbatch in flight). weft_exec_bind points value v — and its views —
+ * at other bytes (a stashed copy of a weight, a gradient buffer); NULL puts
+ * it back where it lives. An executor is used by one thread at a time. */
+weft_status weft_exec_create_shared(weft_exec **out, weft_graph *g, weft_store *store, int threads, uint64_t seed);
+void weft_exec_set_arena(weft_exec *ex, void *arena);
+void weft_exec_bind(weft_exec *ex, int v, void *p);
 
 /* The bytes of value v (in the arena or the store). A transient value's
  * bytes hold it from the node that writes it to its last reader in the run

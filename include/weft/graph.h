@@ -149,6 +149,9 @@ typedef struct {
 typedef struct {
     weft_op op;
     weft_phase phase;
+    int origin;          /* backward nodes: the forward node autodiff was
+                            differentiating when it appended this one; else -1 */
+    int stage;           /* pipeline stage (weft_pipe_partition), 0 when not cut */
     int nin, nout;
     int in[WEFT_MAX_IN];
     int out[WEFT_MAX_OUT];
@@ -244,6 +247,12 @@ weft_status weft_pass_optimizer(weft_graph *g, weft_optimizer opt);
 /* Assigns arena offsets by liveness (first write to last read, in node order;
  * views share their base's bytes; `keep` values live to the end). */
 weft_status weft_pass_plan_memory(weft_graph *g);
+
+/* Estimated work of one node, for partitioners and cost models: floating-
+ * point operations (a multiply-add is 2) and bytes its inputs and outputs
+ * occupy. Estimates, not measurements (graph/cost.c states the formulas). */
+int64_t weft_node_flops(const weft_graph *g, const weft_node *n);
+int64_t weft_node_bytes(const weft_graph *g, const weft_node *n);
 
 /* Number of trainable parameters (elements). */
 int64_t weft_graph_param_count(const weft_graph *g);

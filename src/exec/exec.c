@@ -18,8 +18,11 @@ void openblas_set_num_threads(int n);
 struct weft_exec {
     weft_graph *g;
     weft_store *store;
-    uint8_t *arena;
+    uint8_t *arena;      /* the arena in use                           */
+    uint8_t *own_arena;  /* allocated here (NULL: a shared executor)    */
     void **ptr;          /* per value: its bytes                       */
+    void **bound;        /* per value: bytes bound by weft_exec_bind, or NULL */
+    int *root;           /* per value: the value whose bytes a view shares */
     float *scratch;      /* conversions + kernel scratch               */
     int64_t scratch_floats;
     weft_pool *pool;
@@ -45,7 +48,36 @@ static int64_t node_scratch(const weft_graph *g, const weft_node *n, const weft_
     return f + weft_exec_op_scratch(g, n, pool);
 }
 
-weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store, int threads, uint64_t seed)
+/* Where value v's bytes are: bound elsewhere, in the store, in the arena, or
+ * (a view) wherever its base's are. */
+static void *place_of(const weft_exec *ex, int v)
+{
+    const weft_value *x = &ex->g->values[v];
+    if (ex->bound[v]) return ex->bound[v];
+    if (x->role == WEFT_ROLE_PARAM || x->role == WEFT_ROLE_STATE) {
+        weft_tensor *t = weft_store_find(ex->store, x->name);
+        return t ? t->data : NULL;
+    }
+    int r = ex->root[v];
+    if (r != v) return ex->ptr[r] ? ex->ptr[r] : place_of(ex, r);
+    return ex->arena ? ex->arena + x->offset : NULL;
+}
+
+/* Recomputes the bytes of every transient value (a new arena) and of every
+ * view, bases first (a view's id is always after its base's). */
+static void place_transients(weft_exec *ex)
+{
+    const weft_graph *g = ex->g;
+    for (int v = 0; v < g->nvalues; v++) {
+        const weft_value *x = &g->values[v];
+        bool persistent = x->role == WEFT_ROLE_PARAM || x->role == WEFT_ROLE_STATE;
+        if (ex->bound[v]) ex->ptr[v] = ex->bound[v];
+        else if (!persistent) ex->ptr[v] = place_of(ex, v);
+    }
+}
+
+static weft_status create(weft_exec **out, weft_graph *g, weft_store *store, int threads, uint64_t seed,
+                          bool shared)
 {
     *out = NULL;
     if (threads < 1) return weft_fail(WEFT_ERR_ARG, "--threads must be at least 1");
@@ -54,18 +86,23 @@ weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store, 
     if (!ex) return weft_fail(WEFT_ERR_NOMEM, "exec: out of memory");
     ex->g = g; ex->store = store; ex->seed = seed;
     ex->ptr = calloc((size_t)g->nvalues, sizeof *ex->ptr);
+    ex->bound = calloc((size_t)g->nvalues, sizeof *ex->bound);
+    ex->root = malloc((size_t)g->nvalues * sizeof *ex->root);
     ex->node_s = calloc((size_t)g->nnodes + 1, sizeof *ex->node_s);
-    ex->arena = weft_calloc((size_t)g->arena_bytes);
+    if (!shared) ex->arena = ex->own_arena = weft_calloc((size_t)g->arena_bytes);
     weft_status s = weft_pool_create(&ex->pool, threads);
     for (int i = 0; i < g->nnodes && !s; i++) {
         int64_t f = node_scratch(g, &g->nodes[i], ex->pool);
         if (f > ex->scratch_floats) ex->scratch_floats = f;
     }
     ex->scratch = weft_alloc((size_t)(ex->scratch_floats + 16) * sizeof(float));
-    if (!s && (!ex->ptr || !ex->node_s || !ex->arena || !ex->scratch))
+    if (!s && (!ex->ptr || !ex->bound || !ex->root || !ex->node_s || (!shared && !ex->arena) || !ex->scratch))
         s = weft_fail(WEFT_ERR_NOMEM, "exec: out of memory for a %lld-byte arena", (long long)g->arena_bytes);
     for (int v = 0; v < g->nvalues && !s; v++) {
         const weft_value *x = &g->values[v];
+        int r = v;
+        while (g->values[r].alias_of >= 0) r = g->values[r].alias_of;
+        ex->root[v] = r;
         if (x->role == WEFT_ROLE_PARAM || x->role == WEFT_ROLE_STATE) {
             weft_tensor *t = weft_store_find(store, x->name);
             if (!t) s = weft_fail(WEFT_ERR_ARG, "exec: %s is not in the store (bind it first)", x->name);
@@ -76,14 +113,7 @@ weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store, 
     }
     /* Transient values, and views: a view shares its base's bytes, whether
      * the base is in the arena or the store (a reshaped parameter). */
-    for (int v = 0; v < g->nvalues && !s; v++) {
-        const weft_value *x = &g->values[v];
-        if (x->role == WEFT_ROLE_PARAM || x->role == WEFT_ROLE_STATE) continue;
-        int r = v;
-        while (g->values[r].alias_of >= 0) r = g->values[r].alias_of;
-        if (r != v) ex->ptr[v] = ex->ptr[r] ? ex->ptr[r] : ex->arena + g->values[r].offset;
-        else ex->ptr[v] = ex->arena + x->offset;
-    }
+    if (!s) place_transients(ex);
     if (s) { weft_exec_free(ex); return s; }
     /* One owner of the cores: the pool splits GEMMs itself, each block a
      * single-threaded sgemm, so OpenBLAS's spinning threads never compete
@@ -93,13 +123,42 @@ weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store, 
     return WEFT_OK;
 }
 
+weft_status weft_exec_create(weft_exec **out, weft_graph *g, weft_store *store, int threads, uint64_t seed)
+{
+    return create(out, g, store, threads, seed, false);
+}
+
+weft_status weft_exec_create_shared(weft_exec **out, weft_graph *g, weft_store *store, int threads, uint64_t seed)
+{
+    return create(out, g, store, threads, seed, true);
+}
+
+void weft_exec_set_arena(weft_exec *ex, void *arena)
+{
+    if (ex->arena == arena) return;
+    ex->arena = arena;
+    place_transients(ex);
+}
+
+void weft_exec_bind(weft_exec *ex, int v, void *p)
+{
+    const weft_graph *g = ex->g;
+    ex->bound[v] = p;
+    ex->ptr[v] = place_of(ex, v);
+    /* its views follow it */
+    for (int u = v + 1; u < g->nvalues; u++)
+        if (ex->root[u] == v && !ex->bound[u]) ex->ptr[u] = ex->ptr[v];
+}
+
 void weft_exec_free(weft_exec *ex)
 {
     if (!ex) return;
     weft_pool_destroy(ex->pool);
-    weft_free(ex->arena);
+    weft_free(ex->own_arena);
     weft_free(ex->scratch);
     free(ex->ptr);
+    free(ex->bound);
+    free(ex->root);
     free(ex->node_s);
     free(ex);
 }
@@ -186,7 +245,7 @@ weft_status weft_exec_run(weft_exec *ex, const weft_run_opts *o)
     const weft_graph *g = ex->g;
     for (int i = 0; i < g->nnodes; i++) {
         const weft_node *n = &g->nodes[i];
-        if (!(n->phase & o->phases)) continue;
+        if (!(n->phase & o->phases) || (o->stage && n->stage != o->stage - 1)) continue;
         /* A view writes nothing: its bytes are its input's. */
         if (n->op == WEFT_OP_RESHAPE && ex->ptr[n->out[0]] == ex->ptr[n->in[0]]) continue;
         double t0 = weft_now();

@@ -48,6 +48,7 @@ weft_status weft_pass_autodiff(weft_graph *g, int loss)
         if (!need) continue;
         int dx[WEFT_MAX_IN];
         for (int k = 0; k < WEFT_MAX_IN; k++) dx[k] = -1;
+        int first = g->nnodes;
         s = info->grad(g, &n, grad[n.out[0]], need, dx);
         for (int k = 0; k < n.nin && !s; k++) {
             int v = n.in[k];
@@ -63,6 +64,9 @@ weft_status weft_pass_autodiff(weft_graph *g, int loss)
                 s = weft_graph_status(g);
             }
         }
+        /* Everything appended for node i (its backward, the sums of its
+         * inputs' gradients) belongs to it: a pipeline cut keeps them in i's stage. */
+        for (int j = first; j < g->nnodes; j++) g->nodes[j].origin = i;
     }
     for (int v = 0; v < nv && !s; v++) {
         if (g->values[v].role != WEFT_ROLE_PARAM) continue;

@@ -141,7 +141,7 @@ int weft_g_node(weft_graph *g, weft_op op, weft_phase ph, const int *in, int nin
         if (!nn) return gfail(g, WEFT_ERR_NOMEM, "graph: out of memory adding node");
         g->nodes = nn; g->cap_nodes = cap;
     }
-    weft_node node = { .op = op, .phase = ph, .nin = nin, .nout = info->nout };
+    weft_node node = { .op = op, .phase = ph, .origin = -1, .nin = nin, .nout = info->nout };
     if (a) node.a = *a;
     for (int i = 0; i < nin; i++) node.in[i] = in[i];
     weft_shape shapes[WEFT_MAX_OUT];

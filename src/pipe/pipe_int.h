@@ -1,0 +1,68 @@
+/* pipe_int.h — the pipeline runtime's insides, shared by runtime.c (set-up,
+ * threads, the run) and stage.c (what one action does). */
+#ifndef WEFT_PIPE_INT_H
+#define WEFT_PIPE_INT_H
+
+#include "weft/pipe.h"
+
+#include <pthread.h>
+
+typedef struct {
+    int v, grad, rows;         /* weight, its gradient, a sparse gradient's rows (-1) */
+    void *master;              /* the weight's bytes in the store                  */
+    int64_t n, bytes, gbytes, rbytes;
+    weft_dtype dt, gdt;
+    float *acc;                /* M > 1: the step's gradient sum                  */
+    void *gbuf, *rbuf;         /* what the update reads                            */
+    float *delta, *prev;       /* discrepancy correction: moving average of the change, last weights */
+    void *est;                 /* its estimate of the forward's weights             */
+} owned;
+
+/* A weight read by stage `stage` but owned (updated) by `owner` < stage:
+ * the copy the owner held at F(owner, m), one per arena. */
+typedef struct { int v, stage, owner; int64_t bytes; uint8_t *copy; } shared_w;
+
+typedef struct {
+    owned *w; int nw;
+    int64_t wbytes;            /* all owned weights, as stored                      */
+    uint8_t *stash;            /* pipedream: inflight[s] versions of all its weights */
+    int nstash;
+    int64_t fcount, bcount, version;
+    double gamma;              /* discrepancy decay D^(1/tau)                       */
+} stage_t;
+
+struct weft_pipe {
+    weft_graph *g;
+    weft_store *store;
+    weft_pipe_opts o;
+    weft_optim_hp hp;
+    uint64_t seed;
+    int S, M, threads;
+    weft_exec *ex[WEFT_PIPE_MAX_STAGES];
+    stage_t st[WEFT_PIPE_MAX_STAGES];
+    shared_w *sh; int nsh;
+    uint8_t **arena; int narena;
+    weft_schedule sc;
+    bool have_sc;
+    weft_pipe_stats stats;
+    double *dur;
+    int *fver;                 /* version read by F(s, m): [s * nmb + m]           */
+    int64_t nmb;               /* microbatches of the run                           */
+    float *tmp[WEFT_PIPE_MAX_STAGES]; /* per stage: TMP_FLOATS of scratch          */
+    int64_t mb0, upd0;         /* the run's first microbatch and update            */
+    const weft_pipe_io *io;
+    /* threaded mode */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int64_t fdone[WEFT_PIPE_MAX_STAGES], bdone[WEFT_PIPE_MAX_STAGES], fstart[WEFT_PIPE_MAX_STAGES];
+    bool abort;
+    weft_status err;
+    char errmsg[512];
+};
+
+enum { TMP_FLOATS = 4096 };
+
+/* Runs one action of the table (stage.c); run-relative microbatch a->mb. */
+weft_status weft_pipe_do(weft_pipe *p, const weft_pipe_action *a);
+
+#endif
