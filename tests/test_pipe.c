@@ -76,6 +76,10 @@ static void test_replay_bubble(void)
 
 typedef struct { weft_graph *g; weft_model_io io; weft_store st; int vocab; } model;
 
+/* split_for > 1: heavy ops split along the batch for that many stages (both
+ * the reference and the pipeline then run the same, split graph). */
+static int split_for;
+
 static weft_status build(model *md, const char *which, int batch, weft_precision prec)
 {
     memset(md, 0, sizeof *md);
@@ -91,6 +95,15 @@ static weft_status build(model *md, const char *which, int batch, weft_precision
         WEFT_TRY(weft_model_build(md->g, which, batch, &md->io));
     }
     WEFT_TRY(weft_pass_precision(md->g, prec));
+    if (split_for > 1) {
+        int *vmap = malloc((size_t)md->g->nvalues * sizeof *vmap), n;
+        weft_status s = weft_pipe_split_heavy(md->g, split_for, vmap, &n);
+        if (!s && n == 0) s = weft_fail(WEFT_ERR_INTERNAL, "nothing was split");
+        if (!s) { md->io.x = vmap[md->io.x]; md->io.y = vmap[md->io.y]; md->io.loss = vmap[md->io.loss];
+                  if (md->io.pos >= 0) md->io.pos = vmap[md->io.pos]; }
+        free(vmap);
+        WEFT_TRY(s);
+    }
     WEFT_TRY(weft_pass_autodiff(md->g, md->io.loss));
     WEFT_TRY(weft_pass_optimizer(md->g, !strcmp(which, "gpt") ? WEFT_OPT_ADAMW : WEFT_OPT_SGD));
     return WEFT_OK;
@@ -343,5 +356,11 @@ int main(void)
     test_sync_equals_accumulation("cnn", WEFT_PREC_MIXED, 2);
     test_async("gpt");
     test_async("mlp");
+    /* graphs whose heavy ops are split along the batch */
+    split_for = 8;
+    test_sync_equals_accumulation("cnn", WEFT_PREC_FP32, 4);
+    test_sync_equals_accumulation("gpt", WEFT_PREC_BF16_KAHAN, 6);
+    test_async("gpt");
+    split_for = 0;
     return test_summary();
 }

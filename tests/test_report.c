@@ -1,8 +1,9 @@
 /* test_report.c — HTML pages and SVG charts: tags nest, text is escaped,
  * gaps break lines, no "nan"/"inf" reaches the output, tick labels are
  * readable (decades on log axes), and degenerate inputs (no series, empty,
- * constant, single-point, all non-finite, huge values, empty heatmaps)
- * draw something sensible instead of crashing. */
+ * constant, single-point, all non-finite, huge values, empty heatmaps and
+ * Gantt charts) draw something sensible instead of crashing; Gantt charts of
+ * very many bars stay small. */
 #include "weft/report.h"
 
 #include <math.h>
@@ -55,7 +56,7 @@ static bool is_void_element(const char *name, size_t len)
  * says what and where. */
 static bool well_formed(const char *s, char *why, size_t nwhy)
 {
-    static const char *const refs[] = { "&amp;", "&lt;", "&gt;", "&quot;", "&#39;", "&#8230;" };
+    static const char *const refs[] = { "&amp;", "&lt;", "&gt;", "&quot;", "&#39;", "&#8230;", "&#8211;" };
     char stack[64][16];
     int depth = 0;
     for (const char *p = s; *p; p++) {
@@ -443,6 +444,153 @@ static void test_heatmap(void)
     free(names);
 }
 
+/* ---- Gantt charts ------------------------------------------------------------------ */
+
+static char *gantt(const weft_svg_gantt_chart *c, const weft_svg_bar *b, int n)
+{
+    memout m;
+    mem_open(&m);
+    CHECK_OK(weft_svg_gantt(m.f, c, b, n));
+    return mem_close(&m);
+}
+
+static void test_gantt(void)
+{
+    static const char *const rows[3] = { "stage 0", "a<b", "stage 2" };
+    static const char *const kinds[3] = { "F&B", "backward", "update" };
+    static const char *const colors[3] = { "#0072B2", "#D55E00", "#009E73" };
+    weft_svg_bar b[6] = {
+        { 0, 0, 1, 0, "0" },  { 1, 1, 2, 0, "<1>" },  { 2, 2, 3, 0, NULL },
+        { 2, 3.5, 5, 1, "0" }, { 1, 5, 6.5, 1, "0" }, { 0, 10, 10.001, 2, NULL },   /* a sliver */
+    };
+    weft_svg_gantt_chart c = { "1F1B <s>", "time (ms)", rows, 3, kinds, colors, 3, 0 };
+    char *out = gantt(&c, b, 6);
+    check_svg("gantt", out);
+    CHECK(strstr(out, "width=\"720\""));
+    CHECK(count(out, "<rect") >= 6 + 1 + 4);                 /* bars, background, legend */
+    CHECK(count(out, "</title></rect>") == 6);               /* one tooltip per bar */
+    CHECK(strstr(out, "1F1B &lt;s&gt;") && !strstr(out, "<s>"));
+    CHECK(strstr(out, ">a&lt;b</text>") && !strstr(out, "a<b"));
+    CHECK(strstr(out, "<title>a&lt;b: F&amp;B &lt;1&gt; 1&#8211;2</title>"));
+    CHECK(strstr(out, "<title>stage 2: F&amp;B 2&#8211;3</title>"));
+    CHECK(strstr(out, ">F&amp;B</text>") && strstr(out, ">backward</text>") && strstr(out, ">idle</text>"));
+    CHECK(count(out, "fill=\"#0072B2\"") == 3 + 1 && count(out, "fill=\"#D55E00\"") == 2 + 1);
+    CHECK(strstr(out, "width=\"0.50\" height=\"15.3\" fill=\"#009E73\""));   /* the sliver, widened */
+    CHECK(strstr(out, ">&lt;1&gt;</text>"));                 /* a label that fits */
+    CHECK(strstr(out, ">0</text>") && strstr(out, ">10</text>") && strstr(out, ">time (ms)</text>"));
+    CHECK(!strstr(out, "<script") && !strstr(out, " id="));
+    free(out);
+
+    /* no names, no colors: numbers and the palette; wall-clock times start
+     * the axis at the first bar */
+    weft_svg_gantt_chart bare = { NULL, NULL, NULL, 2, NULL, NULL, 2, 0 };
+    weft_svg_bar t[2] = { { 0, 1.7e9, 1.7e9 + 30, 0, NULL }, { 1, 1.7e9 + 40, 1.7e9 + 90, 1, NULL } };
+    out = gantt(&bare, t, 2);
+    check_svg("bare gantt", out);
+    CHECK(strstr(out, "fill=\"#0072B2\"") && strstr(out, "fill=\"#D55E00\""));
+    CHECK(strstr(out, "<title>1: 1 1700000040&#8211;1700000090</title>"));   /* to the second */
+    CHECK(strstr(out, ">1.7e+09</text>") && !strstr(out, ">5e+08</text>"));
+    free(out);
+
+    /* many lanes: thinner, every few labelled */
+    enum { R = 100 };
+    weft_svg_bar many[R];
+    for (int r = 0; r < R; r++) many[r] = (weft_svg_bar){ r, r, r + 10, r % 3, NULL };
+    weft_svg_gantt_chart tall = { "tall", NULL, NULL, R, kinds, NULL, 3, 300 };
+    out = gantt(&tall, many, R);
+    check_svg("100 lanes", out);
+    CHECK(strstr(out, "width=\"320\""));                     /* clamped */
+    CHECK(count(out, "</title></rect>") == R);
+    CHECK(strstr(out, ">0</text>") && strstr(out, ">98</text>") && !strstr(out, ">99</text>"));
+    free(out);
+
+    /* nothing to draw */
+    out = gantt(&c, NULL, 0);
+    check_svg("gantt without bars", out);
+    CHECK(strstr(out, ">no data</text>"));
+    free(out);
+    weft_svg_gantt_chart none = { "t", NULL, NULL, 0, NULL, NULL, 0, 0 };
+    out = gantt(&none, NULL, 0);
+    check_svg("gantt without lanes", out);
+    CHECK(strstr(out, ">no data</text>"));
+    free(out);
+
+    /* zero-length bars only: a padded axis, the bars drawn at 0.5 px */
+    weft_svg_bar z[2] = { { 0, 0, 0, 0, "x" }, { 1, 0, 0, 1, NULL } };
+    out = gantt(&c, z, 2);
+    check_svg("zero-length bars", out);
+    CHECK(count(out, "width=\"0.50\"") == 2);
+    free(out);
+}
+
+static void test_gantt_many_bars(void)
+{
+    /* 100000 bars back to back on 4 lanes, 2.5e-4 px each: in blocks of one
+     * kind, then with the kind changing at every bar */
+    enum { N = 100000, L = 4 };
+    static const char *const kinds[3] = { "F", "B", "U" };
+    weft_svg_bar *b = malloc(N * sizeof *b);
+    weft_svg_gantt_chart c = { "many", "t", NULL, L, kinds, NULL, 3, 0 };
+    for (int mixed = 0; mixed < 2; mixed++) {
+        for (int i = 0; i < N; i++) {
+            int r = i % L, j = i / L;
+            double t0 = j + (j / 1000) * 50.0;                  /* an idle gap every 1000 bars */
+            b[i] = (weft_svg_bar){ r, t0, t0 + 1, mixed ? j % 3 : (j / 500) % 3, "m" };
+        }
+        char *out = gantt(&c, b, N);
+        check_svg(mixed ? "100000 mixed bars" : "100000 bars", out);
+        size_t len = strlen(out);
+        CHECKF(len < 1000000, "%zu bytes", len);
+        int nrect = count(out, "</title></rect>");
+        CHECKF(nrect >= L * 25 && nrect < L * 2 * 720, "%d bars drawn", nrect);
+        CHECK(strstr(out, " bars) ") && !strstr(out, " m "));   /* merged tooltips, no labels */
+        if (!mixed) CHECK(nrect < L * 100 * 2);                 /* ~one rect per block */
+        free(out);
+    }
+    free(b);
+}
+
+static void test_gantt_errors(void)
+{
+    static const char *const kinds[2] = { "F", "B" };
+    weft_svg_gantt_chart c = { "g", NULL, NULL, 2, kinds, NULL, 2, 0 };
+    weft_svg_bar b[3] = { { 0, 0, 1, 0, NULL }, { 1, 1, 2, 1, NULL }, { 1, 2, 3, 0, NULL } };
+    memout m;
+    mem_open(&m);
+    b[2].row = 2;
+    CHECK_ERR(weft_svg_gantt(m.f, &c, b, 3), WEFT_ERR_ARG, NULL, "bar 2");
+    b[2].row = -1;
+    CHECK_ERR(weft_svg_gantt(m.f, &c, b, 3), WEFT_ERR_ARG, NULL, "bar 2");
+    b[2].row = 1;
+    b[1].kind = 2;
+    CHECK_ERR(weft_svg_gantt(m.f, &c, b, 3), WEFT_ERR_ARG, NULL, "bar 1");
+    b[1].kind = 1;
+    b[0].t1 = -1;
+    CHECK_ERR(weft_svg_gantt(m.f, &c, b, 3), WEFT_ERR_ARG, NULL, "bar 0");
+    b[0].t1 = NAN;
+    CHECK_ERR(weft_svg_gantt(m.f, &c, b, 3), WEFT_ERR_ARG, NULL, "bar 0");
+    b[0].t1 = 1;
+    CHECK_ERR(weft_svg_gantt(NULL, &c, b, 3), WEFT_ERR_ARG, NULL, NULL);
+    CHECK_ERR(weft_svg_gantt(m.f, NULL, b, 3), WEFT_ERR_ARG, NULL, NULL);
+    CHECK_ERR(weft_svg_gantt(m.f, &c, b, -1), WEFT_ERR_ARG, NULL, NULL);
+    CHECK_ERR(weft_svg_gantt(m.f, &c, NULL, 3), WEFT_ERR_ARG, NULL, "3 bars at NULL");
+    c.nkinds = -1;
+    CHECK_ERR(weft_svg_gantt(m.f, &c, b, 0), WEFT_ERR_ARG, NULL, NULL);
+    c.nkinds = 2;
+    c.nrows = 0;                                 /* bars on lanes that do not exist */
+    CHECK_ERR(weft_svg_gantt(m.f, &c, b, 3), WEFT_ERR_ARG, NULL, "bar 0");
+    c.nrows = 2;
+    char *out = mem_close(&m);
+    CHECK(out[0] == '\0');                       /* nothing written on a refused call */
+    free(out);
+
+    FILE *ro = fopen("/dev/null", "r");
+    if (ro) {
+        CHECK_ERR(weft_svg_gantt(ro, &c, b, 3), WEFT_ERR_IO, NULL, "gantt");
+        fclose(ro);
+    }
+}
+
 /* ---- HTML -------------------------------------------------------------------------- */
 
 static void test_html(void)
@@ -513,6 +661,9 @@ int main(void)
     test_degenerate_charts();
     test_long_series();
     test_heatmap();
+    test_gantt();
+    test_gantt_many_bars();
+    test_gantt_errors();
     test_html();
     test_errors();
     return test_summary();

@@ -244,6 +244,14 @@ weft_status weft_pass_autodiff(weft_graph *g, int loss);
  * Adam m, v; Kahan compensation for bf16-kahan) as persistent STATE values
  * named "<param>.<state>". */
 weft_status weft_pass_optimizer(weft_graph *g, weft_optimizer opt);
+/* Splits forward node i into pieces[i] nodes (1: keep it; at most
+ * WEFT_MAX_IN squared) on slabs of its data input's first axis, joined by a concat
+ * — the same values, in pieces a pipeline can put on different stages.
+ * Rebuilds g (before autodiff); vmap (the old nvalues entries) gets each old
+ * value's new id (-1: a split node's saved statistics, now per piece). */
+weft_status weft_pass_split_batch(weft_graph *g, const int *pieces, int *vmap);
+/* A forward node with independent rows that the pass can split. */
+bool weft_node_batch_splittable(const weft_graph *g, int node);
 /* Assigns arena offsets by liveness (first write to last read, in node order;
  * views share their base's bytes; `keep` values live to the end). */
 weft_status weft_pass_plan_memory(weft_graph *g);

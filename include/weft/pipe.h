@@ -46,6 +46,11 @@ typedef struct {
  * largest stage's cost over all contiguous cuts. */
 weft_status weft_pipe_partition(weft_graph *g, int stages, const int *split, const double *node_seconds,
                                 weft_partition *p);
+/* Before autodiff: splits every forward node whose estimated work (forward
+ * and backward) exceeds half of a stage's share (1/S of the whole) into
+ * pieces of about a quarter of a share along its batch (weft_pass_split_batch),
+ * so S stages can balance. vmap as the pass's; *nsplit: nodes split. */
+weft_status weft_pipe_split_heavy(weft_graph *g, int S, int *vmap, int *nsplit);
 /* A forward node that is a cut item (reads data, not only weights). */
 bool weft_pipe_is_item(const weft_graph *g, int node);
 /* "conv2d relu maxpool ..." — the op names of stage s's forward nodes. */
@@ -162,6 +167,10 @@ void weft_pipe_free(weft_pipe *p);
  * microbatches first*M-M .. The schedule of the run is built here. */
 weft_status weft_pipe_run(weft_pipe *p, int64_t first, int64_t steps, const weft_pipe_io *io);
 const weft_pipe_stats *weft_pipe_get_stats(const weft_pipe *p);
+/* Seconds each node of the graph has spent in this pipeline's runs, on its
+ * stage's thread (nnodes entries): the measured costs a partition can be
+ * refined with (weft_pipe_partition's node_seconds). */
+void weft_pipe_node_seconds(const weft_pipe *p, double *out);
 const weft_schedule *weft_pipe_get_schedule(const weft_pipe *p);
 
 #ifdef __cplusplus

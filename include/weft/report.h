@@ -62,6 +62,44 @@ weft_status weft_svg_heatmap(FILE *f, const char *title, const char *const *row_
                              const double *values, int ncols, double x0, double x1,
                              const char *xlabel);
 
+/* One bar of a Gantt chart: lane `row`, from t0 to t1 (t1 >= t0), of kind
+ * `kind` (an index into the chart's kinds), with an optional label drawn
+ * inside when it fits (e.g. the microbatch number) and a tooltip. */
+typedef struct { int row; double t0, t1; int kind; const char *label; } weft_svg_bar;
+
+typedef struct {
+    const char *title, *xlabel;          /* each may be NULL                   */
+    const char *const *row_labels;       /* nrows lane names, top to bottom    */
+    int nrows;                           /* ("stage 0"); NULL: "0", "1", ...   */
+    const char *const *kind_names;       /* the legend: nkinds names ("forward") */
+    const char *const *kind_colors;      /* and colors as "#rrggbb"; NULL colors: */
+    int nkinds;                          /* the palette                        */
+    int width;                           /* 0: 720                             */
+} weft_svg_gantt_chart;
+
+/* A Gantt chart (e.g. a pipeline timeline: stages x time) as one <svg>
+ * element: the title, a legend (a swatch and the name of each kind, names
+ * clipped to 24 characters, then a grey "idle" swatch), one lane per row with
+ * its label on the left (clipped to 24 characters), and a time axis at the
+ * bottom with ticks at 1, 2, 5 x 10^k, labelled xlabel. The axis runs from 0
+ * to the latest t1 (from the earliest t0 instead when that is negative, or
+ * when the bars start later than they last, as wall-clock times do). Each
+ * lane is a light grey band (idle time) under its bars; a bar is a <rect>
+ * colored by its kind (NULL kind_colors or entry: the line charts' palette;
+ * NULL kind_names or entry: the kind's number; NULL row_labels or entry: the
+ * row's number), at least 0.5 px wide, with the tooltip "lane: KIND label
+ * t0–t1"; its label is drawn inside when it fits. Bars are drawn in the order
+ * given. Lanes are 18 px apart up to 16 lanes, then thinner down to 6 px
+ * (labelled every few lanes then); at most 1000000 lanes. width is clamped to
+ * 320..20000 px. With more than 20000 bars, each lane is merged at half-pixel
+ * resolution first (bars of a kind less than a quarter pixel apart become one
+ * <rect>, its tooltip counting the bars; where kinds mix below a pixel, the
+ * kind covering most wins), so the file stays small (no labels then).
+ * WEFT_ERR_ARG also for a bar (named by its index) on no lane, of no kind, or
+ * with non-finite or decreasing times; nbars == 0 (also with nrows == 0)
+ * draws a small chart that says "no data". */
+weft_status weft_svg_gantt(FILE *f, const weft_svg_gantt_chart *c, const weft_svg_bar *bars, int nbars);
+
 /* ---- HTML pages ------------------------------------------------------------ */
 
 /* Writes text (UTF-8, NULL for none) with &, <, >, " and ' escaped, and other

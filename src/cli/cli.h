@@ -37,11 +37,24 @@ typedef struct {
     const char *preset;   /* study: a documented recipe ("paper"); NULL: the flags' */
     int64_t eval_every;   /* study: evaluate every N steps too (0: eval_points times a run) */
     int eval_points;      /* study: evaluations per run when eval_every is 0 (0: 8)   */
+    const char *pipeline; /* train: gpipe, 1f1b, pipedream or pipemare (NULL: exec); pipeline: a list */
+    int stages, microbatches; /* pipeline stages (0: 4 for `weft pipeline`, 1 for train) and microbatches a step */
+    const char *split;    /* cut points by hand: "3,9,14" (items where stages 1.. begin) */
+    const char *balance;  /* estimate (default) or measured                        */
+    bool serial;          /* one thread, table order                                */
+    bool no_op_split;     /* do not split heavy ops along the batch to balance stages */
+    int queue_depth;      /* microbatches a queue between stages holds (0: what the schedule needs) */
+    double lr_delay_scale;  /* pipemare's C (<0: the learning rate itself)          */
+    int64_t lr_delay_warmup;/* pipemare: fade the rule out over this many updates   */
+    bool discrepancy;     /* pipemare: discrepancy correction                       */
+    double discrepancy_decay; /* D                                                  */
+    const char *timeline; /* pipeline: write the timeline SVG here                  */
+    int64_t show_schedule;/* pipeline: print this many time slots of each table     */
     char model_buf[WEFT_NAME_MAX], schedule_buf[16]; /* owned copies, from a checkpoint */
 } weft_opts;
 
 /* Verbs a flag belongs to. */
-enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8, V_SAMPLE = 16, V_STUDY = 32 };
+enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8, V_SAMPLE = 16, V_STUDY = 32, V_PIPE = 64 };
 
 void weft_opts_defaults(weft_opts *o);
 /* Fills what the flags left unset from the model preset: batch, optimizer,
@@ -82,6 +95,11 @@ typedef struct {
     double best_auc;      /* synthetic clicks: the best achievable AUC      */
     double baseline_acc;  /* tagging: the most-frequent-tag baseline       */
     const char *task;     /* what it trained on                          */
+    /* pipelined runs (--pipeline) */
+    double pipe_util;     /* utilization on the virtual clock            */
+    double pipe_closed;   /* synchronous: the closed-form bubble's utilization, 1-(S-1)/(M+S-1); else NAN */
+    int64_t pipe_stash_bytes; /* pipedream: weight versions kept         */
+    int pipe_tau[64];     /* per stage: the largest delay it produced    */
 } weft_train_result;
 
 /* Runs training; on return *o holds the options the run actually used (a
@@ -99,5 +117,6 @@ int weft_cmd_eval(int argc, char **argv);
 int weft_cmd_demo(int argc, char **argv);
 int weft_cmd_sample(int argc, char **argv);
 int weft_cmd_study(int argc, char **argv);
+int weft_cmd_pipeline(int argc, char **argv);
 
 #endif

@@ -22,26 +22,26 @@ typedef struct {
 
 #define O(f) offsetof(weft_opts, f)
 static const flag flags[] = {
-    { "--model", F_STR, O(model), V_TRAIN | V_BENCH | V_STUDY, "NAME", "model preset: mlp, cnn, resnet (Fashion-MNIST), gpt-mini, lstm-lm (Brown bytes), bert-tiny (Brown tags), dlrm-small (clicks); `weft models` lists them", 0, 0 },
-    { "--layers", F_INT, O(layers), V_TRAIN | V_BENCH | V_STUDY, "N", "transformer blocks (gpt-mini 4, bert-tiny 2), LSTM layers (lstm-lm 2), resnet depth 6n+2 (20)", 1, 1024 },
-    { "--heads", F_INT, O(heads), V_TRAIN | V_BENCH | V_STUDY, "N", "attention heads (gpt-mini: 4)", 1, 1024 },
-    { "--d-model", F_INT, O(d_model), V_TRAIN | V_BENCH | V_STUDY, "N", "model width (gpt-mini 256, GPT-2 small 768, bert-tiny 128), LSTM hidden (512), dlrm embedding width (16), resnet first width (16)", 1, 1 << 16 },
-    { "--ctx", F_INT, O(ctx), V_TRAIN | V_BENCH | V_STUDY, "N", "context length in tokens (gpt-mini 128, bert-tiny 128, lstm-lm 64)", 1, 1 << 16 },
-    { "--vocab", F_INT, O(vocab), V_TRAIN | V_BENCH | V_STUDY, "N", "vocabulary (gpt-mini 256 bytes, GPT-2 small 50257, bert-tiny 8192 words), dlrm rows per table (100000)", 256, 1 << 20 },
-    { "--precision", F_PREC, O(precision), V_TRAIN | V_DEMO | V_BENCH, "P",
+    { "--model", F_STR, O(model), V_PIPE | V_TRAIN | V_BENCH | V_STUDY, "NAME", "model preset: mlp, cnn, resnet (Fashion-MNIST), gpt-mini, lstm-lm (Brown bytes), bert-tiny (Brown tags), dlrm-small (clicks); `weft models` lists them", 0, 0 },
+    { "--layers", F_INT, O(layers), V_PIPE | V_TRAIN | V_BENCH | V_STUDY, "N", "transformer blocks (gpt-mini 4, bert-tiny 2), LSTM layers (lstm-lm 2), resnet depth 6n+2 (20)", 1, 1024 },
+    { "--heads", F_INT, O(heads), V_PIPE | V_TRAIN | V_BENCH | V_STUDY, "N", "attention heads (gpt-mini: 4)", 1, 1024 },
+    { "--d-model", F_INT, O(d_model), V_PIPE | V_TRAIN | V_BENCH | V_STUDY, "N", "model width (gpt-mini 256, GPT-2 small 768, bert-tiny 128), LSTM hidden (512), dlrm embedding width (16), resnet first width (16)", 1, 1 << 16 },
+    { "--ctx", F_INT, O(ctx), V_PIPE | V_TRAIN | V_BENCH | V_STUDY, "N", "context length in tokens (gpt-mini 128, bert-tiny 128, lstm-lm 64)", 1, 1 << 16 },
+    { "--vocab", F_INT, O(vocab), V_PIPE | V_TRAIN | V_BENCH | V_STUDY, "N", "vocabulary (gpt-mini 256 bytes, GPT-2 small 50257, bert-tiny 8192 words), dlrm rows per table (100000)", 256, 1 << 20 },
+    { "--precision", F_PREC, O(precision), V_PIPE | V_TRAIN | V_DEMO | V_BENCH, "P",
       "fp32, mixed, bf16, bf16-sr, bf16-kahan (DESIGN.md section 3)", 0, 0 },
-    { "--optimizer", F_OPT, O(optimizer), V_TRAIN | V_STUDY, "O", "sgd (momentum, weight decay) or adamw (default: the preset's; gpt-mini adamw)", 0, 0 },
-    { "--lr", F_DBL, O(lr), V_TRAIN | V_STUDY, "X", "learning rate (default: the preset's; else sgd 0.05, adamw 0.001)", 0, 1e6 },
-    { "--schedule", F_STR, O(schedule), V_TRAIN | V_STUDY, "S", "learning-rate schedule: cosine (default, to 0 over the run), constant, step, linear", 0, 0 },
-    { "--warmup", F_I64, O(warmup), V_TRAIN | V_STUDY, "N", "linear learning-rate warm-up over the first N steps (default 0)", 0, 1e12 },
-    { "--momentum", F_DBL, O(momentum), V_TRAIN | V_STUDY, "X", "SGD momentum (default: the preset's; else 0.9)", 0, 1 },
-    { "--weight-decay", F_DBL, O(weight_decay), V_TRAIN | V_STUDY, "X", "weight decay (default: the preset's; else 0)", 0, 1e3 },
-    { "--batch", F_INT, O(batch), V_TRAIN | V_BENCH | V_STUDY, "N", "batch size (default: the preset's, as its PyTorch peer: mlp/cnn 64, gpt-mini/lstm-lm 16, bert-tiny 32, dlrm-small/resnet 128)", 1, 1 << 20 },
+    { "--optimizer", F_OPT, O(optimizer), V_PIPE | V_TRAIN | V_STUDY, "O", "sgd (momentum, weight decay) or adamw (default: the preset's; gpt-mini adamw)", 0, 0 },
+    { "--lr", F_DBL, O(lr), V_PIPE | V_TRAIN | V_STUDY, "X", "learning rate (default: the preset's; else sgd 0.05, adamw 0.001)", 0, 1e6 },
+    { "--schedule", F_STR, O(schedule), V_PIPE | V_TRAIN | V_STUDY, "S", "learning-rate schedule: cosine (default, to 0 over the run), constant, step, linear", 0, 0 },
+    { "--warmup", F_I64, O(warmup), V_PIPE | V_TRAIN | V_STUDY, "N", "linear learning-rate warm-up over the first N steps (default 0)", 0, 1e12 },
+    { "--momentum", F_DBL, O(momentum), V_PIPE | V_TRAIN | V_STUDY, "X", "SGD momentum (default: the preset's; else 0.9)", 0, 1 },
+    { "--weight-decay", F_DBL, O(weight_decay), V_PIPE | V_TRAIN | V_STUDY, "X", "weight decay (default: the preset's; else 0)", 0, 1e3 },
+    { "--batch", F_INT, O(batch), V_PIPE | V_TRAIN | V_BENCH | V_STUDY, "N", "batch size (default: the preset's, as its PyTorch peer: mlp/cnn 64, gpt-mini/lstm-lm 16, bert-tiny 32, dlrm-small/resnet 128)", 1, 1 << 20 },
     { "--eval-batch", F_INT, O(eval_batch), V_TRAIN | V_EVAL | V_STUDY, "N", "batch for evaluation: must divide the 10000 test images (default 500); text: windows per pass (default --batch)", 1, 1 << 20 },
     { "--epochs", F_INT, O(epochs), V_TRAIN | V_DEMO | V_STUDY, "N", "passes over the training set (default 1)", 1, 1e6 },
-    { "--steps", F_I64, O(steps), V_TRAIN | V_DEMO | V_BENCH | V_STUDY, "N", "train this many steps instead of whole epochs", 1, 1e12 },
-    { "--seed", F_I64, O(seed), V_TRAIN | V_DEMO | V_SAMPLE | V_STUDY, "N", "seed of weights, data order and rounding (default 0)", 0, 9.0e15 },
-    { "--threads", F_INT, O(threads), V_TRAIN | V_EVAL | V_DEMO | V_BENCH | V_SAMPLE | V_STUDY, "N", "threads (default: the cores, at most 2)", 1, 256 },
+    { "--steps", F_I64, O(steps), V_PIPE | V_TRAIN | V_DEMO | V_BENCH | V_STUDY, "N", "train this many steps instead of whole epochs", 1, 1e12 },
+    { "--seed", F_I64, O(seed), V_PIPE | V_TRAIN | V_DEMO | V_SAMPLE | V_STUDY, "N", "seed of weights, data order and rounding (default 0)", 0, 9.0e15 },
+    { "--threads", F_INT, O(threads), V_PIPE | V_TRAIN | V_EVAL | V_DEMO | V_BENCH | V_SAMPLE | V_STUDY, "N", "threads (default: the cores, at most 2)", 1, 256 },
     { "--prompt", F_STR, O(prompt), V_SAMPLE, "TEXT", "the text to continue", 0, 0 },
     { "--tokens", F_INT, O(tokens), V_SAMPLE, "N", "bytes to generate (default 200)", 1, 1 << 20 },
     { "--temperature", F_DBL, O(temperature), V_SAMPLE, "X", "sampling temperature; 0 takes the most likely byte (default 0.8)", 0, 100 },
@@ -52,23 +52,37 @@ static const flag flags[] = {
       "stop after step N as if interrupted (the schedule still spans the whole run); --resume continues it", 1, 1e12 },
     { "--resume", F_STR, O(resume), V_TRAIN, "FILE", "continue the run saved in FILE (its model, policy, optimizer, hyperparameters, schedule and length override the flags)", 0, 0 },
     { "--log", F_STR, O(log), V_TRAIN | V_DEMO, "FILE", "write metrics as JSON lines", 0, 0 },
-    { "--data-dir", F_STR, O(data_dir), V_TRAIN | V_EVAL | V_DEMO | V_STUDY, "DIR",
+    { "--data-dir", F_STR, O(data_dir), V_PIPE | V_TRAIN | V_EVAL | V_DEMO | V_STUDY, "DIR",
       "the data: Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist), or the Brown "
       "corpus for gpt-mini (default: scripts/fetch_brown.sh's cache)", 0, 0 },
-    { "--data", F_STR, O(data), V_TRAIN | V_EVAL | V_STUDY, "SPEC",
+    { "--data", F_STR, O(data), V_PIPE | V_TRAIN | V_EVAL | V_STUDY, "SPEC",
       "click data for dlrm-small: synthetic (default: 4000000 training, 100000 validation examples), "
       "synthetic:N (N training examples), or criteo:PATH (Criteo's tab-separated file, .gz too; "
       "the last tenth of its lines validates)", 0, 0 },
-    { "--json", F_BOOL, O(json), V_TRAIN | V_EVAL | V_DEMO | V_BENCH | V_STUDY, NULL, "print one JSON summary object on stdout", 0, 0 },
-    { "--quiet", F_BOOL, O(quiet), V_TRAIN | V_EVAL | V_DEMO | V_BENCH | V_STUDY, NULL, "no progress output", 0, 0 },
+    { "--json", F_BOOL, O(json), V_PIPE | V_TRAIN | V_EVAL | V_DEMO | V_BENCH | V_STUDY, NULL, "print one JSON summary object on stdout", 0, 0 },
+    { "--quiet", F_BOOL, O(quiet), V_PIPE | V_TRAIN | V_EVAL | V_DEMO | V_BENCH | V_STUDY, NULL, "no progress output", 0, 0 },
     { "--no-eval", F_BOOL, O(no_eval), V_TRAIN | V_BENCH, NULL, "skip the test-set evaluation", 0, 0 },
     { "--profile", F_BOOL, O(profile), V_TRAIN | V_BENCH, NULL, "print the time spent in each kind of op (stderr)", 0, 0 },
     { "--dump-graph", F_STR, O(dump), V_TRAIN, "FILE", "write the training graph (after all passes) as text", 0, 0 },
     { "--policies", F_STR, O(policies), V_STUDY, "LIST", "comma-separated precision policies to compare (default fp32,mixed,bf16,bf16-sr,bf16-kahan)", 0, 0 },
     { "--seeds", F_INT, O(seeds), V_STUDY, "N", "seeds per policy, from --seed up (default: the preset's, else 1; the spread needs 2 or more)", 1, 1000 },
-    { "--report", F_STR, O(report), V_STUDY, "DIR", "write study.json and report.html (SVG charts) into DIR (created if missing)", 0, 0 },
+    { "--report", F_STR, O(report), V_STUDY | V_PIPE, "DIR", "write study.json (pipeline.json) and report.html (SVG charts) into DIR (created if missing)", 0, 0 },
     { "--preset", F_STR, O(preset), V_STUDY, "NAME", "a documented recipe per model: paper (docs/STUDY.md says why each); other flags override its settings", 0, 0 },
     { "--eval-every", F_I64, O(eval_every), V_STUDY, "N", "also evaluate every N steps, for the metric curve (default: 8 times a run)", 1, 1e12 },
+    { "--pipeline", F_STR, O(pipeline), V_TRAIN | V_PIPE, "P", "train as a pipeline: gpipe, 1f1b (synchronous), pipedream, pipemare (asynchronous); `weft pipeline`: a comma-separated list (default all four)", 0, 0 },
+    { "--stages", F_INT, O(stages), V_TRAIN | V_PIPE, "S", "pipeline stages (train default 4 with --pipeline; pipeline default 4)", 1, 64 },
+    { "--microbatches", F_INT, O(microbatches), V_TRAIN | V_PIPE, "M", "microbatches a step: --batch is split into M (default 1)", 1, 1 << 16 },
+    { "--split", F_STR, O(split), V_TRAIN | V_PIPE, "LIST", "cut points by hand: the forward ops where stages 1.. begin, e.g. 3,9,14 (`weft pipeline` lists them)", 0, 0 },
+    { "--balance", F_STR, O(balance), V_TRAIN | V_PIPE, "HOW", "balance stages by estimate (FLOPs and bytes, default) or measured (times a few steps first)", 0, 0 },
+    { "--serial", F_BOOL, O(serial), V_TRAIN | V_PIPE, NULL, "run the pipeline in one thread, in table order (same weights as a thread per stage)", 0, 0 },
+    { "--no-op-split", F_BOOL, O(no_op_split), V_TRAIN | V_PIPE, NULL, "cut only between the model's own ops (default: ops heavier than half a stage are split along the batch first)", 0, 0 },
+    { "--queue-depth", F_INT, O(queue_depth), V_TRAIN | V_PIPE, "N", "microbatches a queue between two stages holds (default: what the schedule needs)", 1, 1 << 16 },
+    { "--lr-delay-scale", F_DBL, O(lr_delay_scale), V_TRAIN | V_PIPE, "C", "pipemare: a stage tau updates stale learns at min(lr, C/tau) (default C = lr; 0: no rule)", 0, 1e6 },
+    { "--lr-delay-warmup", F_I64, O(lr_delay_warmup), V_TRAIN | V_PIPE, "K", "pipemare: the delay rule fades out over the first K updates (default 0: it holds throughout)", 0, 1e12 },
+    { "--discrepancy-correction", F_BOOL, O(discrepancy), V_TRAIN | V_PIPE, NULL, "pipemare: the backward uses w - tau*delta, delta a moving average of recent updates", 0, 0 },
+    { "--discrepancy-decay", F_DBL, O(discrepancy_decay), V_TRAIN | V_PIPE, "D", "pipemare: the moving average decays by D^(1/tau) an update (default 0.1)", 0, 1 },
+    { "--timeline", F_STR, O(timeline), V_PIPE, "FILE", "write the timeline (stages x time, SVG) here", 0, 0 },
+    { "--show-schedule", F_I64, O(show_schedule), V_PIPE, "N", "print the first N time slots of each schedule table", 1, 1e9 },
 };
 #undef O
 
@@ -90,6 +104,9 @@ void weft_opts_defaults(weft_opts *o)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = n >= 2 ? 2 : 1;
     o->data_dir = NULL; /* the task's default */
+    o->lr_delay_scale = -1;
+    o->discrepancy_decay = 0.1;
+    o->microbatches = 1;
 }
 
 bool weft_parse_number(const char *s, bool integer, double lo, double hi, double *out)

@@ -11,6 +11,7 @@ static const verb verbs[] = {
     { "eval", weft_cmd_eval, "evaluate a checkpoint on the Fashion-MNIST test set" },
     { "sample", weft_cmd_sample, "continue a text with a language-model checkpoint (gpt-mini)" },
     { "study", weft_cmd_study, "compare precision policies on one model: metric, cancelled updates, time, bytes" },
+    { "pipeline", weft_cmd_pipeline, "cut a model into stages and run gpipe, 1f1b, pipedream, pipemare: utilization, delays, timeline" },
     { "demo", weft_cmd_demo, "the main job: train the CNN one epoch in bf16-sr and report" },
 };
 

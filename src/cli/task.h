@@ -73,6 +73,15 @@ typedef struct {
     void (*on_eval)(void *ctx, int64_t step, const weft_eval_result *er);
 } weft_train_observer;
 
+/* Progress of a long run on stderr: a bar on a terminal, a line every 10 s elsewhere. */
+typedef struct { bool tty, quiet; double t0, last; int64_t total; } weft_progress;
+void weft_progress_show(weft_progress *p, int64_t step, int batch, double loss, bool final);
+/* The held-out metrics of a task into the result (er NULL: none). */
+void weft_take_eval(weft_train_result *r, const weft_eval_result *er);
+#define WEFT_EVAL_NONE { NAN, NAN, NAN, NAN, NAN, NAN }
+/* Saves the store with o's run metadata, at `step` of `total`. */
+weft_status weft_ckpt_save(const char *path, weft_store *st, const weft_opts *o, int64_t step, int64_t total);
+
 weft_status weft_train_run_observed(weft_opts *o, weft_train_result *r, const weft_train_observer *obs);
 
 /* Opens the data of preset p for a run with batch o->batch (and the held-out
@@ -87,5 +96,37 @@ weft_status weft_task_images_open(weft_task *t, const weft_opts *o, bool train, 
 weft_status weft_task_text_open(weft_task *t, const weft_opts *o, bool train, bool eval);
 weft_status weft_task_tags_open(weft_task *t, const weft_opts *o, bool train, bool eval);
 weft_status weft_task_clicks_open(weft_task *t, const weft_opts *o, bool train, bool eval);
+
+/* ---- pipelines (pipe_run.c) ---- */
+#include "weft/pipe.h"
+
+/* A model cut into stages over its task's data: what `weft train
+ * --pipeline` and `weft pipeline` share. */
+typedef struct {
+    weft_opts o;              /* resolved; o.batch is the whole step's batch  */
+    const weft_model_preset *preset;
+    weft_task task;           /* opened for the microbatch                   */
+    weft_compiled tr;         /* the microbatch's training graph, cut        */
+    weft_partition part;
+    weft_store store;
+    weft_pipe *pipe;
+    int mb_batch;             /* o.batch / o.microbatches                    */
+    int nsplit;               /* heavy ops split along the batch             */
+    int64_t updates_per_epoch;
+    weft_progress pg;
+    int64_t pg_from;          /* the run's first microbatch                  */
+} weft_pipe_session;
+
+/* Opens the task, builds the microbatch's graph and cuts it (o's --stages,
+ * --split, --balance). eval: open the held-out split too. */
+weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *o, bool eval);
+/* Fresh weights (o's seed) and a pipeline of schedule k over them. */
+weft_status weft_pipe_session_start(weft_pipe_session *ps, weft_pipe_kind k);
+/* `steps` updates from update `first`, of `total` (the learning-rate schedule's length). */
+weft_status weft_pipe_session_run(weft_pipe_session *ps, int64_t first, int64_t steps, int64_t total);
+void weft_pipe_session_close(weft_pipe_session *ps);
+/* The stage table: ops, cost, weights, activations. */
+void weft_pipe_print_partition(FILE *f, const weft_pipe_session *ps);
+weft_status weft_train_pipe(weft_opts *o, weft_train_result *r);
 
 #endif

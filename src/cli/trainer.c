@@ -43,7 +43,7 @@ weft_status weft_compile(weft_compiled *c, const weft_opts *o, int batch, bool t
 
 /* ---- checkpoints -------------------------------------------------------------- */
 
-static weft_status save_checkpoint(const char *path, weft_store *st, const weft_opts *o, int64_t step,
+weft_status weft_ckpt_save(const char *path, weft_store *st, const weft_opts *o, int64_t step,
                                    int64_t total)
 {
     weft_st_tensor *ts = calloc((size_t)st->n + 1, sizeof *ts);
@@ -185,7 +185,7 @@ weft_status weft_ckpt_load(const weft_st_file *f, const char *path, weft_store *
 #define EVAL_NONE { NAN, NAN, NAN, NAN, NAN, NAN }
 
 /* The held-out metrics of a task into the result (er NULL: none). */
-static void take_eval(weft_train_result *r, const weft_eval_result *er)
+void weft_take_eval(weft_train_result *r, const weft_eval_result *er)
 {
     static const weft_eval_result none = EVAL_NONE;
     if (!er) er = &none;
@@ -196,9 +196,7 @@ static void take_eval(weft_train_result *r, const weft_eval_result *er)
 
 /* ---- progress --------------------------------------------------------------------- */
 
-typedef struct { bool tty, quiet; double t0, last; int64_t total; } progress;
-
-static void progress_show(progress *p, int64_t step, int batch, double loss, bool final)
+void weft_progress_show(weft_progress *p, int64_t step, int batch, double loss, bool final)
 {
     if (p->quiet) return;
     double now = weft_now(), el = now - p->t0;
@@ -262,6 +260,10 @@ static weft_status observe_eval(const weft_train_observer *obs, weft_task *task,
 
 weft_status weft_train_run_observed(weft_opts *oio, weft_train_result *r, const weft_train_observer *obs)
 {
+    if (oio->pipeline) {
+        if (obs) return weft_fail(WEFT_ERR_ARG, "--pipeline: a study runs on exec; train pipelines with weft train");
+        return weft_train_pipe(oio, r);
+    }
     weft_opts o = *oio;
     weft_update_count *counts = NULL;
     memset(r, 0, sizeof *r);
@@ -332,7 +334,7 @@ weft_status weft_train_run_observed(weft_opts *oio, weft_train_result *r, const 
     if (step0 > total) { s = weft_fail(WEFT_ERR_ARG, "%s is at step %lld, past the %lld steps asked for", o.resume, (long long)step0, (long long)total); goto done; }
 
     int64_t end = o.stop_at > 0 && o.stop_at < total ? o.stop_at : total;
-    progress pg = { .tty = isatty(2), .quiet = o.quiet, .t0 = weft_now(), .total = end - step0 };
+    weft_progress pg = { .tty = isatty(2), .quiet = o.quiet, .t0 = weft_now(), .total = end - step0 };
     weft_run_opts ro = { .hp = { (float)o.lr, (float)o.momentum, (float)o.weight_decay, 0.9f, 0.999f, 1e-8f } };
     double loss = NAN;
     double t_train = weft_now();
@@ -369,16 +371,16 @@ weft_status weft_train_run_observed(weft_opts *oio, weft_train_result *r, const 
         if (obs && obs->on_eval && eval_every > 0 && !o.no_eval && (st + 1) % eval_every == 0 &&
             st + 1 < end && (s = observe_eval(obs, &task, &ev, st + 1, &eval_s)))
             goto done;
-        progress_show(&pg, st + 1 - step0, B, loss, false);
+        weft_progress_show(&pg, st + 1 - step0, B, loss, false);
         if (o.checkpoint && o.checkpoint_every > 0 && (st + 1) % o.checkpoint_every == 0 && st + 1 < end &&
-            (s = save_checkpoint(o.checkpoint, &store, &o, st + 1, total))) goto done;
+            (s = weft_ckpt_save(o.checkpoint, &store, &o, st + 1, total))) goto done;
         if (logf && ((st + 1) % 50 == 0 || st + 1 == total))
             fprintf(logf, "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.6f, \"lr\": %g}\n", (long long)(st + 1),
                     (double)(st + 1) / (double)spe, loss, (double)ro.hp.lr);
     }
     double train_s = weft_now() - t_train - eval_s;
     if (o.profile) print_profile(tr.g, tr.ex, end - step0);
-    progress_show(&pg, end - step0, B, loss, true);
+    weft_progress_show(&pg, end - step0, B, loss, true);
 
     r->steps = end;
     r->epochs = (double)end / (double)spe;
@@ -397,13 +399,13 @@ weft_status weft_train_run_observed(weft_opts *oio, weft_train_result *r, const 
         const weft_value *gv = &tr.g->values[x->grad];
         r->grad_bytes += weft_shape_numel(&gv->shape) * (int64_t)weft_dtype_size(gv->dtype);
     }
-    take_eval(r, NULL);
+    weft_take_eval(r, NULL);
     r->task = task.name;
-    if (o.checkpoint && (s = save_checkpoint(o.checkpoint, &store, &o, end, total))) goto done;
+    if (o.checkpoint && (s = weft_ckpt_save(o.checkpoint, &store, &o, end, total))) goto done;
     if (!o.no_eval) {
         weft_eval_result er = EVAL_NONE;
         if ((s = task.evaluate(&task, ev.ex, ev.g, &ev.io, &er))) goto done;
-        take_eval(r, &er);
+        weft_take_eval(r, &er);
         if (obs && obs->on_eval) obs->on_eval(obs->ctx, end, &er);
         if (logf)
             fprintf(logf, "{\"step\": %lld, \"eval_loss\": %.6f, \"test_acc\": %.6f, \"val_bpb\": %.6f, "
@@ -454,7 +456,7 @@ weft_status weft_eval_checkpoint(weft_opts *oio, weft_train_result *r)
     weft_eval_result er = EVAL_NONE;
     if (!s) s = task.evaluate(&task, ev.ex, ev.g, &ev.io, &er);
     if (!s) {
-        take_eval(r, &er);
+        weft_take_eval(r, &er);
         r->task = task.name;
         r->params = weft_graph_param_count(ev.g);
         r->peak_arena_bytes = weft_exec_arena_bytes(ev.ex);
@@ -499,6 +501,15 @@ void weft_train_print_json(FILE *f, const weft_opts *o, const weft_train_result 
     jnum(f, "wall_s", r->wall_s, false);
     fprintf(f, "\"peak_arena_bytes\": %lld, \"store_bytes\": %lld, \"grad_bytes\": %lld, \"params\": %lld, ",
             (long long)r->peak_arena_bytes, (long long)r->store_bytes, (long long)r->grad_bytes, (long long)r->params);
+    if (o->pipeline) {
+        fprintf(f, "\"pipeline\": \"%s\", \"stages\": %d, \"microbatches\": %d, ", o->pipeline, o->stages,
+                o->microbatches);
+        jnum(f, "utilization", r->pipe_util, false);
+        jnum(f, "closed_form_utilization", r->pipe_closed, false);
+        fprintf(f, "\"stash_bytes\": %lld, \"delays\": [", (long long)r->pipe_stash_bytes);
+        for (int s = 0; s < o->stages && s < 64; s++) fprintf(f, "%s%d", s ? ", " : "", r->pipe_tau[s]);
+        fprintf(f, "], ");
+    }
     jnum(f, "bytes_per_param", r->bytes_per_param, true);
     fprintf(f, "}\n");
 }
@@ -521,6 +532,16 @@ void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_resu
     if (isfinite(r->val_bpb)) fprintf(f, "  validation        %.4f bits per byte  (loss %.4f)\n", r->val_bpb, r->test_loss);
     if (r->samples_per_s > 0) fprintf(f, "  speed             %.0f samples/s\n", r->samples_per_s);
     fprintf(f, "  parameters        %lld, %.0f bytes each with optimizer state\n", (long long)r->params, r->bytes_per_param);
-    fprintf(f, "  peak arena        %.2f MiB\n", (double)r->peak_arena_bytes / 1048576.0);
+    if (o->pipeline) {
+        fprintf(f, "  pipeline          %s, %d stages, %d microbatches a step: utilization %.1f%% on the virtual clock",
+                o->pipeline, o->stages, o->microbatches, 100 * r->pipe_util);
+        if (isfinite(r->pipe_closed)) fprintf(f, " (closed form %.1f%%)", 100 * r->pipe_closed);
+        fprintf(f, "\n  delays by stage  ");
+        for (int s = 0; s < o->stages && s < 64; s++) fprintf(f, " %d", r->pipe_tau[s]);
+        fprintf(f, "  (updates between a microbatch's forward and backward)\n");
+        if (r->pipe_stash_bytes)
+            fprintf(f, "  stashed weights   %.2f MiB (weight versions pipedream keeps)\n", (double)r->pipe_stash_bytes / 1048576.0);
+    }
+    fprintf(f, "  %-17s %.2f MiB\n", o->pipeline ? "arenas" : "peak arena", (double)r->peak_arena_bytes / 1048576.0);
     fprintf(f, "  wall time         %.1f s\n", r->wall_s);
 }

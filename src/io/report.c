@@ -8,13 +8,13 @@
  * when its coordinates are finite and within a sane range, so no "nan" or
  * "inf" can appear in a coordinate. */
 #include "weft/report.h"
+#include "io/report_int.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ELLIPSIS "&#8230;"      /* "…" as a reference: the output stays ASCII  */
 #define LEGEND_CHARS 24         /* longest legend label, in characters          */
 #define ROW_LABEL_CHARS 40      /* longest heatmap row label                    */
 #define MAX_TICKS 64
@@ -43,7 +43,7 @@ void weft_report_escape(FILE *f, const char *text)
 }
 
 /* open, text escaped, close: an element around caller text. */
-static void wrap(FILE *f, const char *open, const char *text, const char *close)
+void rp_wrap(FILE *f, const char *open, const char *text, const char *close)
 {
     fputs(open, f);
     weft_report_escape(f, text);
@@ -51,14 +51,14 @@ static void wrap(FILE *f, const char *open, const char *text, const char *close)
 }
 
 /* Characters (code points) in UTF-8 s: continuation bytes 10xxxxxx do not count. */
-static int utf8_chars(const char *s)
+int rp_utf8_chars(const char *s)
 {
     int n = 0;
     for (; s && *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
     return n;
 }
 
-/* Byte offset of character k of s (k == utf8_chars(s) gives strlen(s)). */
+/* Byte offset of character k of s (k == rp_utf8_chars(s) gives strlen(s)). */
 static size_t utf8_offset(const char *s, int k)
 {
     size_t i = 0;
@@ -71,53 +71,45 @@ static size_t utf8_offset(const char *s, int k)
  * Longer text becomes "…" + its end (keep_end: tensor names differ in their
  * last parts) or its start + "…", and carries the whole text as a <title>
  * (a tooltip in browsers). */
-static void clipped_text(FILE *f, const char *s, int max, bool keep_end)
+void rp_clipped_text(FILE *f, const char *s, int max, bool keep_end)
 {
-    int n = utf8_chars(s);
+    int n = rp_utf8_chars(s);
     if (n <= max) { weft_report_escape(f, s); return; }
-    wrap(f, "<title>", s, "</title>");
+    rp_wrap(f, "<title>", s, "</title>");
     if (keep_end) {
-        fputs(ELLIPSIS, f);
+        fputs(RP_ELLIPSIS, f);
         weft_report_escape(f, s + utf8_offset(s, n - max + 1));
     } else {
         escape_n(f, s, utf8_offset(s, max - 1));
-        fputs(ELLIPSIS, f);
+        fputs(RP_ELLIPSIS, f);
     }
 }
 
 /* <text x y attrs>s</text>; attrs are raw SVG attributes (or ""). */
-static void svg_text(FILE *f, double x, double y, const char *attrs, const char *s)
+void rp_svg_text(FILE *f, double x, double y, const char *attrs, const char *s)
 {
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\"%s%s>", x, y, *attrs ? " " : "", attrs);
-    wrap(f, "", s, "</text>\n");
+    rp_wrap(f, "", s, "</text>\n");
 }
 
 /* Opens an <svg> of w x h pixels with a white background and the title
  * (both as <title>, for accessibility, and drawn centred at the top). */
-static void svg_open(FILE *f, int w, int h, const char *title)
+void rp_svg_open(FILE *f, int w, int h, const char *title)
 {
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\">\n",
             w, h, w, h);
-    if (title) wrap(f, "<title>", title, "</title>\n");
+    if (title) rp_wrap(f, "<title>", title, "</title>\n");
     fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", w, h);
-    if (title) svg_text(f, w / 2.0, 20, "text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\"", title);
+    if (title) rp_svg_text(f, w / 2.0, 20, "text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\"", title);
 }
 
-static weft_status io_status(FILE *f, const char *what)
+weft_status rp_io_status(FILE *f, const char *what)
 {
     return ferror(f) ? weft_fail(WEFT_ERR_IO, "writing %s: write error", what) : WEFT_OK;
 }
 
 /* ---- axes -------------------------------------------------------------------- */
-
-/* The plot area, in pixels from the top-left corner of the <svg>. */
-typedef struct { double x, y, w, h; } box;
-
-/* An axis maps u in [lo, hi] onto the plot box; u is the data value, or its
- * log10 on a log axis. Ticks sit at u = first + i*step up to last (for a log
- * axis, whole decades: step is a number of decades). */
-typedef struct { double lo, hi, first, last, step; bool log; } axis;
 
 /* 1, 2 or 5 x 10^k, the smallest not below raw (raw > 0). The slack absorbs
  * rounding in raw / p so that 0.2 stays 0.2 rather than becoming 0.5. */
@@ -131,7 +123,7 @@ static double nice_step(double raw)
 /* About five ticks at 1, 2, 5 x 10^k for data in [lo, hi] (finite, lo <= hi).
  * extend widens the axis to whole steps (line charts); otherwise the axis
  * stays [lo, hi] and only the ticks inside it are drawn. */
-static axis linear_axis(double lo, double hi, bool extend)
+rp_axis rp_linear_axis(double lo, double hi, bool extend)
 {
     double mag = fmax(fabs(lo), fabs(hi));
     if (!(hi - lo > 1e-12 * mag)) {           /* constant data: pad so it sits mid-axis */
@@ -142,7 +134,7 @@ static axis linear_axis(double lo, double hi, bool extend)
     /* keeps hi - lo and the extended ends finite for data near DBL_MAX */
     lo = fmax(lo, -DBL_MAX / 4);
     hi = fmin(hi, DBL_MAX / 4);
-    axis a = { lo, hi, 0, hi, nice_step((hi - lo) / 5), false };
+    rp_axis a = { lo, hi, 0, hi, nice_step((hi - lo) / 5), false };
     if (extend) {
         a.lo = floor(lo / a.step) * a.step;
         a.hi = a.last = ceil(hi / a.step) * a.step;
@@ -152,18 +144,18 @@ static axis linear_axis(double lo, double hi, bool extend)
 }
 
 /* Whole decades around [vmin, vmax] (0 < vmin <= vmax), at most ~8 labelled. */
-static axis log_axis(double vmin, double vmax)
+static rp_axis log_axis(double vmin, double vmax)
 {
     double lo = floor(log10(vmin) + 1e-9), hi = ceil(log10(vmax) - 1e-9);
     if (hi <= lo) { lo -= 1; hi += 1; }
     double step = hi - lo <= 8 ? 1 : ceil((hi - lo) / 8);
     lo = floor(lo / step) * step;
     hi = ceil(hi / step) * step;
-    return (axis){ lo, hi, lo, hi, step, true };
+    return (rp_axis){ lo, hi, lo, hi, step, true };
 }
 
 /* Fraction along the axis of data value v (NaN when v <= 0 on a log axis). */
-static double axis_frac(const axis *a, double v)
+static double axis_frac(const rp_axis *a, double v)
 {
     if (a->log) v = v > 0 ? log10(v) : NAN;
     return (v - a->lo) / (a->hi - a->lo);
@@ -172,7 +164,7 @@ static double axis_frac(const axis *a, double v)
 /* Tick label at u. Decades print as %g does ("0.001", "1e-06", "1e+06");
  * linear ticks get the decimals of the step, so that 0.2, 0.4 do not print
  * as "0.2000001" and 2000 does not print as "2e+03". */
-static void tick_label(char *buf, size_t n, const axis *a, double u)
+static void tick_label(char *buf, size_t n, const rp_axis *a, double u)
 {
     if (a->log) {
         int k = (int)lround(u);
@@ -193,7 +185,7 @@ static void tick_label(char *buf, size_t n, const axis *a, double u)
 /* Ticks, tick labels and (with grid) grid lines of a along the left side
  * (vertical) or the bottom of b. Log axes with few decades also get short
  * unlabelled ticks at 2..9 x 10^k. */
-static void draw_axis(FILE *f, box b, const axis *a, bool vertical, bool grid)
+void rp_draw_axis(FILE *f, rp_box b, const rp_axis *a, bool vertical, bool grid)
 {
     double pos[MAX_TICKS], val[MAX_TICKS];
     int n = 0;
@@ -227,8 +219,8 @@ static void draw_axis(FILE *f, box b, const axis *a, bool vertical, bool grid)
     for (int i = 0; i < n; i++) {
         char lab[48];
         tick_label(lab, sizeof lab, a, val[i]);
-        if (vertical) svg_text(f, b.x - 7, pos[i] + 4, "", lab);
-        else svg_text(f, pos[i], b.y + b.h + 17, "", lab);
+        if (vertical) rp_svg_text(f, b.x - 7, pos[i] + 4, "", lab);
+        else rp_svg_text(f, pos[i], b.y + b.h + 17, "", lab);
     }
     fputs("</g>\n", f);
 }
@@ -237,7 +229,7 @@ static void draw_axis(FILE *f, box b, const axis *a, bool vertical, bool grid)
 
 /* Okabe & Ito's palette, ordered so that the first lines get the strongest
  * colors; yellow, the faintest on white, comes last. */
-static const char *const palette[8] = {
+const char *const rp_palette[8] = {
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
 };
 /* Series 9..16 repeat the colors dashed, 17..24 dotted. */
@@ -251,10 +243,10 @@ static bool point_ok(const weft_svg_series *s, int i, bool log_y)
 /* One series: a <polyline> per run of drawable points, a dot for a point
  * alone between gaps. Points are rounded to 0.1 px, and a point that rounds
  * onto the previous one is dropped (it would add bytes, not ink). */
-static void draw_series(FILE *f, box b, const axis *ax, const axis *ay,
+static void draw_series(FILE *f, rp_box b, const rp_axis *ax, const rp_axis *ay,
                         const weft_svg_series *s, int k, bool log_y)
 {
-    const char *color = palette[k % 8];
+    const char *color = rp_palette[k % 8];
     fprintf(f, "<g fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" stroke-linejoin=\"round\""
                " stroke-linecap=\"round\"%s>\n", color, dashes[(k / 8) % 3]);
     long fx = 0, fy = 0, lx = 0, ly = 0;      /* first and last point of the run, 0.1 px */
@@ -311,13 +303,13 @@ weft_status weft_svg_line_chart(FILE *f, const weft_svg_chart *c, const weft_svg
             y0 = fmin(y0, s[k].y[i]);
             y1 = fmax(y1, s[k].y[i]);
         }
-        int len = utf8_chars(s[k].name);      /* 0 for NULL: no legend entry */
+        int len = rp_utf8_chars(s[k].name);   /* 0 for NULL: no legend entry */
         maxc = len > maxc ? len : maxc;
     }
     bool empty = !(x0 <= x1);
-    axis ax = empty ? linear_axis(0, 1, true) : linear_axis(x0, x1, true);
-    axis ay = c->log_y ? (empty ? log_axis(0.1, 1) : log_axis(y0, y1))
-                       : (empty ? linear_axis(0, 1, true) : linear_axis(y0, y1, true));
+    rp_axis ax = empty ? rp_linear_axis(0, 1, true) : rp_linear_axis(x0, x1, true);
+    rp_axis ay = c->log_y ? (empty ? log_axis(0.1, 1) : log_axis(y0, y1))
+                          : (empty ? rp_linear_axis(0, 1, true) : rp_linear_axis(y0, y1, true));
 
     /* layout: left margin for tick labels and the rotated y label, the legend
      * on the right, about 6.2 px per character at 11 px */
@@ -329,37 +321,37 @@ weft_status weft_svg_line_chart(FILE *f, const weft_svg_chart *c, const weft_svg
         maxc = (int)((0.35 * W - 36) / 6.2);
         lw = 36 + 6.2 * maxc;
     }
-    box b = { c->ylabel ? 74 : 60, c->title ? 34 : 14, 0, 0 };
+    rp_box b = { c->ylabel ? 74 : 60, c->title ? 34 : 14, 0, 0 };
     b.w = W - b.x - 14 - lw;
     b.h = H - b.y - (c->xlabel ? 44 : 28);
 
-    svg_open(f, W, H, c->title);
-    draw_axis(f, b, &ax, false, true);
-    draw_axis(f, b, &ay, true, true);
+    rp_svg_open(f, W, H, c->title);
+    rp_draw_axis(f, b, &ax, false, true);
+    rp_draw_axis(f, b, &ay, true, true);
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#444\"/>\n",
             b.x, b.y, b.w, b.h);
     for (int k = 0; k < nseries; k++) draw_series(f, b, &ax, &ay, &s[k], k, c->log_y);
     if (empty)
-        svg_text(f, b.x + b.w / 2, b.y + b.h / 2, "text-anchor=\"middle\" fill=\"#888\" font-size=\"13\"", "no data");
+        rp_svg_text(f, b.x + b.w / 2, b.y + b.h / 2, "text-anchor=\"middle\" fill=\"#888\" font-size=\"13\"", "no data");
 
     int row = 0;
     for (int k = 0; k < nseries && maxc; k++) {
         if (!s[k].name) continue;
         double lx = b.x + b.w + 14, ly = b.y + 6 + 16 * row++;
         fprintf(f, "<path d=\"M%.1f %.1fh22\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", lx, ly,
-                palette[k % 8], dashes[(k / 8) % 3]);
+                rp_palette[k % 8], dashes[(k / 8) % 3]);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", lx + 28, ly + 4);
-        clipped_text(f, s[k].name, maxc, false);
+        rp_clipped_text(f, s[k].name, maxc, false);
         fputs("</text>\n", f);
     }
-    if (c->xlabel) svg_text(f, b.x + b.w / 2, H - 8, "text-anchor=\"middle\"", c->xlabel);
+    if (c->xlabel) rp_svg_text(f, b.x + b.w / 2, H - 8, "text-anchor=\"middle\"", c->xlabel);
     if (c->ylabel) {
         fprintf(f, "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\">",
                 b.y + b.h / 2);
-        wrap(f, "", c->ylabel, "</text>\n");
+        rp_wrap(f, "", c->ylabel, "</text>\n");
     }
     fputs("</svg>\n", f);
-    return io_status(f, "an svg line chart");
+    return rp_io_status(f, "an svg line chart");
 }
 
 /* ---- heatmaps ---------------------------------------------------------------- */
@@ -390,10 +382,10 @@ weft_status weft_svg_heatmap(FILE *f, const char *title, const char *const *row_
         return weft_fail(WEFT_ERR_ARG, "svg heatmap \"%s\": %d x %d values%s", title ? title : "",
                          nrows, ncols, values ? "" : " at NULL");
     if (nrows == 0 || ncols == 0) {
-        svg_open(f, 360, 120, title);
-        svg_text(f, 180, 74, "text-anchor=\"middle\" fill=\"#888\" font-size=\"13\"", "no data");
+        rp_svg_open(f, 360, 120, title);
+        rp_svg_text(f, 180, 74, "text-anchor=\"middle\" fill=\"#888\" font-size=\"13\"", "no data");
         fputs("</svg>\n", f);
-        return io_status(f, "an svg heatmap");
+        return rp_io_status(f, "an svg heatmap");
     }
 
     /* layout: row labels at ~6 px per character (10 px text), rows 14 px high
@@ -401,20 +393,20 @@ weft_status weft_svg_heatmap(FILE *f, const char *title, const char *const *row_
      * every stride-th row so that labels never overlap */
     int maxc = 0;
     for (int r = 0; r < nrows && row_labels; r++) {
-        int len = utf8_chars(row_labels[r]);
+        int len = rp_utf8_chars(row_labels[r]);
         maxc = len > maxc ? len : maxc;
     }
     maxc = maxc > ROW_LABEL_CHARS ? ROW_LABEL_CHARS : maxc;
     double rh = nrows <= 40 ? 14 : fmax(2.0, 560.0 / nrows);
     int stride = (int)ceil(11.0 / rh);
     const int W = 720;
-    box b = { 12 + 6.0 * maxc, title ? 34 : 12, 0, nrows * rh };
+    rp_box b = { 12 + 6.0 * maxc, title ? 34 : 12, 0, nrows * rh };
     b.w = W - b.x - 80;
     double cbh = fmin(fmax(b.h, 80), 240);     /* color bar height */
     int H = (int)ceil(b.y + fmax(b.h, cbh) + (xlabel ? 46 : 30));
     double cw = b.w / ncols;
 
-    svg_open(f, W, H, title);
+    rp_svg_open(f, W, H, title);
     /* cells: a run of equal colors along a row is one rect (compact output
      * where fractions sit at 0 for long stretches); crispEdges avoids
      * hairline seams between antialiased neighbours, and each rect but the
@@ -441,7 +433,7 @@ weft_status weft_svg_heatmap(FILE *f, const char *title, const char *const *row_
     for (int r = 0; r < nrows && row_labels; r += stride) {
         if (!row_labels[r]) continue;
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", b.x - 5, b.y + (r + 0.5) * rh + 3.5);
-        clipped_text(f, row_labels[r], maxc, true);
+        rp_clipped_text(f, row_labels[r], maxc, true);
         fputs("</text>\n", f);
     }
     fputs("</g>\n", f);
@@ -449,18 +441,18 @@ weft_status weft_svg_heatmap(FILE *f, const char *title, const char *const *row_
     /* x axis: x0 and x1 are the centres of the first and last column, so the
      * cells' outer edges lie half a column further out */
     if (ncols > 1 && isfinite(x0) && isfinite(x1) && x0 != x1 && isfinite(x1 - x0)) {
-        axis ax = linear_axis(fmin(x0, x1), fmax(x0, x1), false);
+        rp_axis ax = rp_linear_axis(fmin(x0, x1), fmax(x0, x1), false);
         double half = (x1 - x0) / (ncols - 1) / 2;
         ax.lo = x0 - half;
         ax.hi = x1 + half;
-        draw_axis(f, b, &ax, false, false);
+        rp_draw_axis(f, b, &ax, false, false);
     } else if (isfinite(x0)) {               /* one column (or one x): one tick */
         char lab[48];
         snprintf(lab, sizeof lab, "%g", x0);
         fprintf(f, "<path d=\"M%.1f %.1fv5\" stroke=\"#444\"/>\n", b.x + b.w / 2, b.y + b.h);
-        svg_text(f, b.x + b.w / 2, b.y + b.h + 17, "text-anchor=\"middle\"", lab);
+        rp_svg_text(f, b.x + b.w / 2, b.y + b.h + 17, "text-anchor=\"middle\"", lab);
     }
-    if (xlabel) svg_text(f, b.x + b.w / 2, H - 8, "text-anchor=\"middle\"", xlabel);
+    if (xlabel) rp_svg_text(f, b.x + b.w / 2, H - 8, "text-anchor=\"middle\"", xlabel);
 
     /* color bar: 32 stacked bands (a gradient would need an id), 1 at the top */
     double cx = b.x + b.w + 16;
@@ -473,10 +465,10 @@ weft_status weft_svg_heatmap(FILE *f, const char *title, const char *const *row_
             cx, b.y, cbh);
     for (int i = 0; i <= 2; i++) {
         static const char *const lab[3] = { "1", "0.5", "0" };
-        svg_text(f, cx + 16, b.y + cbh * i / 2 + 4, "", lab[i]);
+        rp_svg_text(f, cx + 16, b.y + cbh * i / 2 + 4, "", lab[i]);
     }
     fputs("</svg>\n", f);
-    return io_status(f, "an svg heatmap");
+    return rp_io_status(f, "an svg heatmap");
 }
 
 /* ---- HTML pages -------------------------------------------------------------- */
@@ -516,7 +508,7 @@ void weft_report_heading(FILE *f, int level, const char *text)
 
 void weft_report_paragraph(FILE *f, const char *text)
 {
-    wrap(f, "<p>", text, "</p>\n");
+    rp_wrap(f, "<p>", text, "</p>\n");
 }
 
 /* Whether a cell reads as a number ("3", "-1.5e-3", " 12.5% "): such cells are
@@ -542,7 +534,7 @@ weft_status weft_report_table(FILE *f, const char *const *header, int ncols,
     if (header) {
         fputs("<thead><tr>", f);
         for (int j = 0; j < ncols; j++) {
-            wrap(f, "<th>", header[j], "</th>");
+            rp_wrap(f, "<th>", header[j], "</th>");
         }
         fputs("</tr></thead>\n", f);
     }
@@ -551,10 +543,10 @@ weft_status weft_report_table(FILE *f, const char *const *header, int ncols,
         fputs("<tr>", f);
         for (int j = 0; j < ncols; j++) {
             const char *cell = cells[(size_t)r * (size_t)ncols + j];
-            wrap(f, looks_numeric(cell) ? "<td class=\"num\">" : "<td>", cell, "</td>");
+            rp_wrap(f, looks_numeric(cell) ? "<td class=\"num\">" : "<td>", cell, "</td>");
         }
         fputs("</tr>\n", f);
     }
     fputs("</tbody>\n</table>\n", f);
-    return io_status(f, "an html table");
+    return rp_io_status(f, "an html table");
 }

@@ -245,6 +245,35 @@ out:
     return s;
 }
 
+weft_status weft_pipe_split_heavy(weft_graph *g, int S, int *vmap, int *nsplit)
+{
+    *nsplit = 0;
+    int nn = g->nnodes;
+    int *pieces = malloc((size_t)nn * sizeof *pieces);
+    double *c = malloc((size_t)nn * sizeof *c), total = 0;
+    if (!pieces || !c) { free(pieces); free(c); return weft_fail(WEFT_ERR_NOMEM, "out of memory"); }
+    for (int i = 0; i < nn; i++) {
+        /* a backward costs about two forwards */
+        c[i] = 3 * ((double)weft_node_flops(g, &g->nodes[i]) / EST_FLOPS + (double)weft_node_bytes(g, &g->nodes[i]) / EST_BYTES);
+        total += c[i];
+        pieces[i] = 1;
+    }
+    double share = S > 1 ? total / S : 0;
+    for (int i = 0; i < nn && share > 0; i++) {
+        if (c[i] <= share / 4 || !weft_node_batch_splittable(g, i)) continue;
+        int64_t n0 = g->values[g->nodes[i].in[0]].shape.d[0];
+        int k = (int)(6 * c[i] / share) + 1;
+        if (k > WEFT_MAX_IN * WEFT_MAX_IN) k = WEFT_MAX_IN * WEFT_MAX_IN;
+        if (k > n0) k = (int)n0;
+        if (k > 1) { pieces[i] = k; (*nsplit)++; }
+    }
+    weft_status s = WEFT_OK;
+    if (*nsplit) s = weft_pass_split_batch(g, pieces, vmap);
+    else for (int v = 0; v < g->nvalues; v++) vmap[v] = v;
+    free(pieces); free(c);
+    return s;
+}
+
 void weft_partition_ops(const weft_graph *g, int s, char *buf, size_t n)
 {
     size_t used = 0;

@@ -119,7 +119,7 @@ weft_status weft_pipe_create(weft_pipe **out, weft_graph *g, weft_store *store, 
     weft_status s = own_weights(p);
     /* the one-thread mode may use every core within a node; a thread per
      * stage keeps each stage to one, as if it were its own device */
-    int threads = o->serial && o->threads > 0 ? o->threads : 1;
+    int threads = 1;
     for (int k = 0; k < S && !s; k++) {
         s = weft_exec_create_shared(&p->ex[k], g, store, threads, seed);
         if (!s && !(p->tmp[k] = weft_alloc(TMP_FLOATS * sizeof(float))))
@@ -158,6 +158,11 @@ void weft_pipe_free(weft_pipe *p)
 }
 
 const weft_pipe_stats *weft_pipe_get_stats(const weft_pipe *p) { return &p->stats; }
+
+void weft_pipe_node_seconds(const weft_pipe *p, double *out)
+{
+    for (int i = 0; i < p->g->nnodes; i++) out[i] = weft_exec_node_seconds(p->ex[p->g->nodes[i].stage])[i];
+}
 const weft_schedule *weft_pipe_get_schedule(const weft_pipe *p) { return &p->sc; }
 
 /* ---- the run -------------------------------------------------------------------- */

@@ -1,0 +1,266 @@
+/* pipe_run.c — a model cut into pipeline stages over its task's data:
+ * `weft train --pipeline` and `weft pipeline` both run through here.
+ *
+ * A step's batch B is split into M microbatches of B/M: the task is opened
+ * for batch B/M and microbatch j is its step j, so a step's microbatches are
+ * j = t*M .. t*M+M-1 — the data `exec` with M-way gradient accumulation sees. */
+#include "cli/task.h"
+#include "weft/models.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* "3,9,14" into S-1 cut points. */
+static weft_status parse_split(const char *s, int S, int *cut)
+{
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        double v;
+        char buf[32];
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= sizeof buf) return weft_fail(WEFT_ERR_ARG, "--split %s: an empty or overlong cut point", s);
+        memcpy(buf, p, len);
+        buf[len] = 0;
+        if (!weft_parse_number(buf, true, 1, 1e6, &v))
+            return weft_fail(WEFT_ERR_ARG, "--split %s: '%s' is not a whole number of 1 or more", s, buf);
+        if (n == S - 1) return weft_fail(WEFT_ERR_ARG, "--split %s: more than the %d cut points of --stages %d", s, S - 1, S);
+        cut[n++] = (int)v;
+        p += len;
+        if (*p == ',') p++;
+    }
+    if (n != S - 1) return weft_fail(WEFT_ERR_ARG, "--split %s: %d cut points; --stages %d needs %d", s, n, S, S - 1);
+    return WEFT_OK;
+}
+
+/* The microbatch's training graph, heavy ops split for S stages (unless
+ * --no-op-split), not yet planned: the partition plans it. */
+static weft_status compile_pipe(weft_compiled *c, const weft_opts *o, int batch, int *nsplit)
+{
+    weft_model_size size = { o->layers, o->heads, o->d_model, o->ctx, o->vocab };
+    memset(c, 0, sizeof *c);
+    *nsplit = 0;
+    if (!(c->g = weft_graph_new())) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    WEFT_TRY(weft_model_build_sized(c->g, o->model, batch, &size, &c->io));
+    WEFT_TRY(weft_pass_precision(c->g, o->precision));
+    if (!o->no_op_split && o->stages > 1) {
+        int *vmap = malloc((size_t)c->g->nvalues * sizeof *vmap);
+        if (!vmap) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+        weft_status s = weft_pipe_split_heavy(c->g, o->stages, vmap, nsplit);
+        if (!s) {
+            int *f[] = { &c->io.x, &c->io.y, &c->io.pos, &c->io.ids, &c->io.logits, &c->io.loss };
+            for (size_t k = 0; k < sizeof f / sizeof *f; k++) if (*f[k] >= 0) *f[k] = vmap[*f[k]];
+        }
+        free(vmap);
+        WEFT_TRY(s);
+    }
+    WEFT_TRY(weft_pass_autodiff(c->g, c->io.loss));
+    WEFT_TRY(weft_pass_optimizer(c->g, o->optimizer));
+    return weft_graph_verify(c->g);
+}
+
+weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, bool eval)
+{
+    memset(ps, 0, sizeof *ps);
+    weft_store_init(&ps->store);
+    ps->o = *oin;
+    weft_opts *o = &ps->o;
+    WEFT_TRY(weft_model_find(o->model, &ps->preset));
+    weft_opts_resolve(o, ps->preset);
+    if (o->stages < 1) o->stages = 4;
+    if (o->batch % o->microbatches)
+        return weft_fail(WEFT_ERR_ARG, "--microbatches %d must divide --batch %d", o->microbatches, o->batch);
+    if (o->balance && strcmp(o->balance, "estimate") && strcmp(o->balance, "measured"))
+        return weft_fail(WEFT_ERR_ARG, "--balance %s: valid are estimate, measured", o->balance);
+    if (o->split && o->balance)
+        return weft_fail(WEFT_ERR_ARG, "--split gives the cut points; --balance has nothing to balance then");
+    int cut[WEFT_PIPE_MAX_STAGES];
+    if (o->split) WEFT_TRY(parse_split(o->split, o->stages, cut));
+    ps->mb_batch = o->batch / o->microbatches;
+    weft_opts ob = *o;
+    ob.batch = ps->mb_batch;
+    WEFT_TRY(weft_task_open(&ps->task, ps->preset, &ob, true, eval));
+    WEFT_TRY(compile_pipe(&ps->tr, o, ps->mb_batch, &ps->nsplit));
+    WEFT_TRY(ps->task.check(&ps->task, ps->tr.g, &ps->tr.io, false));
+    ps->updates_per_epoch = ps->task.steps_per_epoch / o->microbatches;
+    if (ps->updates_per_epoch < 1) ps->updates_per_epoch = 1;
+    WEFT_TRY(weft_pipe_partition(ps->tr.g, o->stages, o->split ? cut : NULL, NULL, &ps->part));
+    if (!o->balance || strcmp(o->balance, "measured")) return WEFT_OK;
+    /* Refine: time every node on its stage's thread for a few synchronous
+     * steps of this cut, then cut again by those times. */
+    enum { MEASURE_STEPS = 6 };
+    weft_pipe_kind k = WEFT_PIPE_GPIPE;
+    weft_opts keep = *o;
+    o->serial = true;
+    o->quiet = true;
+    weft_status s = weft_pipe_session_start(ps, k);
+    if (!s) s = weft_pipe_session_run(ps, 1, MEASURE_STEPS, MEASURE_STEPS);
+    double *secs = s ? NULL : malloc((size_t)ps->tr.g->nnodes * sizeof *secs);
+    if (!s && !secs) s = weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    if (!s) {
+        weft_pipe_node_seconds(ps->pipe, secs);
+        for (int i = 0; i < ps->tr.g->nnodes; i++) secs[i] /= (double)MEASURE_STEPS * o->microbatches;
+        weft_pipe_free(ps->pipe);
+        ps->pipe = NULL;
+        s = weft_pipe_partition(ps->tr.g, o->stages, NULL, secs, &ps->part);
+    }
+    free(secs);
+    o->serial = keep.serial;
+    o->quiet = keep.quiet;
+    return s;
+}
+
+weft_status weft_pipe_session_start(weft_pipe_session *ps, weft_pipe_kind k)
+{
+    weft_pipe_free(ps->pipe);
+    ps->pipe = NULL;
+    weft_store_free(&ps->store);
+    weft_store_init(&ps->store);
+    const weft_opts *o = &ps->o;
+    if (weft_pipe_async(k) && o->queue_depth > 0 && o->queue_depth < 1)
+        return weft_fail(WEFT_ERR_ARG, "--queue-depth must be at least 1");
+    WEFT_TRY(weft_store_bind(&ps->store, ps->tr.g, (uint64_t)o->seed));
+    weft_pipe_opts po = {
+        .kind = k, .stages = o->stages, .microbatches = o->microbatches, .serial = o->serial,
+        .threads = o->threads, .queue = o->queue_depth,
+        .lr_delay_scale = k != WEFT_PIPE_PIPEMARE ? 0 : o->lr_delay_scale < 0 ? o->lr : o->lr_delay_scale,
+        .lr_delay_warmup = o->lr_delay_warmup, .discrepancy = o->discrepancy && k == WEFT_PIPE_PIPEMARE,
+        .discrepancy_decay = o->discrepancy_decay,
+    };
+    weft_optim_hp hp = { (float)o->lr, (float)o->momentum, (float)o->weight_decay, 0.9f, 0.999f, 1e-8f };
+    return weft_pipe_create(&ps->pipe, ps->tr.g, &ps->store, &po, &hp, (uint64_t)o->seed);
+}
+
+typedef struct { weft_pipe_session *ps; int64_t total; } run_ctx;
+
+static weft_status feed_mb(void *ctx, weft_exec *ex, int64_t mb)
+{
+    weft_pipe_session *ps = ((run_ctx *)ctx)->ps;
+    return ps->task.feed(&ps->task, ex, ps->tr.g, &ps->tr.io, mb, (uint64_t)ps->o.seed);
+}
+
+static double lr_at(void *ctx, int64_t update)
+{
+    run_ctx *c = ctx;
+    return weft_lr_at(&c->ps->o, c->ps->o.lr, update, c->total);
+}
+
+static void progress_mb(void *ctx, int64_t mb, double loss)
+{
+    weft_pipe_session *ps = ((run_ctx *)ctx)->ps;
+    weft_progress_show(&ps->pg, mb + 1 - ps->pg_from, ps->mb_batch, loss, false);
+}
+
+weft_status weft_pipe_session_run(weft_pipe_session *ps, int64_t first, int64_t steps, int64_t total)
+{
+    run_ctx c = { ps, total };
+    weft_pipe_io io = { &c, feed_mb, lr_at, progress_mb };
+    ps->pg = (weft_progress){ .tty = isatty(2), .quiet = ps->o.quiet, .t0 = weft_now(),
+                              .total = steps * ps->o.microbatches };
+    ps->pg_from = (first - 1) * ps->o.microbatches;
+    return weft_pipe_run(ps->pipe, first, steps, &io);
+}
+
+void weft_pipe_session_close(weft_pipe_session *ps)
+{
+    weft_pipe_free(ps->pipe);
+    weft_compiled_free(&ps->tr);
+    weft_store_free(&ps->store);
+    if (ps->task.close) ps->task.close(&ps->task);
+    memset(ps, 0, sizeof *ps);
+}
+
+void weft_pipe_print_partition(FILE *f, const weft_pipe_session *ps)
+{
+    const weft_partition *p = &ps->part;
+    double total = 0, most = 0;
+    for (int s = 0; s < p->stages; s++) { total += p->cost[s]; if (p->cost[s] > most) most = p->cost[s]; }
+    fprintf(f, "%s cut into %d stages at forward ops ", ps->o.model, p->stages);
+    for (int s = 1; s < p->stages; s++) fprintf(f, "%s%d", s > 1 ? "," : "", p->start[s]);
+    fprintf(f, " (of %d; --split takes these), balanced by %s cost; microbatch %d\n", p->nitems,
+            ps->o.split ? "no" : p->measured ? "measured" : "estimated", ps->mb_batch);
+    if (ps->nsplit)
+        fprintf(f, "  %d heavy op%s split along the batch so the stages can balance (--no-op-split: cut between "
+                "the model's own ops only)\n", ps->nsplit, ps->nsplit > 1 ? "s" : "");
+    fprintf(f, "  %-5s %-5s %6s %10s %6s %10s %10s %10s  %s\n", "stage", "items", "nodes", "cost ms", "share",
+            "weights", "acts", "sends", "forward ops");
+    for (int s = 0; s < p->stages; s++) {
+        char ops[160];
+        weft_partition_ops(ps->tr.g, s, ops, sizeof ops);
+        fprintf(f, "  %-5d %-5d %6d %10.3f %5.1f%% %9.2fM %9.2fM %9.2fM  %s\n", s, p->start[s + 1] - p->start[s],
+                p->nodes[s], 1e3 * p->cost[s], total > 0 ? 100 * p->cost[s] / total : 0,
+                (double)p->param_bytes[s] / 1048576.0, (double)p->act_bytes[s] / 1048576.0,
+                (double)p->send_bytes[s] / 1048576.0, ops);
+    }
+    fprintf(f, "  balance: the largest stage is %.2fx the mean; so at best %.0f%% utilization\n",
+            total > 0 ? most * p->stages / total : 1, total > 0 ? 100 * total / (most * p->stages) : 100);
+}
+
+/* ---- weft train --pipeline -------------------------------------------------------- */
+
+weft_status weft_train_pipe(weft_opts *oio, weft_train_result *r)
+{
+    memset(r, 0, sizeof *r);
+    weft_opts o = *oio;
+    if (o.resume || o.checkpoint_every || o.stop_at)
+        return weft_fail(WEFT_ERR_ARG, "%s: not with --pipeline (a pipeline in flight has no one step to resume "
+                         "from); train it whole", o.resume ? "--resume" : o.checkpoint_every ? "--checkpoint-every" : "--stop-at");
+    if (o.dump) return weft_fail(WEFT_ERR_ARG, "--dump-graph: not with --pipeline");
+    weft_pipe_kind kind;
+    WEFT_TRY(weft_pipe_kind_parse(o.pipeline, &kind));
+    if (o.stages < 1) o.stages = 4;
+    double t0 = weft_now();
+    weft_pipe_session ps;
+    weft_compiled ev = { 0 };
+    weft_status s = weft_pipe_session_open(&ps, &o, !o.no_eval);
+    if (!s && o.checkpoint) {
+        weft_outfile probe;
+        if ((s = weft_outfile_open(&probe, o.checkpoint))) weft_fail_wrap(s, "--checkpoint");
+        else weft_outfile_abort(&probe);
+    }
+    if (!s) s = weft_pipe_session_start(&ps, kind);
+    if (!s && !o.no_eval) s = weft_compile(&ev, &ps.o, ps.o.eval_batch, false);
+    if (!s && !o.no_eval) s = ps.task.check(&ps.task, ev.g, &ev.io, true);
+    if (!s && !o.no_eval) s = weft_exec_create(&ev.ex, ev.g, &ps.store, ps.o.threads, (uint64_t)o.seed);
+    int64_t total = ps.o.steps > 0 ? ps.o.steps : (int64_t)ps.o.epochs * ps.updates_per_epoch;
+    if (!s && !ps.o.quiet) weft_pipe_print_partition(stderr, &ps);
+    double tt = weft_now();
+    if (!s) s = weft_pipe_session_run(&ps, 1, total, total);
+    double train_s = weft_now() - tt;
+    if (!s) {
+        const weft_pipe_stats *st = weft_pipe_get_stats(ps.pipe);
+        weft_progress_show(&ps.pg, st->microbatches, ps.mb_batch, st->loss[st->microbatches - 1], true);
+        r->steps = total;
+        r->epochs = (double)total / (double)ps.updates_per_epoch;
+        double sum = 0;
+        int64_t n = st->microbatches < ps.o.microbatches ? st->microbatches : ps.o.microbatches;
+        for (int64_t i = st->microbatches - n; i < st->microbatches; i++) sum += st->loss[i];
+        r->train_loss = sum / (double)n;
+        r->train_s = train_s;
+        r->samples_per_s = train_s > 0 ? (double)total * ps.o.batch / train_s : 0;
+        r->peak_arena_bytes = st->arena_bytes;
+        r->params = weft_graph_param_count(ps.tr.g);
+        r->bytes_per_param = weft_precision_bytes_per_param(ps.o.precision, weft_optimizer_nstates(ps.o.optimizer));
+        for (int i = 0; i < ps.store.n; i++) r->store_bytes += (int64_t)ps.store.t[i].nbytes;
+        r->pipe_util = st->utilization;
+        r->pipe_closed = weft_pipe_async(kind) ? NAN : 1 - weft_bubble_closed_form(ps.o.stages, ps.o.microbatches);
+        r->pipe_stash_bytes = st->stash_bytes;
+        for (int k = 0; k < ps.o.stages && k < 64; k++) r->pipe_tau[k] = st->st[k].tau_max;
+        weft_take_eval(r, NULL);
+        r->task = ps.task.name;
+    }
+    if (!s && o.checkpoint) s = weft_ckpt_save(o.checkpoint, &ps.store, &ps.o, total, total);
+    if (!s && !o.no_eval) {
+        weft_eval_result er = WEFT_EVAL_NONE;
+        s = ps.task.evaluate(&ps.task, ev.ex, ev.g, &ev.io, &er);
+        if (!s) weft_take_eval(r, &er);
+    }
+    r->wall_s = weft_now() - t0;
+    *oio = ps.o;
+    oio->stages = ps.o.stages;
+    weft_compiled_free(&ev);
+    weft_pipe_session_close(&ps);
+    return s;
+}

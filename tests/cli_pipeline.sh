@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# `weft pipeline` and `weft train --pipeline`: bad input gets a clear error
+# and exit status 2 and writes nothing; a small run of every schedule prints
+# the stage table and the utilization table, measures the delays the table
+# promises, writes a timeline and a report; a synchronous pipeline trains
+# the same weights as plain training (M = 1), a thread per stage the same as
+# one thread; every precision policy composes.
+# Usage: cli_pipeline.sh path/to/weft
+set -u
+weft=${1:?usage: cli_pipeline.sh path/to/weft}
+. "$(dirname "$0")/lib_cli.sh"
+py=/usr/bin/python3
+
+expect 0 "" -- "$weft" pipeline --help
+grep -q -- "--microbatches" "$tmp/out" && ok || bad "pipeline --help lacks --microbatches"
+expect 2 "--pipeline zigzag: unknown schedule (valid: gpipe, 1f1b, pipedream, pipemare)" -- "$weft" pipeline --model mlp --pipeline zigzag
+expect 2 "--pipeline zigzag" -- "$weft" train --model mlp --pipeline zigzag
+expect 2 "--stages" -- "$weft" pipeline --model mlp --stages 0
+expect 2 "at most" -- "$weft" pipeline --model mlp --stages 40 --no-op-split
+expect 2 "--microbatches 5 must divide --batch 64" -- "$weft" pipeline --model mlp --microbatches 5
+expect 2 "--split 2: 1 cut points; --stages 3 needs 2" -- "$weft" pipeline --model mlp --stages 3 --split 2
+expect 2 "--split: cut 2 is 2; cuts must increase" -- "$weft" pipeline --model mlp --stages 3 --split 2,2
+expect 2 "'x' is not a whole number" -- "$weft" pipeline --model mlp --stages 2 --split x
+expect 2 "--balance fast" -- "$weft" pipeline --model mlp --balance fast
+expect 2 "--resume: not with --pipeline" -- "$weft" train --model mlp --pipeline gpipe --resume x.st
+expect 2 "sparse gradient" -- "$weft" pipeline --model dlrm-small --data synthetic:2000 --microbatches 2 --batch 128
+expect 2 "--timeline" -- "$weft" pipeline --model mlp --stages 2 --steps 1 --pipeline gpipe --timeline "$tmp/no/such/t.svg"
+[[ ! -e "$tmp/no" ]] && ok || bad "a failed --timeline left files behind"
+
+# Every schedule on the MLP: 3 stages, 2 microbatches, 6 steps.
+"$weft" pipeline --model mlp --stages 3 --microbatches 2 --steps 6 --timeline "$tmp/t.svg" --report "$tmp/r" \
+  --show-schedule 12 --json >"$tmp/p.json" 2>"$tmp/p.txt" && ok || bad "pipeline run: $(tail -3 "$tmp/p.txt")"
+grep -q "cut into 3 stages" "$tmp/p.txt" && ok || bad "no stage table: $(head -5 "$tmp/p.txt")"
+grep -q "schedule 1f1b: 3 stages" "$tmp/p.txt" && ok || bad "--show-schedule printed no table"
+$py - "$tmp/p.json" <<'EOF' && ok || bad "pipeline JSON: $(cat "$tmp/p.json")"
+import json, sys
+p = json.load(open(sys.argv[1]))
+runs = {r["schedule"]: r for r in p["runs"]}
+assert set(runs) == {"gpipe", "1f1b", "pipedream", "pipemare"}, runs.keys()
+for name, r in runs.items():
+    assert 0 < r["utilization"] <= 1, r
+    for s, st in enumerate(r["stages"]):
+        # the runtime's delays are the table's: 0 for the synchronous ones;
+        # for the asynchronous ones at most S-1-s updates (M=2: every other backward)
+        assert st["tau_max"] == st["table_tau"], (name, s, st)
+        if name in ("gpipe", "1f1b"): assert st["tau_max"] == 0
+assert runs["pipedream"]["stash_bytes"] > 0 and runs["pipemare"]["stash_bytes"] == 0
+assert runs["gpipe"]["closed_form"] == 1 - 2 / 4 and runs["pipemare"]["closed_form"] is None
+EOF
+head -c 5 "$tmp/t.svg" | grep -q "<svg" && grep -q "</svg>" "$tmp/t.svg" && ok || bad "timeline is not an SVG"
+grep -q "<svg" "$tmp/r/report.html" && $py -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/r/pipeline.json" \
+  && ok || bad "report"
+
+# A synchronous pipeline with one microbatch trains exactly what exec trains
+# on one thread (a stage is one thread; on two, exec splits its GEMMs and
+# sums in another order), on the model's own ops (splitting heavy ops
+# changes the graph).
+"$weft" train --model mlp --steps 8 --no-eval --quiet --threads 1 --checkpoint "$tmp/exec.st" 2>"$tmp/err" && ok || bad "exec train: $(cat "$tmp/err")"
+for sched in gpipe 1f1b; do
+  "$weft" train --model mlp --steps 8 --no-eval --quiet --pipeline $sched --stages 3 --no-op-split --checkpoint "$tmp/$sched.st" \
+    2>"$tmp/err" && ok || bad "train --pipeline $sched: $(cat "$tmp/err")"
+done
+$py - "$tmp/exec.st" "$tmp/gpipe.st" "$tmp/1f1b.st" <<'EOF' && ok || bad "pipelined weights differ from exec's"
+import json, struct, sys
+def tensors(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    h.pop("__metadata__", None)
+    return {k: b[8 + n + v["data_offsets"][0]: 8 + n + v["data_offsets"][1]] for k, v in h.items()}
+a = tensors(sys.argv[1])
+for other in sys.argv[2:]:
+    assert tensors(other) == a, other
+EOF
+
+# Threads and one thread: the same weights, for an asynchronous schedule in bf16-sr.
+for mode in "" --serial; do
+  "$weft" train --model mlp --steps 6 --no-eval --quiet --pipeline pipemare --stages 4 --microbatches 2 \
+    --precision bf16-sr --discrepancy-correction $mode --checkpoint "$tmp/pm$mode.st" 2>"$tmp/err" \
+    && ok || bad "pipemare $mode: $(cat "$tmp/err")"
+done
+cmp -s "$tmp/pm.st" "$tmp/pm--serial.st" && ok || bad "pipemare: threads and --serial differ"
+
+# Every policy composes with a pipeline; the summary reports it.
+for p in fp32 mixed bf16 bf16-sr bf16-kahan; do
+  "$weft" train --model cnn --steps 3 --batch 8 --no-eval --pipeline pipedream --stages 4 --precision $p \
+    >"$tmp/o" 2>"$tmp/err" && grep -q "utilization" "$tmp/o" && ok || bad "cnn $p pipedream: $(cat "$tmp/err")"
+done
+"$weft" train --model gpt-mini --steps 2 --batch 4 --microbatches 2 --no-eval --pipeline 1f1b --stages 4 --json \
+  >"$tmp/g.json" 2>"$tmp/err" && $py -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["pipeline"] == "1f1b" and r["stages"] == 4 and r["delays"] == [0, 0, 0, 0], r' "$tmp/g.json" \
+  && ok || bad "gpt-mini 1f1b: $(cat "$tmp/err")"
+
+finish
