@@ -14,6 +14,9 @@ static const char *summary =
     "(bf16-sr) learns 300000 synthetic clicks, its AUC beside the best achievable.\n"
     "Finally a short precision study of the CNN: the same 300 steps under fp32,\n"
     "bf16, bf16-sr and bf16-kahan, side by side (weft study precision).\n"
+    "And the CNN as an 8-stage pipeline in bf16-sr: 64 steps synchronous (gpipe)\n"
+    "and asynchronous (pipemare), their utilization side by side and the timeline\n"
+    "written to weft-demo-timeline.svg (weft pipeline).\n"
     "With --json, only the CNN's summary object is printed.";
 
 /* A short run of another preset in bf16-sr; its summary, or why it was skipped. */
@@ -82,6 +85,19 @@ static void demo_study(const weft_opts *cnn)
     if (weft_cmd_study((int)(sizeof args / sizeof *args), args)) printf("  (the study failed)\n");
 }
 
+/* Part four: the CNN as a pipeline of 8 stages, synchronous against
+ * asynchronous, and its timeline (weft pipeline). */
+static void demo_pipeline(const weft_opts *cnn)
+{
+    char *args[] = { "--model", "cnn", "--stages", "8", "--pipeline", "gpipe,pipemare", "--steps", "64",
+                     "--precision", "bf16-sr", "--serial", "--balance", "measured",
+                     "--timeline", "weft-demo-timeline.svg", cnn->quiet ? "--quiet" : "--steps", "64" };
+    printf("\nweft demo: the CNN cut into 8 pipeline stages, bf16-sr, 64 steps each of gpipe (synchronous) and "
+           "pipemare (asynchronous) (weft pipeline)\n");
+    fflush(stdout);
+    if (weft_cmd_pipeline((int)(sizeof args / sizeof *args), args)) printf("  (the pipeline run failed)\n");
+}
+
 int weft_cmd_demo(int argc, char **argv)
 {
     weft_opts o;
@@ -109,6 +125,7 @@ int weft_cmd_demo(int argc, char **argv)
         demo_more(&o, "bert-tiny", 150, NULL, "Brown-corpus part-of-speech tags");
         demo_more(&o, "dlrm-small", 2343, "synthetic:300000", "synthetic click-through data");
         demo_study(&o);
+        demo_pipeline(&o);
     }
     return 0;
 }

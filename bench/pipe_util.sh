@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Pipeline utilization over S stages and M microbatches a step, every
+# schedule, measured on the virtual clock (each stage its own device, charged
+# the measured time of its own work) beside the closed form of the
+# synchronous schedules, 1 - (S-1)/(M+S-1). Each cell is a run of the same
+# number of microbatches (default 256: steps = 256/M), cut with measured
+# balance, in the deterministic one-thread mode (stage times then do not
+# depend on how 8 threads share 2 cores).
+# Usage: bench/pipe_util.sh MODEL [precision] [microbatches per run] ["S list"] ["M list"]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model=${1:?usage: pipe_util.sh MODEL [precision] [microbatches] [S list] [M list]}
+prec=${2:-fp32}
+nmb=${3:-256}
+Ss=${4:-"2 4 8"}
+Ms=${5:-"1 4 8"}
+weft=${WEFT_BIN:-build/weft}
+[[ -x $weft ]] || { echo "build weft first (make)" >&2; exit 2; }
+echo "$model, $prec: utilization on the virtual clock, $nmb microbatches a run (closed form: gpipe/1f1b with equal stages)"
+printf '%3s %3s %9s %9s %9s %10s %9s %11s  %s\n' S M closed gpipe 1f1b pipedream pipemare "mare/gpipe" "balance (best possible)"
+for S in $Ss; do
+  for M in $Ms; do
+    j=$("$weft" pipeline --model "$model" --precision "$prec" --stages "$S" --microbatches "$M" \
+        --steps $((nmb / M)) --serial --balance measured --json 2>"${TMPDIR:-/tmp}/pipe_util.err") \
+      || { echo "S=$S M=$M failed: $(tail -1 "${TMPDIR:-/tmp}/pipe_util.err")"; continue; }
+    bal=$(grep -o "at best [0-9]*%" "${TMPDIR:-/tmp}/pipe_util.err" | head -1)
+    /usr/bin/python3 - "$j" "$bal" <<'PY'
+import json, sys
+j = json.loads(sys.argv[1]); S, M = j["stages"], j["microbatches"]
+u = {r["schedule"]: r["utilization"] for r in j["runs"]}
+print(f"{S:3d} {M:3d} {100 * (1 - (S - 1) / (M + S - 1)):8.1f}% {100 * u['gpipe']:8.1f}% {100 * u['1f1b']:8.1f}% "
+      f"{100 * u['pipedream']:9.1f}% {100 * u['pipemare']:8.1f}% {u['pipemare'] / u['gpipe']:10.2f}x  {sys.argv[2]}")
+PY
+  done
+done
