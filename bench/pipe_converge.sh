@@ -1,43 +1,50 @@
 #!/usr/bin/env bash
 # Does an asynchronous pipeline still converge? One model trained at S
-# stages (default 8), one microbatch a step, under the synchronous schedule
-# (gpipe: the same weights as exec with the same graph) and the asynchronous
+# stages (default 8), M microbatches a step (default 1), under the
+# synchronous schedule (gpipe: the same weights as exec with M-way gradient
+# accumulation on the same graph) and the asynchronous
 # ones: pipemare with its learning-rate rule lr = min(lr, C/tau) (C = lr),
 # pipemare without it (--lr-delay-scale 0), pipemare with discrepancy
 # correction too, and pipedream (weight stashing, no rule) — every run the same
 # data, initial weights and schedule. Prints the held-out metric of each beside
 # the synchronous one, the delays, and pipedream's stashed weight memory.
 # Runs two at a time in the deterministic one-thread mode (a core each).
-# Usage: bench/pipe_converge.sh MODEL "TRAIN FLAGS" [precisions] [stages]
-#   bench/pipe_converge.sh cnn "--epochs 5" "fp32 bf16-sr"
-#   bench/pipe_converge.sh gpt-mini "--steps 300" "fp32 bf16-sr"
+# Usage: bench/pipe_converge.sh MODEL "TRAIN FLAGS" [precisions] [stages] [microbatches]
+#   bench/pipe_converge.sh cnn "--epochs 5" "fp32 bf16-sr" 8 1
+#   bench/pipe_converge.sh gpt-mini "--steps 300 --warmup 30" "fp32 bf16-sr" 8 8
 set -uo pipefail
 cd "$(dirname "$0")/.."
 model=${1:?usage: pipe_converge.sh MODEL "TRAIN FLAGS" [precisions] [stages]}
 flags=${2:-}
 precs=${3:-fp32}
 S=${4:-8}
+M=${5:-1}
 weft=${WEFT_BIN:-build/weft}
 [[ -x $weft ]] || { echo "build weft first (make)" >&2; exit 2; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-variants=("gpipe|--pipeline gpipe" "pipemare|--pipeline pipemare" "pipemare-norule|--pipeline pipemare --lr-delay-scale 0"
-          "pipemare-dc|--pipeline pipemare --discrepancy-correction" "pipedream|--pipeline pipedream")
+all=("gpipe|--pipeline gpipe" "pipemare|--pipeline pipemare" "pipemare-norule|--pipeline pipemare --lr-delay-scale 0"
+     "pipemare-dc|--pipeline pipemare --discrepancy-correction" "pipedream|--pipeline pipedream")
+# VARIANTS="gpipe pipemare pipedream" runs only those
+variants=()
+for v in "${all[@]}"; do
+  [[ -z ${VARIANTS:-} || " $VARIANTS " == *" ${v%%|*} "* ]] && variants+=("$v")
+done
 jobs=()
 for p in $precs; do
   for v in "${variants[@]}"; do
     name=${v%%|*} args=${v#*|}
     # shellcheck disable=SC2086
-    ( "$weft" train --model "$model" $flags --precision "$p" $args --stages "$S" --serial --balance measured \
+    ( "$weft" train --model "$model" $flags --precision "$p" $args --stages "$S" --microbatches "$M" --serial --balance measured \
         --quiet --json >"$out/$p.$name.json" 2>"$out/$p.$name.err" || echo "{\"failed\": true}" >"$out/$p.$name.json" ) &
     jobs+=($!)
     if (( ${#jobs[@]} >= 2 )); then wait "${jobs[0]}"; jobs=("${jobs[@]:1}"); fi
   done
 done
 wait
-/usr/bin/python3 - "$out" "$model" "$precs" "$S" <<'PY'
+/usr/bin/python3 - "$out" "$model" "$precs" "$S" "$M" <<'PY'
 import json, os, sys
-out, model, precs, S = sys.argv[1], sys.argv[2], sys.argv[3].split(), int(sys.argv[4])
+out, model, precs, S, M = sys.argv[1], sys.argv[2], sys.argv[3].split(), int(sys.argv[4]), int(sys.argv[5])
 names = ["gpipe", "pipemare", "pipemare-norule", "pipemare-dc", "pipedream"]
 def load(p, n):
     try: return json.load(open(os.path.join(out, f"{p}.{n}.json")))
@@ -48,9 +55,11 @@ def metric(r):
     return 100 * r["test_acc"], "test accuracy %"
 for p in precs:
     base, unit = metric(load(p, "gpipe"))
-    print(f"{model}, {p}, {S} stages, 1 microbatch a step: {unit} (synchronous: gpipe = exec on the same graph)")
+    print(f"{model}, {p}, {S} stages, {M} microbatch(es) a step: {unit} (synchronous: gpipe = exec with "
+          f"{M}-way accumulation on the same graph)")
     print(f"  {'schedule':<16} {'metric':>9} {'vs sync':>9} {'train loss':>11} {'util':>7} {'stash MiB':>10}  delays by stage")
     for n in names:
+        if not os.path.exists(os.path.join(out, f"{p}.{n}.json")): continue
         r = load(p, n)
         m, _ = metric(r)
         if m is None:

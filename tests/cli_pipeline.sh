@@ -22,6 +22,10 @@ expect 2 "--split 2: 1 cut points; --stages 3 needs 2" -- "$weft" pipeline --mod
 expect 2 "--split: cut 2 is 2; cuts must increase" -- "$weft" pipeline --model mlp --stages 3 --split 2,2
 expect 2 "'x' is not a whole number" -- "$weft" pipeline --model mlp --stages 2 --split x
 expect 2 "--balance fast" -- "$weft" pipeline --model mlp --balance fast
+expect 2 "--stages: only with --pipeline SCHEDULE" -- "$weft" train --model mlp --stages 3
+expect 2 "--discrepancy-correction: only with --pipeline pipemare" -- "$weft" train --model mlp --pipeline gpipe --discrepancy-correction
+expect 2 "--lr-delay-scale: only with --pipeline pipemare" -- "$weft" pipeline --model mlp --pipeline gpipe,1f1b --lr-delay-scale 2
+expect 2 "--discrepancy-correction: under mixed" -- "$weft" train --model mlp --pipeline pipemare --precision mixed --discrepancy-correction
 expect 2 "--resume: not with --pipeline" -- "$weft" train --model mlp --pipeline gpipe --resume x.st
 expect 2 "sparse gradient" -- "$weft" pipeline --model dlrm-small --data synthetic:2000 --microbatches 2 --batch 128
 expect 2 "--timeline" -- "$weft" pipeline --model mlp --stages 2 --steps 1 --pipeline gpipe --timeline "$tmp/no/such/t.svg"

@@ -46,10 +46,12 @@ typedef struct {
  * largest stage's cost over all contiguous cuts. */
 weft_status weft_pipe_partition(weft_graph *g, int stages, const int *split, const double *node_seconds,
                                 weft_partition *p);
-/* Before autodiff: splits every forward node whose estimated work (forward
- * and backward) exceeds half of a stage's share (1/S of the whole) into
- * pieces of about a quarter of a share along its batch (weft_pass_split_batch),
- * so S stages can balance. vmap as the pass's; *nsplit: nodes split. */
+/* Before autodiff (and before the precision pass: under mixed, weights
+ * reach their ops through casts): splits every forward node whose
+ * estimated work (forward and backward) exceeds a quarter of a stage's share
+ * (1/S of the whole) into pieces of about a sixth of a share along its batch
+ * (weft_pass_split_batch), so S stages can balance. vmap as the pass's;
+ * *nsplit: nodes split. */
 weft_status weft_pipe_split_heavy(weft_graph *g, int S, int *vmap, int *nsplit);
 /* A forward node that is a cut item (reads data, not only weights). */
 bool weft_pipe_is_item(const weft_graph *g, int node);

@@ -44,7 +44,7 @@ static weft_status compile_pipe(weft_compiled *c, const weft_opts *o, int batch,
     *nsplit = 0;
     if (!(c->g = weft_graph_new())) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
     WEFT_TRY(weft_model_build_sized(c->g, o->model, batch, &size, &c->io));
-    WEFT_TRY(weft_pass_precision(c->g, o->precision));
+    /* split first: under mixed the weights reach their ops through casts */
     if (!o->no_op_split && o->stages > 1) {
         int *vmap = malloc((size_t)c->g->nvalues * sizeof *vmap);
         if (!vmap) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
@@ -56,6 +56,7 @@ static weft_status compile_pipe(weft_compiled *c, const weft_opts *o, int batch,
         free(vmap);
         WEFT_TRY(s);
     }
+    WEFT_TRY(weft_pass_precision(c->g, o->precision));
     WEFT_TRY(weft_pass_autodiff(c->g, c->io.loss));
     WEFT_TRY(weft_pass_optimizer(c->g, o->optimizer));
     return weft_graph_verify(c->g);
@@ -76,6 +77,9 @@ weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, 
         return weft_fail(WEFT_ERR_ARG, "--balance %s: valid are estimate, measured", o->balance);
     if (o->split && o->balance)
         return weft_fail(WEFT_ERR_ARG, "--split gives the cut points; --balance has nothing to balance then");
+    if (o->discrepancy && o->precision == WEFT_PREC_MIXED)
+        return weft_fail(WEFT_ERR_ARG, "--discrepancy-correction: under mixed the backward reads the bf16 copy its "
+                         "forward made, so there is nothing to correct; use another policy");
     int cut[WEFT_PIPE_MAX_STAGES];
     if (o->split) WEFT_TRY(parse_split(o->split, o->stages, cut));
     ps->mb_batch = o->batch / o->microbatches;
@@ -101,7 +105,9 @@ weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, 
     if (!s && !secs) s = weft_fail(WEFT_ERR_NOMEM, "out of memory");
     if (!s) {
         weft_pipe_node_seconds(ps->pipe, secs);
-        for (int i = 0; i < ps->tr.g->nnodes; i++) secs[i] /= (double)MEASURE_STEPS * o->microbatches;
+        /* per microbatch: forward and backward ran M times a step, updates once */
+        for (int i = 0; i < ps->tr.g->nnodes; i++)
+            secs[i] /= (double)MEASURE_STEPS * (ps->tr.g->nodes[i].phase == WEFT_PHASE_UPDATE ? 1 : o->microbatches);
         weft_pipe_free(ps->pipe);
         ps->pipe = NULL;
         s = weft_pipe_partition(ps->tr.g, o->stages, NULL, secs, &ps->part);
@@ -119,8 +125,6 @@ weft_status weft_pipe_session_start(weft_pipe_session *ps, weft_pipe_kind k)
     weft_store_free(&ps->store);
     weft_store_init(&ps->store);
     const weft_opts *o = &ps->o;
-    if (weft_pipe_async(k) && o->queue_depth > 0 && o->queue_depth < 1)
-        return weft_fail(WEFT_ERR_ARG, "--queue-depth must be at least 1");
     WEFT_TRY(weft_store_bind(&ps->store, ps->tr.g, (uint64_t)o->seed));
     weft_pipe_opts po = {
         .kind = k, .stages = o->stages, .microbatches = o->microbatches, .serial = o->serial,
@@ -200,6 +204,22 @@ void weft_pipe_print_partition(FILE *f, const weft_pipe_session *ps)
 
 /* ---- weft train --pipeline -------------------------------------------------------- */
 
+weft_status weft_pipe_check_flags(const weft_opts *o, bool list)
+{
+    if (!list && !o->pipeline) {   /* weft train without a pipeline */
+        const char *f = o->stages ? "--stages" : o->microbatches != 1 ? "--microbatches" : o->serial ? "--serial"
+                      : o->split ? "--split" : o->balance ? "--balance" : o->queue_depth ? "--queue-depth"
+                      : o->no_op_split ? "--no-op-split" : NULL;
+        if (f) return weft_fail(WEFT_ERR_ARG, "%s: only with --pipeline SCHEDULE", f);
+    }
+    /* weft pipeline runs all four schedules unless told otherwise */
+    bool mare = list ? !o->pipeline || strstr(o->pipeline, "pipemare") : o->pipeline && !strcmp(o->pipeline, "pipemare");
+    const char *f = o->discrepancy ? "--discrepancy-correction" : o->lr_delay_scale >= 0 ? "--lr-delay-scale"
+                  : o->lr_delay_warmup ? "--lr-delay-warmup" : o->discrepancy_decay != 0.1 ? "--discrepancy-decay" : NULL;
+    if (f && !mare) return weft_fail(WEFT_ERR_ARG, "%s: only with --pipeline pipemare", f);
+    return WEFT_OK;
+}
+
 weft_status weft_train_pipe(weft_opts *oio, weft_train_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -207,9 +227,11 @@ weft_status weft_train_pipe(weft_opts *oio, weft_train_result *r)
     if (o.resume || o.checkpoint_every || o.stop_at)
         return weft_fail(WEFT_ERR_ARG, "%s: not with --pipeline (a pipeline in flight has no one step to resume "
                          "from); train it whole", o.resume ? "--resume" : o.checkpoint_every ? "--checkpoint-every" : "--stop-at");
-    if (o.dump) return weft_fail(WEFT_ERR_ARG, "--dump-graph: not with --pipeline");
+    if (o.dump || o.log || o.profile)
+        return weft_fail(WEFT_ERR_ARG, "%s: not with --pipeline", o.dump ? "--dump-graph" : o.log ? "--log" : "--profile");
     weft_pipe_kind kind;
     WEFT_TRY(weft_pipe_kind_parse(o.pipeline, &kind));
+    WEFT_TRY(weft_pipe_check_flags(&o, false));
     if (o.stages < 1) o.stages = 4;
     double t0 = weft_now();
     weft_pipe_session ps;

@@ -166,7 +166,8 @@ static weft_status write_report(const char *dir, const run_rec *runs, int n, con
     char path[4096];
     snprintf(path, sizeof path, "%s/report.html", dir);
     weft_outfile of;
-    WEFT_TRY(weft_outfile_open(&of, path));
+    weft_status os = weft_outfile_open(&of, path);
+    if (os) return weft_fail_wrap(os, "--report");
     FILE *f = of.f;
     char t[256];
     snprintf(t, sizeof t, "weft pipeline: %s, %d stages, %d microbatches a step, %s", ps->o.model, ps->o.stages,
@@ -210,14 +211,21 @@ static weft_status write_report(const char *dir, const run_rec *runs, int n, con
     weft_report_heading(f, 2, "Timeline");
     if (!s) s = write_timeline(f, runs, n, S, "forward, backward and update of every stage");
     weft_report_end(f);
-    if (s) { weft_outfile_abort(&of); return s; }
-    WEFT_TRY(weft_outfile_commit(&of));
+    /* both files, or neither */
+    weft_outfile jf;
     snprintf(path, sizeof path, "%s/pipeline.json", dir);
-    WEFT_TRY(weft_outfile_open(&of, path));
-    fprintf(of.f, "{\"model\": \"%s\", \"stages\": %d, \"microbatches\": %d, \"runs\": [", ps->o.model, S, ps->o.microbatches);
-    for (int k = 0; k < n; k++) json_run(of.f, &runs[k], ps, k + 1 == n);
-    fprintf(of.f, "]}\n");
-    return weft_outfile_commit(&of);
+    if (!s && !(s = weft_outfile_open(&jf, path))) {
+        fprintf(jf.f, "{\"model\": \"%s\", \"stages\": %d, \"microbatches\": %d, \"runs\": [", ps->o.model, S,
+                ps->o.microbatches);
+        for (int k = 0; k < n; k++) json_run(jf.f, &runs[k], ps, k + 1 == n);
+        fprintf(jf.f, "]}\n");
+        if ((s = weft_outfile_commit(&jf))) weft_outfile_abort(&of);
+        else s = weft_outfile_commit(&of);
+    } else {
+        weft_outfile_abort(&of);
+    }
+    if (s) weft_fail_wrap(s, "--report");
+    return s;
 }
 
 int weft_cmd_pipeline(int argc, char **argv)
@@ -230,6 +238,7 @@ int weft_cmd_pipeline(int argc, char **argv)
     weft_pipe_kind kinds[4];
     int nk = 0;
     if (!s) s = parse_kinds(o.pipeline, kinds, &nk);
+    if (!s) s = weft_pipe_check_flags(&o, true);
     if (!s && o.steps <= 0) o.steps = 16;
     weft_pipe_session ps = { 0 };
     run_rec runs[4];

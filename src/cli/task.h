@@ -128,5 +128,8 @@ void weft_pipe_session_close(weft_pipe_session *ps);
 /* The stage table: ops, cost, weights, activations. */
 void weft_pipe_print_partition(FILE *f, const weft_pipe_session *ps);
 weft_status weft_train_pipe(weft_opts *o, weft_train_result *r);
+/* Flags that need a pipeline (or pipemare) given without one. list: `weft
+ * pipeline`'s --pipeline is a list (default all four). */
+weft_status weft_pipe_check_flags(const weft_opts *o, bool list);
 
 #endif

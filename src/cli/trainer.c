@@ -264,6 +264,7 @@ weft_status weft_train_run_observed(weft_opts *oio, weft_train_result *r, const 
         if (obs) return weft_fail(WEFT_ERR_ARG, "--pipeline: a study runs on exec; train pipelines with weft train");
         return weft_train_pipe(oio, r);
     }
+    WEFT_TRY(weft_pipe_check_flags(oio, false));
     weft_opts o = *oio;
     weft_update_count *counts = NULL;
     memset(r, 0, sizeof *r);

@@ -22,7 +22,10 @@ struct weft_exec {
     uint8_t *own_arena;  /* allocated here (NULL: a shared executor)    */
     void **ptr;          /* per value: its bytes                       */
     void **bound;        /* per value: bytes bound by weft_exec_bind, or NULL */
+    void **home;         /* per value: a persistent value's bytes in the store */
     int *root;           /* per value: the value whose bytes a view shares */
+    int *views;          /* per value: its first view (-1 none), then view -> next */
+    int *next_view;
     float *scratch;      /* conversions + kernel scratch               */
     int64_t scratch_floats;
     weft_pool *pool;
@@ -54,10 +57,7 @@ static void *place_of(const weft_exec *ex, int v)
 {
     const weft_value *x = &ex->g->values[v];
     if (ex->bound[v]) return ex->bound[v];
-    if (x->role == WEFT_ROLE_PARAM || x->role == WEFT_ROLE_STATE) {
-        weft_tensor *t = weft_store_find(ex->store, x->name);
-        return t ? t->data : NULL;
-    }
+    if (x->role == WEFT_ROLE_PARAM || x->role == WEFT_ROLE_STATE) return ex->home[v];
     int r = ex->root[v];
     if (r != v) return ex->ptr[r] ? ex->ptr[r] : place_of(ex, r);
     return ex->arena ? ex->arena + x->offset : NULL;
@@ -87,7 +87,10 @@ static weft_status create(weft_exec **out, weft_graph *g, weft_store *store, int
     ex->g = g; ex->store = store; ex->seed = seed;
     ex->ptr = calloc((size_t)g->nvalues, sizeof *ex->ptr);
     ex->bound = calloc((size_t)g->nvalues, sizeof *ex->bound);
+    ex->home = calloc((size_t)g->nvalues, sizeof *ex->home);
     ex->root = malloc((size_t)g->nvalues * sizeof *ex->root);
+    ex->views = malloc((size_t)g->nvalues * sizeof *ex->views);
+    ex->next_view = malloc((size_t)g->nvalues * sizeof *ex->next_view);
     ex->node_s = calloc((size_t)g->nnodes + 1, sizeof *ex->node_s);
     if (!shared) ex->arena = ex->own_arena = weft_calloc((size_t)g->arena_bytes);
     weft_status s = weft_pool_create(&ex->pool, threads);
@@ -96,19 +99,22 @@ static weft_status create(weft_exec **out, weft_graph *g, weft_store *store, int
         if (f > ex->scratch_floats) ex->scratch_floats = f;
     }
     ex->scratch = weft_alloc((size_t)(ex->scratch_floats + 16) * sizeof(float));
-    if (!s && (!ex->ptr || !ex->bound || !ex->root || !ex->node_s || (!shared && !ex->arena) || !ex->scratch))
+    if (!s && (!ex->ptr || !ex->bound || !ex->home || !ex->root || !ex->views || !ex->next_view || !ex->node_s || (!shared && !ex->arena) || !ex->scratch))
         s = weft_fail(WEFT_ERR_NOMEM, "exec: out of memory for a %lld-byte arena", (long long)g->arena_bytes);
     for (int v = 0; v < g->nvalues && !s; v++) {
         const weft_value *x = &g->values[v];
         int r = v;
         while (g->values[r].alias_of >= 0) r = g->values[r].alias_of;
         ex->root[v] = r;
+        ex->views[v] = -1;
+        ex->next_view[v] = -1;
+        if (r != v) { ex->next_view[v] = ex->views[r]; ex->views[r] = v; }
         if (x->role == WEFT_ROLE_PARAM || x->role == WEFT_ROLE_STATE) {
             weft_tensor *t = weft_store_find(store, x->name);
             if (!t) s = weft_fail(WEFT_ERR_ARG, "exec: %s is not in the store (bind it first)", x->name);
             else if (t->dtype != x->dtype || !weft_shape_eq(&t->shape, &x->shape))
                 s = weft_fail(WEFT_ERR_SHAPE, "exec: stored %s does not match the graph", x->name);
-            else ex->ptr[v] = t->data;
+            else ex->ptr[v] = ex->home[v] = t->data;
         }
     }
     /* Transient values, and views: a view shares its base's bytes, whether
@@ -142,12 +148,11 @@ void weft_exec_set_arena(weft_exec *ex, void *arena)
 
 void weft_exec_bind(weft_exec *ex, int v, void *p)
 {
-    const weft_graph *g = ex->g;
     ex->bound[v] = p;
     ex->ptr[v] = place_of(ex, v);
     /* its views follow it */
-    for (int u = v + 1; u < g->nvalues; u++)
-        if (ex->root[u] == v && !ex->bound[u]) ex->ptr[u] = ex->ptr[v];
+    for (int u = ex->views[ex->root[v]]; u >= 0; u = ex->next_view[u])
+        if (!ex->bound[u]) ex->ptr[u] = place_of(ex, u);
 }
 
 void weft_exec_free(weft_exec *ex)
@@ -158,7 +163,10 @@ void weft_exec_free(weft_exec *ex)
     weft_free(ex->scratch);
     free(ex->ptr);
     free(ex->bound);
+    free(ex->home);
     free(ex->root);
+    free(ex->views);
+    free(ex->next_view);
     free(ex->node_s);
     free(ex);
 }

@@ -176,7 +176,8 @@ weft_status weft_pipe_partition(weft_graph *g, int S, const int *split, const do
         if (c->phase != WEFT_PHASE_FWD) continue;
         if (home[i] < 0) { s = weft_fail(WEFT_ERR_ARG, "partition: %s (node %d) feeds nothing", weft_op_name(c->op), i); goto out; }
         for (int a = 0; a < c->nin; a++)
-            if (persistent(g, c->in[a]) && owner[c->in[a]] < 0) owner[c->in[a]] = home[i];
+            if (persistent(g, c->in[a]) && (owner[c->in[a]] < 0 || home[i] < owner[c->in[a]]))
+                owner[c->in[a]] = home[i];   /* the earliest reader, in cut order */
     }
     for (int i = 0; i < nn && !s; i++) {
         const weft_node *c = &g->nodes[i];
@@ -229,8 +230,11 @@ weft_status weft_pipe_partition(weft_graph *g, int S, const int *split, const do
             p->act_bytes[ps] += bytes;
             bool sent = false;
             for (int i = 0; i < nn && !sent; i++)
-                for (int a = 0; a < g->nodes[i].nin; a++)
-                    if (g->nodes[i].in[a] == v && g->nodes[i].stage > ps) sent = true;
+                for (int a = 0; a < g->nodes[i].nin; a++) {
+                    int r = g->nodes[i].in[a];
+                    while (g->values[r].alias_of >= 0 && r != v) r = g->values[r].alias_of;   /* a view's base */
+                    if (r == v && g->nodes[i].stage > ps) sent = true;
+                }
             if (sent) p->send_bytes[ps] += bytes;
         }
         s = reorder(g, S);

@@ -42,6 +42,7 @@ struct weft_pipe {
     stage_t st[WEFT_PIPE_MAX_STAGES];
     shared_w *sh; int nsh;
     uint8_t **arena; int narena;
+    int ncopies;               /* arenas the shared weights' copies are sized for     */
     weft_schedule sc;
     bool have_sc;
     weft_pipe_stats stats;
@@ -61,6 +62,9 @@ struct weft_pipe {
 };
 
 enum { TMP_FLOATS = 4096 };
+
+/* Copies of weights are packed at 64-byte boundaries, as the store keeps them. */
+static inline int64_t pad64(int64_t b) { return (b + 63) & ~(int64_t)63; }
 
 /* Runs one action of the table (stage.c); run-relative microbatch a->mb. */
 weft_status weft_pipe_do(weft_pipe *p, const weft_pipe_action *a);

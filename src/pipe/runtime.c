@@ -55,7 +55,7 @@ static weft_status own_weights(weft_pipe *p)
         w->bytes = vbytes(g, w->v);
         w->gbytes = vbytes(g, w->grad);
         w->rbytes = w->rows >= 0 ? vbytes(g, w->rows) : 0;
-        s->wbytes += w->bytes;
+        s->wbytes += pad64(w->bytes);
         if (w->rows >= 0 && p->M > 1)
             return weft_fail(WEFT_ERR_ARG, "--microbatches %d: %s has a sparse gradient (an embedding bag), which "
                              "weft does not sum over microbatches; use --microbatches 1", p->M, g->values[w->v].name);
@@ -80,6 +80,7 @@ static weft_status own_weights(weft_pipe *p)
         if (n->phase == WEFT_PHASE_UPDATE) continue;
         for (int a = 0; a < n->nin; a++) {
             int v = n->in[a];
+            while (g->values[v].alias_of >= 0) v = g->values[v].alias_of;   /* a view reads its base */
             weft_role r = g->values[v].role;
             if (r != WEFT_ROLE_PARAM && r != WEFT_ROLE_STATE) continue;
             int owner = -1;
@@ -106,6 +107,7 @@ weft_status weft_pipe_create(weft_pipe **out, weft_graph *g, weft_store *store, 
 {
     *out = NULL;
     int S = o->stages;
+    if (S < 1 || S > WEFT_PIPE_MAX_STAGES) return weft_fail(WEFT_ERR_ARG, "--stages %d: must be 1 to %d", S, WEFT_PIPE_MAX_STAGES);
     for (int i = 0; i < g->nnodes; i++)
         if (g->nodes[i].stage >= S)
             return weft_fail(WEFT_ERR_ARG, "pipeline: the graph is cut into more than %d stages", S);
@@ -187,11 +189,14 @@ static weft_status provision(weft_pipe *p)
             if (!(p->arena[p->narena] = weft_calloc((size_t)ab)))
                 return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory for %d arenas of %lld bytes", sc->buffers,
                                  (long long)ab);
+    }
+    if (p->narena > p->ncopies) {   /* one copy of each shared weight per arena */
         for (int k = 0; k < p->nsh; k++) {
             weft_free(p->sh[k].copy);
-            if (!(p->sh[k].copy = weft_alloc((size_t)p->narena * (size_t)p->sh[k].bytes)))
+            if (!(p->sh[k].copy = weft_alloc((size_t)p->narena * (size_t)pad64(p->sh[k].bytes))))
                 return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory");
         }
+        p->ncopies = p->narena;
     }
     p->stats.stash_bytes = 0;
     for (int s = 0; s < p->S; s++) {

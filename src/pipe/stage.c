@@ -31,7 +31,7 @@ static weft_status run_nodes(weft_pipe *p, int s, weft_phase ph, int64_t step, c
 static void bind_shared(weft_pipe *p, int s, int slot)
 {
     for (int k = 0; k < p->nsh; k++)
-        if (p->sh[k].stage == s) weft_exec_bind(p->ex[s], p->sh[k].v, p->sh[k].copy + (size_t)slot * (size_t)p->sh[k].bytes);
+        if (p->sh[k].stage == s) weft_exec_bind(p->ex[s], p->sh[k].v, p->sh[k].copy + (size_t)slot * (size_t)pad64(p->sh[k].bytes));
 }
 
 static weft_status do_f(weft_pipe *p, int s, int64_t m)
@@ -47,7 +47,7 @@ static weft_status do_f(weft_pipe *p, int s, int64_t m)
         for (int i = 0; i < st->nw; i++) {
             memcpy(base, st->w[i].master, (size_t)st->w[i].bytes);
             weft_exec_bind(E, st->w[i].v, base);
-            base += st->w[i].bytes;
+            base += pad64(st->w[i].bytes);
         }
     } else {
         for (int i = 0; i < st->nw; i++) weft_exec_bind(E, st->w[i].v, NULL);
@@ -55,7 +55,7 @@ static weft_status do_f(weft_pipe *p, int s, int64_t m)
     st->fcount++;
     for (int k = 0; k < p->nsh; k++)
         if (p->sh[k].owner == s)
-            memcpy(p->sh[k].copy + (size_t)slot * (size_t)p->sh[k].bytes, weft_exec_ptr(E, p->sh[k].v),
+            memcpy(p->sh[k].copy + (size_t)slot * (size_t)pad64(p->sh[k].bytes), weft_exec_ptr(E, p->sh[k].v),
                    (size_t)p->sh[k].bytes);
     bind_shared(p, s, slot);
     p->fver[(size_t)s * (size_t)p->nmb + (size_t)m] = (int)st->version;
@@ -99,7 +99,7 @@ static weft_status do_b(weft_pipe *p, int s, int64_t m)
     weft_exec_set_arena(E, p->arena[slot]);
     if (p->o.kind == WEFT_PIPE_PIPEDREAM && st->nw) {
         uint8_t *base = st->stash + (size_t)(st->bcount % st->nstash) * (size_t)st->wbytes;
-        for (int i = 0; i < st->nw; i++) { weft_exec_bind(E, st->w[i].v, base); base += st->w[i].bytes; }
+        for (int i = 0; i < st->nw; i++) { weft_exec_bind(E, st->w[i].v, base); base += pad64(st->w[i].bytes); }
     } else if (p->o.discrepancy && d > 0) {
         bind_estimate(p, s, d);
     } else {
