@@ -86,8 +86,8 @@ static void rec_free(run_rec *r)
 static void print_run(FILE *f, const run_rec *r, const weft_pipe_session *ps)
 {
     int S = ps->o.stages, M = ps->o.microbatches;
-    fprintf(f, "\n%s: %lld steps of %d microbatches, %s; %.2f s wall, makespan %.3f s on the virtual clock\n",
-            weft_pipe_kind_name(r->kind), (long long)r->sc.steps, M, ps->o.serial ? "one thread" : "a thread per stage",
+    fprintf(f, "\n%s: %lld steps of %d microbatch%s, %s; %.2f s wall, makespan %.3f s on the virtual clock\n",
+            weft_pipe_kind_name(r->kind), (long long)r->sc.steps, M, M > 1 ? "es" : "", ps->o.serial ? "one thread" : "a thread per stage",
             r->st.wall_s, r->st.makespan_s);
     fprintf(f, "  %-5s %10s %10s %10s %10s %8s %13s %11s\n", "stage", "work s", "busy s", "idle s", "blocked s",
             "util", "delay min-max", "table tau");
@@ -170,8 +170,8 @@ static weft_status write_report(const char *dir, const run_rec *runs, int n, con
     if (os) return weft_fail_wrap(os, "--report");
     FILE *f = of.f;
     char t[256];
-    snprintf(t, sizeof t, "weft pipeline: %s, %d stages, %d microbatches a step, %s", ps->o.model, ps->o.stages,
-             ps->o.microbatches, weft_precision_name(ps->o.precision));
+    snprintf(t, sizeof t, "weft pipeline: %s, %d stages, %d microbatch%s a step, %s", ps->o.model, ps->o.stages,
+             ps->o.microbatches, ps->o.microbatches > 1 ? "es" : "", weft_precision_name(ps->o.precision));
     weft_report_begin(f, t);
     weft_report_heading(f, 2, "Stages");
     int S = ps->o.stages;
@@ -257,7 +257,7 @@ int weft_cmd_pipeline(int argc, char **argv)
     }
     if (!s) {
         int S = ps.o.stages, M = ps.o.microbatches;
-        fprintf(out, "\n%s, %d stages, %d microbatches a step, %s: utilization on the virtual clock\n", ps.o.model, S, M,
+        fprintf(out, "\n%s, %d stages, %d microbatch%s a step, %s: utilization on the virtual clock\n", ps.o.model, S, M, M > 1 ? "es" : "",
                 weft_precision_name(ps.o.precision));
         fprintf(out, "  %-10s %12s %12s %12s %10s %10s\n", "schedule", "utilization", "closed form", "vs gpipe", "loss",
                 "stash MiB");
@@ -274,7 +274,8 @@ int weft_cmd_pipeline(int argc, char **argv)
     if (!s && o.timeline) {
         weft_outfile of;
         char title[200];
-        snprintf(title, sizeof title, "%s: %d stages, %d microbatches a step", ps.o.model, ps.o.stages, ps.o.microbatches);
+        snprintf(title, sizeof title, "%s: %d stages, %d microbatch%s a step", ps.o.model, ps.o.stages, ps.o.microbatches,
+                 ps.o.microbatches > 1 ? "es" : "");
         s = weft_outfile_open(&of, o.timeline);
         if (s) weft_fail_wrap(s, "--timeline");
         else {

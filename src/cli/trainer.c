@@ -534,8 +534,8 @@ void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_resu
     if (r->samples_per_s > 0) fprintf(f, "  speed             %.0f samples/s\n", r->samples_per_s);
     fprintf(f, "  parameters        %lld, %.0f bytes each with optimizer state\n", (long long)r->params, r->bytes_per_param);
     if (o->pipeline) {
-        fprintf(f, "  pipeline          %s, %d stages, %d microbatches a step: utilization %.1f%% on the virtual clock",
-                o->pipeline, o->stages, o->microbatches, 100 * r->pipe_util);
+        fprintf(f, "  pipeline          %s, %d stages, %d microbatch%s a step: utilization %.1f%% on the virtual clock",
+                o->pipeline, o->stages, o->microbatches, o->microbatches > 1 ? "es" : "", 100 * r->pipe_util);
         if (isfinite(r->pipe_closed)) fprintf(f, " (closed form %.1f%%)", 100 * r->pipe_closed);
         fprintf(f, "\n  delays by stage  ");
         for (int s = 0; s < o->stages && s < 64; s++) fprintf(f, " %d", r->pipe_tau[s]);
