@@ -4,8 +4,10 @@
 # the measured time of its own work) beside the closed form of the
 # synchronous schedules, 1 - (S-1)/(M+S-1). Each cell is a run of the same
 # number of microbatches (default 256: steps = 256/M), cut with measured
-# balance, in the deterministic one-thread mode (stage times then do not
-# depend on how 8 threads share 2 cores).
+# balance, with a thread per stage; each action is charged its thread's CPU
+# time, so the figure does not depend on how S threads share 2 cores (or on
+# other work on the machine). PIPE_SERIAL=1 runs the one-thread mode instead
+# (wall time per action: run it on an idle machine).
 # Usage: bench/pipe_util.sh MODEL [precision] [microbatches per run] ["S list"] ["M list"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,15 +17,19 @@ nmb=${3:-256}
 Ss=${4:-"2 4 8"}
 Ms=${5:-"1 4 8"}
 weft=${WEFT_BIN:-build/weft}
+mode=""
+[[ ${PIPE_SERIAL:-0} == 1 ]] && mode=--serial
+err=$(mktemp)
+trap 'rm -f "$err"' EXIT
 [[ -x $weft ]] || { echo "build weft first (make)" >&2; exit 2; }
 echo "$model, $prec: utilization on the virtual clock, $nmb microbatches a run (closed form: gpipe/1f1b with equal stages)"
 printf '%3s %3s %9s %9s %9s %10s %9s %11s  %s\n' S M closed gpipe 1f1b pipedream pipemare "mare/gpipe" "balance (best possible)"
 for S in $Ss; do
   for M in $Ms; do
     j=$("$weft" pipeline --model "$model" --precision "$prec" --stages "$S" --microbatches "$M" \
-        --steps $((nmb / M)) --serial --balance measured --json 2>"${TMPDIR:-/tmp}/pipe_util.err") \
-      || { echo "S=$S M=$M failed: $(tail -1 "${TMPDIR:-/tmp}/pipe_util.err")"; continue; }
-    bal=$(grep -o "at best [0-9]*%" "${TMPDIR:-/tmp}/pipe_util.err" | head -1)
+        --steps $((nmb / M)) $mode --balance measured --json 2>"$err") \
+      || { echo "S=$S M=$M failed: $(tail -1 "$err")"; continue; }
+    bal=$(grep -o "at best [0-9]*%" "$err" | head -1 || true)
     /usr/bin/python3 - "$j" "$bal" <<'PY'
 import json, sys
 j = json.loads(sys.argv[1]); S, M = j["stages"], j["microbatches"]
