@@ -92,22 +92,25 @@ weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, 
     if (ps->updates_per_epoch < 1) ps->updates_per_epoch = 1;
     WEFT_TRY(weft_pipe_partition(ps->tr.g, o->stages, o->split ? cut : NULL, NULL, &ps->part));
     if (!o->balance || strcmp(o->balance, "measured")) return WEFT_OK;
-    /* Refine: time every node on its stage's thread for a few synchronous
-     * steps of this cut, then cut again by those times. */
-    enum { MEASURE_STEPS = 6 };
-    weft_pipe_kind k = WEFT_PIPE_GPIPE;
+    /* Refine: time every node on its stage's thread, then cut again by those
+     * times. The timed run is an asynchronous stream long enough to fill the
+     * pipeline (at least 3S microbatches), so every stage works as it will
+     * in a run: with all its microbatches' arenas in flight, not one. */
+    int64_t measure = 6 > (3 * o->stages + o->microbatches - 1) / o->microbatches
+                    ? 6 : (3 * o->stages + o->microbatches - 1) / o->microbatches;
+    weft_pipe_kind k = WEFT_PIPE_PIPEMARE;
     weft_opts keep = *o;
     o->serial = true;
     o->quiet = true;
     weft_status s = weft_pipe_session_start(ps, k);
-    if (!s) s = weft_pipe_session_run(ps, 1, MEASURE_STEPS, MEASURE_STEPS);
+    if (!s) s = weft_pipe_session_run(ps, 1, measure, measure);
     double *secs = s ? NULL : malloc((size_t)ps->tr.g->nnodes * sizeof *secs);
     if (!s && !secs) s = weft_fail(WEFT_ERR_NOMEM, "out of memory");
     if (!s) {
         weft_pipe_node_seconds(ps->pipe, secs);
         /* per microbatch: forward and backward ran M times a step, updates once */
         for (int i = 0; i < ps->tr.g->nnodes; i++)
-            secs[i] /= (double)MEASURE_STEPS * (ps->tr.g->nodes[i].phase == WEFT_PHASE_UPDATE ? 1 : o->microbatches);
+            secs[i] /= (double)measure * (ps->tr.g->nodes[i].phase == WEFT_PHASE_UPDATE ? 1 : o->microbatches);
         weft_pipe_free(ps->pipe);
         ps->pipe = NULL;
         s = weft_pipe_partition(ps->tr.g, o->stages, NULL, secs, &ps->part);
