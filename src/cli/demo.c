@@ -91,11 +91,12 @@ static void demo_pipeline(const weft_opts *cnn)
 {
     char *args[] = { "--model", "cnn", "--stages", "8", "--pipeline", "gpipe,pipemare", "--steps", "64",
                      "--precision", "bf16-sr", "--serial", "--balance", "measured",
-                     "--timeline", "weft-demo-timeline.svg", cnn->quiet ? "--quiet" : "--steps", "64" };
+                     "--timeline", "weft-demo-timeline.svg", "--quiet" };
+    int nargs = (int)(sizeof args / sizeof *args) - (cnn->quiet ? 0 : 1);
     printf("\nweft demo: the CNN cut into 8 pipeline stages, bf16-sr, 64 steps each of gpipe (synchronous) and "
            "pipemare (asynchronous) (weft pipeline)\n");
     fflush(stdout);
-    if (weft_cmd_pipeline((int)(sizeof args / sizeof *args), args)) printf("  (the pipeline run failed)\n");
+    if (weft_cmd_pipeline(nargs, args)) printf("  (the pipeline run failed)\n");
 }
 
 int weft_cmd_demo(int argc, char **argv)
