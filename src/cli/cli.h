@@ -76,6 +76,11 @@ double weft_lr_at(const weft_opts *o, double lr, int64_t step, int64_t total);
  * metadata both parse through it. */
 bool weft_parse_number(const char *s, bool integer, double lo, double hi, double *out);
 
+/* The next item of a comma-separated flag value: copies it into buf (n
+ * bytes) and advances *p past it and its comma. Returns 1 for an item, 0 at
+ * the end, -1 for an empty item or one longer than n - 1. */
+int weft_list_next(const char **p, char *buf, size_t n);
+
 /* WEFT_OK for a known schedule name, else an error listing them. */
 weft_status weft_lr_schedule_check(const char *s);
 

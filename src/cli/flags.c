@@ -136,6 +136,17 @@ double weft_lr_at(const weft_opts *o, double lr, int64_t step, int64_t total)
     return lr;
 }
 
+int weft_list_next(const char **p, char *buf, size_t n)
+{
+    if (!**p) return 0;
+    size_t len = strcspn(*p, ",");
+    if (len == 0 || len >= n) return -1;
+    memcpy(buf, *p, len);
+    buf[len] = 0;
+    *p += len + ((*p)[len] == ',');
+    return 1;
+}
+
 weft_status weft_lr_schedule_check(const char *s)
 {
     const char *valid[] = { "constant", "cosine", "step", "linear" };

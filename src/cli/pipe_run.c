@@ -15,21 +15,16 @@
 /* "3,9,14" into S-1 cut points. */
 static weft_status parse_split(const char *s, int S, int *cut)
 {
-    int n = 0;
+    int n = 0, r;
     const char *p = s;
-    while (*p) {
+    char buf[32];
+    while ((r = weft_list_next(&p, buf, sizeof buf))) {
         double v;
-        char buf[32];
-        size_t len = strcspn(p, ",");
-        if (len == 0 || len >= sizeof buf) return weft_fail(WEFT_ERR_ARG, "--split %s: an empty or overlong cut point", s);
-        memcpy(buf, p, len);
-        buf[len] = 0;
+        if (r < 0) return weft_fail(WEFT_ERR_ARG, "--split %s: an empty or overlong cut point", s);
         if (!weft_parse_number(buf, true, 1, 1e6, &v))
             return weft_fail(WEFT_ERR_ARG, "--split %s: '%s' is not a whole number of 1 or more", s, buf);
         if (n == S - 1) return weft_fail(WEFT_ERR_ARG, "--split %s: more than the %d cut points of --stages %d", s, S - 1, S);
         cut[n++] = (int)v;
-        p += len;
-        if (*p == ',') p++;
     }
     if (n != S - 1) return weft_fail(WEFT_ERR_ARG, "--split %s: %d cut points; --stages %d needs %d", s, n, S, S - 1);
     return WEFT_OK;

@@ -38,16 +38,12 @@ static weft_status parse_kinds(const char *list, weft_pipe_kind *k, int *n)
 {
     *n = 0;
     const char *p = list ? list : "gpipe,1f1b,pipedream,pipemare";
-    while (*p) {
-        char buf[32];
-        size_t len = strcspn(p, ",");
-        if (!len || len >= sizeof buf) return weft_fail(WEFT_ERR_ARG, "--pipeline %s: an empty or unknown schedule", list);
-        memcpy(buf, p, len);
-        buf[len] = 0;
+    char buf[32];
+    int r;
+    while ((r = weft_list_next(&p, buf, sizeof buf))) {
+        if (r < 0) return weft_fail(WEFT_ERR_ARG, "--pipeline %s: an empty or unknown schedule", list);
         if (*n == 4) return weft_fail(WEFT_ERR_ARG, "--pipeline %s: at most the four schedules", list);
         WEFT_TRY(weft_pipe_kind_parse(buf, &k[(*n)++]));
-        p += len;
-        if (*p == ',') p++;
     }
     return WEFT_OK;
 }

@@ -17,6 +17,12 @@
 #define EST_FLOPS 50e9
 #define EST_BYTES 8e9
 
+/* A node's estimated seconds on the estimate's machine. */
+static double est_seconds(const weft_graph *g, const weft_node *n)
+{
+    return (double)weft_node_flops(g, n) / EST_FLOPS + (double)weft_node_bytes(g, n) / EST_BYTES;
+}
+
 static bool persistent(const weft_graph *g, int v)
 {
     weft_role r = g->values[v].role;
@@ -192,7 +198,7 @@ weft_status weft_pipe_partition(weft_graph *g, int S, const int *split, const do
         }
         if (s) goto out;
         cost[i] = node_seconds ? node_seconds[i]
-                               : (double)weft_node_flops(g, c) / EST_FLOPS + (double)weft_node_bytes(g, c) / EST_BYTES;
+                               : est_seconds(g, c);
     }
     double *icost = calloc((size_t)n, sizeof *icost);
     if (!icost) { s = weft_fail(WEFT_ERR_NOMEM, "partition: out of memory"); goto out; }
@@ -258,7 +264,7 @@ weft_status weft_pipe_split_heavy(weft_graph *g, int S, int *vmap, int *nsplit)
     if (!pieces || !c) { free(pieces); free(c); return weft_fail(WEFT_ERR_NOMEM, "out of memory"); }
     for (int i = 0; i < nn; i++) {
         /* a backward costs about two forwards */
-        c[i] = 3 * ((double)weft_node_flops(g, &g->nodes[i]) / EST_FLOPS + (double)weft_node_bytes(g, &g->nodes[i]) / EST_BYTES);
+        c[i] = 3 * est_seconds(g, &g->nodes[i]);
         total += c[i];
         pieces[i] = 1;
     }

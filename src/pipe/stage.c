@@ -34,6 +34,21 @@ static void bind_shared(weft_pipe *p, int s, int slot)
         if (p->sh[k].stage == s) weft_exec_bind(p->ex[s], p->sh[k].v, p->sh[k].copy + (size_t)slot * (size_t)pad64(p->sh[k].bytes));
 }
 
+/* Binds stage s's weights to version k of its stash (pipedream), after
+ * copying the current weights into it when `fill`; or to the weights
+ * themselves when the stage stashes nothing. */
+static void bind_weights(weft_pipe *p, int s, int64_t k, bool fill)
+{
+    stage_t *st = &p->st[s];
+    bool stash = p->o.kind == WEFT_PIPE_PIPEDREAM && st->nw;
+    uint8_t *base = stash ? st->stash + (size_t)(k % st->nstash) * (size_t)st->wbytes : NULL;
+    for (int i = 0; i < st->nw; i++) {
+        if (base && fill) memcpy(base, st->w[i].master, (size_t)st->w[i].bytes);
+        weft_exec_bind(p->ex[s], st->w[i].v, base);
+        if (base) base += pad64(st->w[i].bytes);
+    }
+}
+
 static weft_status do_f(weft_pipe *p, int s, int64_t m)
 {
     weft_exec *E = p->ex[s];
@@ -41,18 +56,7 @@ static weft_status do_f(weft_pipe *p, int s, int64_t m)
     int slot = (int)(m % p->narena);
     weft_exec_set_arena(E, p->arena[slot]);
     if (s == 0 && p->io->feed) WEFT_TRY(p->io->feed(p->io->ctx, E, p->mb0 + m));
-    if (p->o.kind == WEFT_PIPE_PIPEDREAM && st->nw) {
-        /* weight stashing: this microbatch's backward will use these bytes */
-        uint8_t *base = st->stash + (size_t)(st->fcount % st->nstash) * (size_t)st->wbytes;
-        for (int i = 0; i < st->nw; i++) {
-            memcpy(base, st->w[i].master, (size_t)st->w[i].bytes);
-            weft_exec_bind(E, st->w[i].v, base);
-            base += pad64(st->w[i].bytes);
-        }
-    } else {
-        for (int i = 0; i < st->nw; i++) weft_exec_bind(E, st->w[i].v, NULL);
-    }
-    st->fcount++;
+    bind_weights(p, s, st->fcount++, true);   /* pipedream: this microbatch's backward uses the copy */
     for (int k = 0; k < p->nsh; k++)
         if (p->sh[k].owner == s)
             memcpy(p->sh[k].copy + (size_t)slot * (size_t)pad64(p->sh[k].bytes), weft_exec_ptr(E, p->sh[k].v),
@@ -97,14 +101,8 @@ static weft_status do_b(weft_pipe *p, int s, int64_t m)
     int slot = (int)(m % p->narena);
     int d = (int)st->version - p->fver[(size_t)s * (size_t)p->nmb + (size_t)m];
     weft_exec_set_arena(E, p->arena[slot]);
-    if (p->o.kind == WEFT_PIPE_PIPEDREAM && st->nw) {
-        uint8_t *base = st->stash + (size_t)(st->bcount % st->nstash) * (size_t)st->wbytes;
-        for (int i = 0; i < st->nw; i++) { weft_exec_bind(E, st->w[i].v, base); base += pad64(st->w[i].bytes); }
-    } else if (p->o.discrepancy && d > 0) {
-        bind_estimate(p, s, d);
-    } else {
-        for (int i = 0; i < st->nw; i++) weft_exec_bind(E, st->w[i].v, NULL);
-    }
+    if (p->o.discrepancy && d > 0) bind_estimate(p, s, d);
+    else bind_weights(p, s, st->bcount, false);
     st->bcount++;
     bind_shared(p, s, slot);
     WEFT_TRY(run_nodes(p, s, WEFT_PHASE_BWD, p->mb0 + m + 1, &p->hp));
