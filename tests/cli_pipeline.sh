@@ -42,7 +42,7 @@ p = json.load(open(sys.argv[1]))
 runs = {r["schedule"]: r for r in p["runs"]}
 assert set(runs) == {"gpipe", "1f1b", "pipedream", "pipemare"}, runs.keys()
 for name, r in runs.items():
-    assert 0 < r["utilization"] <= 1, r
+    assert 0 < r["utilization"] <= 1 and 0 < r["utilization_steady"] <= 1, r
     for s, st in enumerate(r["stages"]):
         # the runtime's delays are the table's: 0 for the synchronous ones;
         # for the asynchronous ones at most S-1-s updates (M=2: every other backward)

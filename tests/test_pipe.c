@@ -281,6 +281,7 @@ static void test_async(const char *which)
             if (k == WEFT_PIPE_PIPEDREAM) CHECK(st.stash_bytes > 0);
             else CHECK(st.stash_bytes == 0);
             CHECK(st.utilization > 0 && st.utilization <= 1.0 + 1e-9);
+            CHECK(st.utilization_steady > 0 && st.utilization_steady <= 1.0 + 1e-9 && st.makespan_steady_s > 0);
             free(want); free(da); free(db);
             weft_schedule_free(&sc);
             model_free(&a); model_free(&b);

@@ -56,6 +56,9 @@ void weft_log(weft_log_level l, const char *fmt, ...) __attribute__((format(prin
 
 /* Monotonic wall clock in seconds. */
 double weft_now(void);
+/* The calling thread's CPU time in seconds (its work, not its waits or the
+ * time other threads and processes held its core). */
+double weft_thread_cpu_now(void);
 
 /* ---- thread pool ----------------------------------------------------------- */
 /* A persistent pool of worker threads (created once, reused every step).

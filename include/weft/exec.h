@@ -31,6 +31,8 @@ typedef struct {
                               adds what it did to its weights (weft/num.h) at its
                               node's index; the caller zeroes them              */
     int stage;             /* 0: every node; s+1: only the nodes of pipeline stage s */
+    bool cpu_clock;        /* node seconds by this thread's CPU clock, not the wall
+                              clock (a clock call costs about a microsecond)     */
 } weft_run_opts;
 
 /* Plans g's memory if not yet planned, binds PARAM/STATE values to `store`

@@ -122,6 +122,8 @@ typedef struct {
     int64_t lr_delay_warmup;/* pipemare: the rule fades out linearly over this many updates (0: never) */
     bool discrepancy;       /* pipemare: discrepancy correction */
     double discrepancy_decay; /* D: the moving average's decay is D^(1/tau) */
+    bool cpu_node_clock;    /* time every node by its thread's CPU clock (weft_pipe_node_seconds
+                               then holds work, not waits: for measuring a balance) */
 } weft_pipe_opts;
 
 /* What the runtime asks of its caller: a microbatch's inputs, and the
@@ -149,6 +151,8 @@ typedef struct {
     double makespan_s;      /* the virtual clock: every stage its own device             */
     double utilization;     /* sum of work / (S x makespan), virtual clock                */
     double bubble;          /* 1 - utilization                                           */
+    double makespan_steady_s, utilization_steady; /* the same with every action charged its
+                               stage's median for its kind: the host's noise taken out      */
     int64_t microbatches;
     weft_stage_stats st[WEFT_PIPE_MAX_STAGES];
     int64_t stash_bytes;    /* all stages                                                */

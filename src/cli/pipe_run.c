@@ -91,27 +91,36 @@ weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, 
      * times. The timed run is an asynchronous stream long enough to fill the
      * pipeline (at least 3S microbatches), so every stage works as it will
      * in a run: with all its microbatches' arenas in flight, not one. */
-    int64_t measure = 6 > (3 * o->stages + o->microbatches - 1) / o->microbatches
-                    ? 6 : (3 * o->stages + o->microbatches - 1) / o->microbatches;
+    int64_t measure = 6 > (8 * o->stages + o->microbatches - 1) / o->microbatches
+                    ? 6 : (8 * o->stages + o->microbatches - 1) / o->microbatches;
     weft_pipe_kind k = WEFT_PIPE_PIPEMARE;
     weft_opts keep = *o;
-    o->serial = true;
     o->quiet = true;
-    weft_status s = weft_pipe_session_start(ps, k);
-    if (!s) s = weft_pipe_session_run(ps, 1, measure, measure);
-    double *secs = s ? NULL : malloc((size_t)ps->tr.g->nnodes * sizeof *secs);
-    if (!s && !secs) s = weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    ps->cpu_node_clock = true;
+    /* In the run's own mode (threads or one thread), every node timed by its
+     * thread's CPU clock: what the stage works, not what the host's other
+     * threads and processes take from it. The first stream warms up (first
+     * touches of the arenas, the caches); only the second one's times count. */
+    int nn = ps->tr.g->nnodes;
+    double *secs = malloc(2 * (size_t)nn * sizeof *secs), *warm = secs ? secs + nn : NULL;
+    weft_status s = secs ? weft_pipe_session_start(ps, k) : weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    if (!s) s = weft_pipe_session_run(ps, 1, measure, 2 * measure);
+    if (!s) {
+        weft_pipe_node_seconds(ps->pipe, warm);
+        s = weft_pipe_session_run(ps, measure + 1, measure, 2 * measure);
+    }
     if (!s) {
         weft_pipe_node_seconds(ps->pipe, secs);
         /* per microbatch: forward and backward ran M times a step, updates once */
-        for (int i = 0; i < ps->tr.g->nnodes; i++)
-            secs[i] /= (double)measure * (ps->tr.g->nodes[i].phase == WEFT_PHASE_UPDATE ? 1 : o->microbatches);
+        for (int i = 0; i < nn; i++)
+            secs[i] = (secs[i] - warm[i]) /
+                      ((double)measure * (ps->tr.g->nodes[i].phase == WEFT_PHASE_UPDATE ? 1 : o->microbatches));
         weft_pipe_free(ps->pipe);
         ps->pipe = NULL;
         s = weft_pipe_partition(ps->tr.g, o->stages, NULL, secs, &ps->part);
     }
     free(secs);
-    o->serial = keep.serial;
+    ps->cpu_node_clock = false;
     o->quiet = keep.quiet;
     return s;
 }
@@ -126,7 +135,7 @@ weft_status weft_pipe_session_start(weft_pipe_session *ps, weft_pipe_kind k)
     WEFT_TRY(weft_store_bind(&ps->store, ps->tr.g, (uint64_t)o->seed));
     weft_pipe_opts po = {
         .kind = k, .stages = o->stages, .microbatches = o->microbatches, .serial = o->serial,
-        .threads = o->threads, .queue = o->queue_depth,
+        .threads = o->threads, .queue = o->queue_depth, .cpu_node_clock = ps->cpu_node_clock,
         .lr_delay_scale = k != WEFT_PIPE_PIPEMARE ? 0 : o->lr_delay_scale < 0 ? o->lr : o->lr_delay_scale,
         .lr_delay_warmup = o->lr_delay_warmup, .discrepancy = o->discrepancy && k == WEFT_PIPE_PIPEMARE,
         .discrepancy_decay = o->discrepancy_decay,

@@ -20,9 +20,10 @@ static const char *summary =
     "N steps (default 16) of M microbatches on the model's data with a thread per stage and reports:\n"
     "utilization = sum of work / (S x makespan) on a virtual clock that gives every stage its own\n"
     "device and charges it the measured time of its own work, beside the closed-form bubble\n"
-    "(S-1)/(M+S-1) of the synchronous schedules; per stage, the work, the idle time, and the delays\n"
-    "(updates between a microbatch's forward and its backward) measured beside the table's; the\n"
-    "weight versions pipedream stashes. --timeline writes the runs as a Gantt chart (SVG).";
+    "(S-1)/(M+S-1) of the synchronous schedules, and \"steady\": the same clock with every action\n"
+    "charged its stage's median time for its kind (the host's noise out, the imbalance kept); per\n"
+    "stage, the work, the idle time, and the delays (updates between a microbatch's forward and its\n"
+    "backward) measured beside the table's; the weight versions pipedream stashes. --timeline writes the runs as a Gantt chart (SVG).";
 
 typedef struct {
     weft_pipe_kind kind;
@@ -145,8 +146,8 @@ static void json_run(FILE *f, const run_rec *r, const weft_pipe_session *ps, boo
             r->st.utilization);
     if (weft_pipe_async(r->kind)) fprintf(f, "null");
     else fprintf(f, "%.6f", 1 - weft_bubble_closed_form(S, M));
-    fprintf(f, ", \"makespan_s\": %.6f, \"wall_s\": %.6f, \"loss\": %.6f, \"stash_bytes\": %lld, \"stages\": [",
-            r->st.makespan_s, r->st.wall_s, r->loss, (long long)r->st.stash_bytes);
+    fprintf(f, ", \"utilization_steady\": %.6f, \"makespan_s\": %.6f, \"wall_s\": %.6f, \"loss\": %.6f, \"stash_bytes\": %lld, \"stages\": [",
+            r->st.utilization_steady, r->st.makespan_s, r->st.wall_s, r->loss, (long long)r->st.stash_bytes);
     for (int s = 0; s < S; s++) {
         const weft_stage_stats *q = &r->st.st[s];
         fprintf(f, "{\"work_s\": %.6f, \"idle_s\": %.6f, \"blocked_s\": %.6f, \"tau_min\": %d, \"tau_max\": %d, "
@@ -188,22 +189,26 @@ static weft_status write_report(const char *dir, const run_rec *runs, int n, con
     weft_report_paragraph(f, "Utilization is the sum of every stage's measured work over S times the makespan, on a "
                              "virtual clock that gives every stage its own device: each action is charged the CPU "
                              "time it took, and starts when its stage is free and its inputs are done. The closed "
-                             "form is GPipe's 1 - (S-1)/(M+S-1) for equal stages.");
-    const char *h2[] = { "schedule", "utilization", "closed form", "makespan s", "wall s", "final loss", "stash MiB" };
-    char st2[4][7][64];
-    char *c2[28];
+                             "form is GPipe's 1 - (S-1)/(M+S-1) for equal stages. \"Steady\" is the same clock "
+                             "with every action charged its stage's median time for its kind (forward, backward, "
+                             "update): the host's noise taken out, the stages' imbalance kept.");
+    const char *h2[] = { "schedule", "utilization", "steady", "closed form", "makespan s", "wall s", "final loss",
+                         "stash MiB" };
+    char st2[4][8][64];
+    char *c2[32];
     for (int k = 0; k < n; k++) {
         snprintf(st2[k][0], 64, "%s", weft_pipe_kind_name(runs[k].kind));
         snprintf(st2[k][1], 64, "%.1f%%", 100 * runs[k].st.utilization);
-        if (weft_pipe_async(runs[k].kind)) snprintf(st2[k][2], 64, "-");
-        else snprintf(st2[k][2], 64, "%.1f%%", 100 * (1 - weft_bubble_closed_form(S, ps->o.microbatches)));
-        snprintf(st2[k][3], 64, "%.3f", runs[k].st.makespan_s);
-        snprintf(st2[k][4], 64, "%.3f", runs[k].st.wall_s);
-        snprintf(st2[k][5], 64, "%.4f", runs[k].loss);
-        snprintf(st2[k][6], 64, "%.2f", (double)runs[k].st.stash_bytes / 1048576.0);
-        for (int c = 0; c < 7; c++) c2[k * 7 + c] = st2[k][c];
+        snprintf(st2[k][2], 64, "%.1f%%", 100 * runs[k].st.utilization_steady);
+        if (weft_pipe_async(runs[k].kind)) snprintf(st2[k][3], 64, "-");
+        else snprintf(st2[k][3], 64, "%.1f%%", 100 * (1 - weft_bubble_closed_form(S, ps->o.microbatches)));
+        snprintf(st2[k][4], 64, "%.3f", runs[k].st.makespan_s);
+        snprintf(st2[k][5], 64, "%.3f", runs[k].st.wall_s);
+        snprintf(st2[k][6], 64, "%.4f", runs[k].loss);
+        snprintf(st2[k][7], 64, "%.2f", (double)runs[k].st.stash_bytes / 1048576.0);
+        for (int c = 0; c < 8; c++) c2[k * 8 + c] = st2[k][c];
     }
-    if (!s) s = weft_report_table(f, h2, 7, (const char *const *)c2, n);
+    if (!s) s = weft_report_table(f, h2, 8, (const char *const *)c2, n);
     weft_report_heading(f, 2, "Timeline");
     if (!s) s = write_timeline(f, runs, n, S, "forward, backward and update of every stage");
     weft_report_end(f);
@@ -255,16 +260,16 @@ int weft_cmd_pipeline(int argc, char **argv)
         int S = ps.o.stages, M = ps.o.microbatches;
         fprintf(out, "\n%s, %d stages, %d microbatch%s a step, %s: utilization on the virtual clock\n", ps.o.model, S, M, M > 1 ? "es" : "",
                 weft_precision_name(ps.o.precision));
-        fprintf(out, "  %-10s %12s %12s %12s %10s %10s\n", "schedule", "utilization", "closed form", "vs gpipe", "loss",
-                "stash MiB");
+        fprintf(out, "  %-10s %12s %8s %12s %12s %10s %10s\n", "schedule", "utilization", "steady", "closed form",
+                "vs gpipe", "loss", "stash MiB");
         double gp = 0;
         for (int k = 0; k < nr; k++) if (runs[k].kind == WEFT_PIPE_GPIPE) gp = runs[k].st.utilization;
         for (int k = 0; k < nr; k++) {
             char cf[32] = "-", vs[32] = "-";
             if (!weft_pipe_async(runs[k].kind)) snprintf(cf, sizeof cf, "%.1f%%", 100 * (1 - weft_bubble_closed_form(S, M)));
             if (gp > 0) snprintf(vs, sizeof vs, "%.2fx", runs[k].st.utilization / gp);
-            fprintf(out, "  %-10s %11.1f%% %12s %12s %10.4f %10.2f\n", weft_pipe_kind_name(runs[k].kind),
-                    100 * runs[k].st.utilization, cf, vs, runs[k].loss, (double)runs[k].st.stash_bytes / 1048576.0);
+            fprintf(out, "  %-10s %11.1f%% %7.1f%% %12s %12s %10.4f %10.2f\n", weft_pipe_kind_name(runs[k].kind),
+                    100 * runs[k].st.utilization, 100 * runs[k].st.utilization_steady, cf, vs, runs[k].loss, (double)runs[k].st.stash_bytes / 1048576.0);
         }
     }
     if (!s && o.timeline) {

@@ -115,6 +115,7 @@ typedef struct {
     int64_t updates_per_epoch;
     weft_progress pg;
     int64_t pg_from;          /* the run's first microbatch                  */
+    bool cpu_node_clock;      /* the pipe times nodes by CPU clock (balance)  */
 } weft_pipe_session;
 
 /* Opens the task, builds the microbatch's graph and cuts it (o's --stages,

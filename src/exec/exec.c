@@ -256,7 +256,8 @@ weft_status weft_exec_run(weft_exec *ex, const weft_run_opts *o)
         if (!(n->phase & o->phases) || (o->stage && n->stage != o->stage - 1)) continue;
         /* A view writes nothing: its bytes are its input's. */
         if (n->op == WEFT_OP_RESHAPE && ex->ptr[n->out[0]] == ex->ptr[n->in[0]]) continue;
-        double t0 = weft_now();
+        double (*clk)(void) = o->cpu_clock ? weft_thread_cpu_now : weft_now;
+        double t0 = clk();
         const weft_kernel_info *ki = weft_exec_kernel(n->op);
         weft_kctx k = { .g = g, .n = n, .pool = ex->pool, .opts = o, .seed = ex->seed };
         float *sp = ex->scratch;
@@ -286,7 +287,7 @@ weft_status weft_exec_run(weft_exec *ex, const weft_run_opts *o)
             if (g->values[v].dtype == WEFT_BF16)
                 round_out(ex->pool, k.out[j], ex->ptr[v], weft_shape_numel(&g->values[v].shape));
         }
-        ex->node_s[i] += weft_now() - t0;
+        ex->node_s[i] += clk() - t0;
         if (o->check_finite) WEFT_TRY(check_finite(ex, n, i, o));
     }
     return WEFT_OK;

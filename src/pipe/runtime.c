@@ -169,13 +169,6 @@ const weft_schedule *weft_pipe_get_schedule(const weft_pipe *p) { return &p->sc;
 
 /* ---- the run -------------------------------------------------------------------- */
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Buffers sized by the run's schedule: arenas, stashes, shared copies. */
 static weft_status provision(weft_pipe *p)
 {
@@ -263,9 +256,9 @@ static void *stage_main(void *arg)
         if (p->abort) { pthread_mutex_unlock(&p->mu); return NULL; }
         if (a->kind == WEFT_PA_F) p->fstart[s]++;
         pthread_mutex_unlock(&p->mu);
-        double t0 = weft_now(), c0 = cpu_now();
+        double t0 = weft_now(), c0 = weft_thread_cpu_now();
         weft_status r = weft_pipe_do(p, a);
-        p->dur[i] = cpu_now() - c0;
+        p->dur[i] = weft_thread_cpu_now() - c0;
         ss->busy_s += weft_now() - t0;
         if (r) { fail_from_thread(p, r); return NULL; }
         pthread_mutex_lock(&p->mu);
@@ -306,6 +299,44 @@ static weft_status run_serial(weft_pipe *p)
         p->stats.st[a->stage].busy_s += p->dur[i];
     }
     return WEFT_OK;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The virtual clock without the host's noise: the same replay with every
+ * action charged the median of its stage's measured actions of its kind
+ * (forward, backward, update). A stage with its own device would take about
+ * as long for each microbatch; on a 2-core host running S stages the
+ * per-action times also carry the other stages' (and processes') contention
+ * for caches and memory. Returns the utilization; *span: the makespan. */
+static double steady_utilization(const weft_pipe *p, int queue, double *span)
+{
+    int64_t n = p->sc.n;
+    double *d = malloc((size_t)n * sizeof *d), *tmp = malloc((size_t)n * sizeof *tmp);
+    double *st = malloc((size_t)n * sizeof *st), *fin = malloc((size_t)n * sizeof *fin);
+    double u = -1;
+    *span = -1;
+    if (d && tmp && st && fin) {
+        double med[WEFT_PIPE_MAX_STAGES][3];
+        for (int s = 0; s < p->S; s++)
+            for (int k = 0; k < 3; k++) {
+                int64_t c = 0;
+                for (int64_t i = 0; i < n; i++)
+                    if (p->sc.a[i].stage == s && (int)p->sc.a[i].kind == k) tmp[c++] = p->dur[i];
+                qsort(tmp, (size_t)c, sizeof *tmp, cmp_double);
+                med[s][k] = c == 0 ? 0 : c % 2 ? tmp[c / 2] : 0.5 * (tmp[c / 2 - 1] + tmp[c / 2]);
+            }
+        double work = 0;
+        for (int64_t i = 0; i < n; i++) work += d[i] = med[p->sc.a[i].stage][p->sc.a[i].kind];
+        *span = weft_schedule_replay(&p->sc, d, queue, st, fin);
+        u = *span > 0 ? work / (p->S * *span) : 0;
+    }
+    free(d); free(tmp); free(st); free(fin);
+    return u;
 }
 
 weft_status weft_pipe_run(weft_pipe *p, int64_t first, int64_t steps, const weft_pipe_io *io)
@@ -368,6 +399,7 @@ weft_status weft_pipe_run(weft_pipe *p, int64_t first, int64_t steps, const weft
     }
     ps->utilization = ps->makespan_s > 0 ? work / (p->S * ps->makespan_s) : 0;
     ps->bubble = 1 - ps->utilization;
+    ps->utilization_steady = steady_utilization(p, queue, &ps->makespan_steady_s);
     for (int s = 0; s < p->S; s++) {
         weft_stage_stats *q = &ps->st[s];
         q->vbusy_s = q->work_s;

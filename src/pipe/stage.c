@@ -23,7 +23,8 @@ static size_t esize(weft_dtype t) { return weft_dtype_size(t); }
 
 static weft_status run_nodes(weft_pipe *p, int s, weft_phase ph, int64_t step, const weft_optim_hp *hp)
 {
-    weft_run_opts ro = { .phases = ph, .step = step, .hp = *hp, .stage = s + 1 };
+    weft_run_opts ro = { .phases = ph, .step = step, .hp = *hp, .stage = s + 1,
+                          .cpu_clock = p->o.cpu_node_clock };
     return weft_exec_run(p->ex[s], &ro);
 }
 
