@@ -65,6 +65,20 @@ weft_status weft_exec_feed(weft_exec *ex, int v, const void *src, weft_dtype src
 /* Reads value v as fp32 into dst (numel(v) floats). */
 weft_status weft_exec_read(weft_exec *ex, int v, float *dst);
 weft_status weft_exec_run(weft_exec *ex, const weft_run_opts *o);
+/* Runs node `node` alone on rows [row0, row0 + nrows) of its batch axis, as
+ * one compute unit of a dataflow chip would (weft_node_tiling says which
+ * operands are batched). Batched inputs and sliced outputs are read and
+ * written at those rows only; other inputs are read whole; an output that
+ * sums over the rows gets the tile's part: written when !accumulate, else
+ * added in fp32 (rounded once if bf16) -- so tiles 0..k-1 run in order with
+ * accumulate = (tile > 0) give the whole sum. Updates work in place on the
+ * weight's rows. A node weft_node_tiling refuses runs only whole: rows
+ * [0, rows) it reports (accumulate is then ignored). Runs the node whatever
+ * o->phases and o->stage say; the rest of o is as for weft_exec_run.
+ * WEFT_ERR_ARG for a node out of range, rows outside [0, rows), or a part of
+ * an untileable node. */
+weft_status weft_exec_run_tile(weft_exec *ex, int node, int64_t row0, int64_t nrows, bool accumulate,
+                               const weft_run_opts *o);
 
 int64_t weft_exec_arena_bytes(const weft_exec *ex);
 int64_t weft_exec_scratch_bytes(const weft_exec *ex);

@@ -292,6 +292,20 @@ weft_status weft_store_get(weft_store *s, const char *name, weft_dtype t,
  * same seed whatever the policy (bf16 policies round them once to nearest). */
 weft_status weft_store_bind(weft_store *s, const weft_graph *g, uint64_t seed);
 
+/* ---- tiling (graph/tile.c): computing one node as tiles of rows ----------
+ * A tile is a contiguous range of rows of the node's batch axis (axis 0);
+ * the dataflow compiler gives each to one compute unit. Returns true when
+ * the node can be computed tile by tile: *rows is the batch extent (d[0] of
+ * its batched operands; for an update, the weight's rows); bit i of
+ * *batched_in is set for each input sliced along axis 0 (the others --
+ * weights, biases, gammas, shape-only inputs -- are passed whole); bit j of
+ * *partial_out for each output that is a sum over the rows (a weight's
+ * gradient: each tile computes its part); the other outputs are sliced.
+ * Returns false when the result depends on the whole batch (or the node
+ * cannot be sliced safely): then it is one tile, and *rows is that tile's
+ * extent (d[0] of its first input with a dimension, or 1); both masks 0. */
+bool weft_node_tiling(const weft_graph *g, int node, unsigned *batched_in, unsigned *partial_out, int64_t *rows);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,8 +4,7 @@
  * fp32 scratch buffer before its kernel runs, and a bf16 output is computed
  * into fp32 scratch and rounded once (nearest even) on the way out — the
  * 16-bit FPU of DESIGN.md section 3: bf16 in memory, fp32 inside the unit. */
-#include "exec/exec_ops.h"
-#include "graph/ops.h"
+#include "exec/exec_int.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -15,36 +14,13 @@
 /* Debian's OpenBLAS exports this; declared here so any cblas.h works. */
 void openblas_set_num_threads(int n);
 
-struct weft_exec {
-    weft_graph *g;
-    weft_store *store;
-    uint8_t *arena;      /* the arena in use                           */
-    uint8_t *own_arena;  /* allocated here (NULL: a shared executor)    */
-    void **ptr;          /* per value: its bytes                       */
-    void **bound;        /* per value: bytes bound by weft_exec_bind, or NULL */
-    void **home;         /* per value: a persistent value's bytes in the store */
-    int *root;           /* per value: the value whose bytes a view shares */
-    int *views;          /* per value: its first view (-1 none), then view -> next */
-    int *next_view;
-    float *scratch;      /* conversions + kernel scratch               */
-    int64_t scratch_floats;
-    weft_pool *pool;
-    uint64_t seed;
-    double *node_s;
-};
-
-static bool widened(const weft_graph *g, const weft_node *n, int i)
-{
-    return g->values[n->in[i]].dtype == WEFT_BF16 && !(weft_op_get(n->op)->shape_only & (1u << i));
-}
-
 static int64_t node_scratch(const weft_graph *g, const weft_node *n, const weft_pool *pool)
 {
     /* raw kernels read their inputs as stored; every kernel writes fp32 */
     bool raw = weft_exec_kernel(n->op)->raw;
     int64_t f = 0;
     for (int i = 0; i < n->nin; i++)
-        if (!raw && widened(g, n, i)) f += (weft_shape_numel(&g->values[n->in[i]].shape) + 15) & ~15;
+        if (!raw && weft_exec_widened(g, n, i)) f += (weft_shape_numel(&g->values[n->in[i]].shape) + 15) & ~15;
     for (int j = 0; j < n->nout; j++)
         if (g->values[n->out[j]].dtype == WEFT_BF16)
             f += (weft_shape_numel(&g->values[n->out[j]].shape) + 15) & ~15;
@@ -168,6 +144,8 @@ void weft_exec_free(weft_exec *ex)
     free(ex->views);
     free(ex->next_view);
     free(ex->node_s);
+    free(ex->tile_values);
+    weft_free(ex->tile_scratch);
     free(ex);
 }
 
@@ -192,13 +170,13 @@ static void round_chunk(void *c, int64_t b, int64_t e)
     weft_bf16_from_f32_n((const float *)x->src + b, (weft_bf16 *)x->dst + b, e - b);
 }
 
-static void widen(weft_pool *p, const weft_bf16 *src, float *dst, int64_t n)
+void weft_exec_widen(weft_pool *p, const weft_bf16 *src, float *dst, int64_t n)
 {
     conv_ctx c = { src, dst };
     weft_pool_for(p, n, 1 << 15, widen_chunk, &c);
 }
 
-static void round_out(weft_pool *p, const float *src, weft_bf16 *dst, int64_t n)
+void weft_exec_round(weft_pool *p, const float *src, weft_bf16 *dst, int64_t n)
 {
     conv_ctx c = { src, dst };
     weft_pool_for(p, n, 1 << 15, round_chunk, &c);
@@ -213,7 +191,7 @@ weft_status weft_exec_feed(weft_exec *ex, int v, const void *src, weft_dtype src
         return WEFT_OK;
     }
     if (src_dtype == WEFT_F32 && x->dtype == WEFT_BF16) {
-        round_out(ex->pool, src, ex->ptr[v], n);
+        weft_exec_round(ex->pool, src, ex->ptr[v], n);
         return WEFT_OK;
     }
     return weft_fail(WEFT_ERR_ARG, "feed %s: cannot convert %s to %s", x->name,
@@ -225,7 +203,7 @@ weft_status weft_exec_read(weft_exec *ex, int v, float *dst)
     const weft_value *x = &ex->g->values[v];
     int64_t n = weft_shape_numel(&x->shape);
     if (x->dtype == WEFT_F32) memcpy(dst, ex->ptr[v], (size_t)n * sizeof(float));
-    else if (x->dtype == WEFT_BF16) widen(ex->pool, ex->ptr[v], dst, n);
+    else if (x->dtype == WEFT_BF16) weft_exec_widen(ex->pool, ex->ptr[v], dst, n);
     else if (x->dtype == WEFT_I32) for (int64_t i = 0; i < n; i++) dst[i] = (float)((int32_t *)ex->ptr[v])[i];
     else return weft_fail(WEFT_ERR_ARG, "read %s: not a number type", x->name);
     return WEFT_OK;
@@ -264,9 +242,9 @@ weft_status weft_exec_run(weft_exec *ex, const weft_run_opts *o)
         for (int a = 0; a < n->nin; a++) {
             int v = n->in[a];
             k.raw_in[a] = k.in[a] = ex->ptr[v];
-            if (!ki->raw && widened(g, n, a)) {
+            if (!ki->raw && weft_exec_widened(g, n, a)) {
                 int64_t m = weft_shape_numel(&g->values[v].shape);
-                widen(ex->pool, ex->ptr[v], sp, m);
+                weft_exec_widen(ex->pool, ex->ptr[v], sp, m);
                 k.in[a] = sp;
                 sp += (m + 15) & ~15;
             }
@@ -285,7 +263,7 @@ weft_status weft_exec_run(weft_exec *ex, const weft_run_opts *o)
         for (int j = 0; j < n->nout; j++) {
             int v = n->out[j];
             if (g->values[v].dtype == WEFT_BF16)
-                round_out(ex->pool, k.out[j], ex->ptr[v], weft_shape_numel(&g->values[v].shape));
+                weft_exec_round(ex->pool, k.out[j], ex->ptr[v], weft_shape_numel(&g->values[v].shape));
         }
         ex->node_s[i] += clk() - t0;
         if (o->check_finite) WEFT_TRY(check_finite(ex, n, i, o));
