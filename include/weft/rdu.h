@@ -74,7 +74,8 @@ int weft_fabric_count(const weft_fabric *f, weft_site_kind k);
 /* Peak FLOP/s: every PCU lane and stage a fused multiply-add each cycle. */
 double weft_fabric_peak_flops(const weft_fabric *f);
 /* The switch site address generator a (0 .. ags-1) is attached to: the
- * first half down the left edge, the rest down the right, evenly spaced. */
+ * first half down the left edge, the rest down the right, evenly spaced;
+ * -1 for an index out of range. */
 int weft_fabric_ag_site(const weft_fabric *f, int a);
 
 /* Links: link id = site * 4 + dir (dir 0 north (row - 1), 1 east (col + 1),
@@ -102,15 +103,20 @@ typedef enum { WEFT_PLACE_ANNEAL, WEFT_PLACE_GREEDY, WEFT_PLACE_RANDOM } weft_pl
 
 typedef struct {
     double cost;          /* sum over nets of rate x Manhattan distance, at the end */
-    double cost_start;    /* before annealing (the greedy seed placement)           */
-    int64_t moves, accepted;
+    double cost_start;    /* before annealing (the greedy seed placement); greedy
+                             and random: = cost                                     */
+    int64_t moves, accepted; /* annealing only                                      */
     double seconds;
 } weft_place_stats;
 
 /* Places every unit on a free slot of its kind: PCUs and PMUs on sites of
  * that kind (out[u] = site), AGs on address generators (out[u] = AG index).
  * Fails (naming what is short) when the units do not fit. Deterministic for a
- * seed. Annealing starts from the greedy placement. */
+ * seed. Greedy: breadth-first over the nets from the most connected unit,
+ * each on the free slot nearest the rate-weighted median of its placed
+ * neighbours. Annealing starts from greedy and keeps the best placement it
+ * saw. Placement minimises rate x distance and knows nothing of link
+ * capacity: a placement can still be unroutable at full rate. */
 weft_status weft_place(const weft_fabric *f, const weft_netlist *nl, weft_place_method m, uint64_t seed,
                        int *out, weft_place_stats *st);
 
@@ -130,14 +136,147 @@ typedef struct {
 
 /* Routes every net over the vector network by negotiated congestion
  * (PathFinder: rip up and reroute, raising the price of over-used links each
- * round) until no link carries more than vec_links vectors per cycle or
- * max_iter rounds pass (st->overused > 0 then; not an error). place: from
- * weft_place. The caller frees with weft_routes_free. */
+ * round) until no link carries more than vec_links vectors per cycle, or
+ * max_iter rounds pass (0: 50), or 10 rounds make no progress; then the best
+ * round seen (least worst use) is returned, st->overused > 0 (not an error).
+ * place: from weft_place. The caller frees with weft_routes_free. */
 weft_status weft_route(const weft_fabric *f, const weft_netlist *nl, const int *place, int max_iter,
                        weft_routes *r, weft_route_stats *st);
 void weft_routes_free(weft_routes *r);
-/* The switch site of unit u placed at place[u] (an AG's edge site). */
+/* The switch site of unit u placed at place[u] (an AG's edge site); -1 for
+ * a slot out of range. */
 int weft_unit_site(const weft_fabric *f, weft_unit_kind k, int slot);
+
+/* ---- the compiler and its plan --------------------------------------------------
+ * Lowering: every node of the training graph (forward, backward, update) but
+ * views becomes a compute group — a chain of L PCUs (an op needing more
+ * pipeline stages or ports than one PCU has spans several) — and chains of
+ * elementwise nodes on the same rows fuse into one group. A group is
+ * replicated r times, each replica computing a tile: rows [row0, row0+rows)
+ * of every node's batch axis (weft_node_tiling; a node that cannot be tiled
+ * keeps r = 1). Values that live across the step (weights, optimizer state,
+ * activations saved for the backward, gradients) and the streams between
+ * groups get PMUs, or stream through address generators from off-chip memory.
+ * When the groups do not fit the fabric at once, the graph is cut into
+ * sections in node order that run one after another, each reconfiguring
+ * the fabric. See docs/COMPILER.md. */
+typedef enum { WEFT_GROUP_GEMM, WEFT_GROUP_MAP, WEFT_GROUP_MOVE } weft_group_kind;
+typedef enum {
+    WEFT_ROLE_U_COMPUTE,           /* PCU: one link of a replica's chain                 */
+    WEFT_ROLE_U_WEIGHT, WEFT_ROLE_U_STATE, WEFT_ROLE_U_ACT, WEFT_ROLE_U_GRAD, /* PMU: holds (part of) a value */
+    WEFT_ROLE_U_BUFFER,            /* PMU: a double buffer where a stream crosses units  */
+    WEFT_ROLE_U_DRAM               /* AG: a door to off-chip memory                      */
+} weft_unit_role;
+
+typedef struct {
+    weft_group_kind kind;
+    int section;
+    int first, count;      /* its nodes: plan.group_nodes[first .. first+count) in order */
+    int chain;             /* PCUs per replica (L)                                 */
+    int replicas;          /* r                                                    */
+    int stage_ops;         /* pipeline stage operations per element (all nodes)    */
+    int64_t flops;         /* per step                                             */
+    int64_t cycles;        /* per step on one replica: the whole work / 1 chain     */
+    int64_t io_whole;      /* vectors one stream must carry to every replica whole
+                              (a weight read by each tile, a partial sum written)  */
+    int64_t io_rows;       /* vectors of the largest stream split over replicas     */
+    bool tiled;            /* every node tileable along its rows                   */
+} weft_group;
+/* Cycles per step of one of r replicas: its share of the work, or the time
+ * its largest input or output stream takes at a vector a cycle, whichever is
+ * longer. */
+int64_t weft_group_cycles(const weft_group *g, int r);
+
+typedef struct {
+    weft_unit_kind kind;
+    weft_unit_role role;
+    int section;
+    int group;             /* compute: its group; -1                               */
+    int replica, link;     /* compute: which replica, which PCU of its chain        */
+    int value;             /* memory: the graph value it holds part of; -1          */
+    int64_t bytes;         /* memory: bytes it holds (a buffer: both halves)        */
+    int64_t cycles;        /* compute: cycles per step of its tile                  */
+    int slot;              /* placement: site (PCU, PMU) or AG index                */
+} weft_unit;
+
+typedef struct {
+    int src, dst;          /* units                                                */
+    int value;             /* the graph value it carries                           */
+    int64_t bytes;         /* per step                                             */
+    double rate;           /* vectors per cycle at the section's cycles            */
+} weft_net;
+
+typedef struct {
+    int first_group, ngroups;
+    int first_unit, nunits;
+    int first_net, nnets;
+    int pcus, pmus, ags;
+    int64_t cycles;         /* steady-state cycles: the slowest replica's           */
+    int64_t onchip_bytes;   /* held in PMUs                                         */
+    int64_t dram_read, dram_write; /* bytes per step through the AGs                */
+    int64_t bound_unit;     /* the unit whose cycles set `cycles`                   */
+    weft_place_stats place;
+    weft_route_stats route;
+    double traffic;         /* sum over nets of rate x hops: vector-hops a cycle     */
+    double rate_scale;      /* 1, or < 1 when the network could not carry the rates:
+                               the section runs slower by 1 / rate_scale          */
+} weft_section;
+
+typedef struct {
+    weft_fabric fabric;
+    char model[64];
+    int batch;
+    weft_precision precision;
+    const weft_graph *g;    /* not owned                                           */
+    int ngroups;    weft_group *groups;
+    int *group_nodes;       /* node indices, by group                              */
+    int *node_group;        /* per node: its group, -1 (a view)                    */
+    int nunits;     weft_unit *units;
+    int nnets;      weft_net *nets;
+    int nsections;  weft_section *sections;
+    weft_routes routes;     /* all nets, ids as in `nets`; loads per section below */
+    double *link_load;      /* nsections x weft_fabric_links: vectors/cycle          */
+    int64_t dram_bytes;     /* per step, all sections                               */
+    int64_t onchip_bytes;   /* the largest section's                                */
+    int64_t wirelength;
+    double traffic;         /* all sections' sum of rate x hops                    */
+    double worst_use;
+    double seconds_lower, seconds_place, seconds_route;
+} weft_plan;
+
+typedef struct {
+    weft_place_method place;
+    uint64_t seed;
+    int route_iters;        /* 0: the router's default                              */
+    int max_pcus, max_pmus; /* 0: the fabric's; less to force sections (tests)       */
+} weft_compile_opts;
+
+/* Lowers g (a training graph: forward, autodiff, optimizer; verified) onto
+ * f, places and routes every section. Progress lines go to the log. */
+weft_status weft_rdu_compile(const weft_graph *g, const weft_fabric *f, const weft_compile_opts *o, weft_plan *p);
+void weft_plan_free(weft_plan *p);
+/* The plan as JSON (docs/PLAN.md). */
+weft_status weft_plan_write_json(FILE *out, const weft_plan *p);
+/* A person's summary: units by kind, on-chip bytes, off-chip bytes per step,
+ * wirelength, worst link use, seconds per phase, sections. */
+void weft_plan_print(FILE *out, const weft_plan *p);
+/* Cycles per training step: the sections' cycles, one after another. */
+int64_t weft_plan_cycles(const weft_plan *p);
+const char *weft_unit_role_name(weft_unit_role r);
+
+/* The functional check: runs one training step of g (the graph p was
+ * compiled from) on the CPU tile by tile in the plan's order, and the same
+ * step with exec on the same inputs and weights, and compares the loss, the
+ * weights' gradients, the updated weights and the optimizer state. Errors
+ * are max |a - b| over the tensor's largest |a| (tiles sum a weight's
+ * gradient in another order than exec). */
+typedef struct {
+    double loss_err, grad_err, weight_err, state_err, worst_err;
+    char worst[64];         /* the tensor with the worst error */
+    int compared;           /* tensors compared */
+    int64_t tiles;          /* node tiles run */
+} weft_plan_check_result;
+weft_status weft_plan_check(const weft_plan *p, weft_graph *g, uint64_t seed, weft_plan_check_result *r);
 
 #ifdef __cplusplus
 }
