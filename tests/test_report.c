@@ -3,7 +3,9 @@
  * readable (decades on log axes), and degenerate inputs (no series, empty,
  * constant, single-point, all non-finite, huge values, empty heatmaps and
  * Gantt charts) draw something sensible instead of crashing; Gantt charts of
- * very many bars stay small. */
+ * very many bars stay small; fabric maps draw one element per site and per
+ * loaded link, mark loads over capacity, and name the panel and site of a bad
+ * category. */
 #include "weft/report.h"
 
 #include <math.h>
@@ -591,6 +593,194 @@ static void test_gantt_errors(void)
     }
 }
 
+/* ---- fabric maps ------------------------------------------------------------------- */
+
+static char *fabric(const weft_svg_fabric_chart *c, const weft_svg_fabric_panel *p, int n)
+{
+    memout m;
+    mem_open(&m);
+    CHECK_OK(weft_svg_fabric(m.f, c, p, n));
+    return mem_close(&m);
+}
+
+/* Elements `tag` inside the nth (0-based) group of sites (a panel's sites
+ * are one <g> opened with a stroke or with crisp edges). */
+static int sites_in_panel(const char *out, int nth, const char *tag)
+{
+    const char *p = out;
+    for (int k = 0; p && k <= nth; k++) {
+        const char *a = strstr(p, "<g stroke=\"#666\""), *b = strstr(p, "<g shape-rendering=\"crispEdges\">");
+        p = a && b ? (a < b ? a : b) : a ? a : b;
+        if (p && k < nth) p++;
+    }
+    if (!p) return -1;
+    const char *end = strstr(p, "</g>");
+    int n = 0;
+    for (const char *q = p; (q = strstr(q, tag)) && q < end; q += strlen(tag)) n++;
+    return n;
+}
+
+static void test_fabric(void)
+{
+    enum { R = 4, C = 6, N = R * C };
+    static const char *const cats[4] = { "embed", "attn<q>", "mlp & norm",
+                                         "a category name long enough to be clipped" };
+    unsigned char shape[N];
+    int cat0[N], cat1[N];
+    const char *tips[N];
+    char tipbuf[N][24];
+    double load[N * 4] = { 0 };
+    for (int i = 0; i < N; i++) {
+        shape[i] = (unsigned char)((i / C + i % C) % 2);      /* a checkerboard of compute and memory */
+        cat0[i] = i % 5 - 1;                                   /* -1 .. 3 */
+        cat1[i] = i < C ? -1 : 2;
+        snprintf(tipbuf[i], sizeof tipbuf[i], "unit <%d>", i);
+        tips[i] = tipbuf[i];
+    }
+    load[(0 * C + 0) * 4 + 1] = 0.5;                           /* (0,0) E */
+    load[(0 * C + 1) * 4 + 3] = 0.25;                          /* (0,1) W */
+    load[(1 * C + 2) * 4 + 2] = 1.4;                           /* (1,2) S: over capacity */
+    load[(3 * C + 5) * 4 + 2] = 0.9;                           /* off the edge: not drawn */
+    load[(2 * C + 2) * 4 + 0] = NAN;                           /* not drawn */
+    load[(2 * C + 3) * 4 + 1] = -1;                            /* not drawn */
+    int drow[3] = { 1, 2, 1 }, dside[3] = { 0, 1, 0 }, drow1[1] = { 3 }, dside1[1] = { 1 };
+    double dload[3] = { 0.2, 1.0, 0.7 };
+    weft_svg_fabric_panel p[2] = {
+        { "section 0 <fwd>", cat0, tips, load, drow, dside, dload, 3 },
+        { "section 1", cat1, NULL, NULL, drow1, dside1, NULL, 1 },
+    };
+    weft_svg_fabric_chart c = { "fabric <plan> & co", R, C, shape, cats, NULL, 4, 0 };
+    char *out = fabric(&c, p, 2);
+    check_svg("fabric", out);
+    CHECK(strstr(out, "width=\"720\""));
+    CHECK(strstr(out, "fabric &lt;plan&gt; &amp; co") && !strstr(out, "<plan>"));
+    CHECK(strstr(out, ">section 0 &lt;fwd&gt;</text>") && strstr(out, ">section 1</text>"));
+    CHECK(sites_in_panel(out, 0, "<rect") == N && sites_in_panel(out, 1, "<rect") == N);
+    CHECK(sites_in_panel(out, 0, " rx=") == N / 2 && sites_in_panel(out, 2, "<rect") == -1);
+    CHECK(count(out, "</title></rect>") == N);                /* panel 0's tooltips only */
+    CHECK(strstr(out, "<title>unit &lt;7&gt;</title></rect>"));
+    CHECK(count(out, " to (") == 3);                         /* the three loaded inner links */
+    CHECK(strstr(out, "(1, 2) S to (2, 2): load 1.4, over capacity</title>"));
+    CHECK(strstr(out, "(0, 1) W to (0, 0): load 0.25</title>"));
+    CHECK(count(out, "over capacity</title>") == 1);
+    CHECK(count(out, "stroke=\"#e41a1c\"") == 2);            /* the link and the legend */
+    CHECK(count(out, "<title>door ") == 4);
+    CHECK(strstr(out, "<title>door 1: right edge, row 2, load 1</title>"));
+    CHECK(strstr(out, "<title>door 0: right edge, row 3</title>"));   /* no load */
+    CHECK(strstr(out, ">embed</text>") && strstr(out, ">attn&lt;q&gt;</text>") && strstr(out, ">mlp &amp; norm<"));
+    CHECK(strstr(out, "<title>a category name long enough to be clipped</title>a category"));
+    CHECK(strstr(out, ">unused</text>") && strstr(out, ">memory unit</text>") && strstr(out, ">over capacity</text>"));
+    CHECK(strstr(out, "fill=\"#ececec\""));
+    CHECK(!strstr(out, "<script") && !strstr(out, " id="));
+    bool ascii = true;
+    for (const char *q = out; *q; q++) ascii &= (unsigned char)*q < 0x80;
+    CHECK(ascii);
+    free(out);
+
+    /* no loads over capacity: no red link */
+    load[(1 * C + 2) * 4 + 2] = 0.6;
+    out = fabric(&c, p, 2);
+    CHECK(count(out, "over capacity</title>") == 0 && count(out, "stroke=\"#e41a1c\"") == 1);
+    free(out);
+
+    /* 1 x 1, nothing optional: no shapes, names, colors, tooltips, loads */
+    int one = 0;
+    double edge[4] = { 1, 1, 1, 1 };                           /* all off the edge */
+    int drow0 = 0, dside0 = 0;
+    weft_svg_fabric_panel p1 = { NULL, &one, NULL, edge, &drow0, &dside0, NULL, 1 };
+    weft_svg_fabric_chart c1 = { NULL, 1, 1, NULL, NULL, NULL, 1, 0 };
+    out = fabric(&c1, &p1, 1);
+    check_svg("1 x 1 fabric", out);
+    CHECK(sites_in_panel(out, 0, "<rect") == 1 && count(out, " to (") == 0);
+    CHECK(strstr(out, "fill=\"#0072B2\"") && strstr(out, ">0</text>"));
+    free(out);
+
+    /* a ninth category takes a lighter round of the palette */
+    int nine = 8;
+    weft_svg_fabric_panel p9 = { "p", &nine, NULL, NULL, NULL, NULL, NULL, 0 };
+    weft_svg_fabric_chart c9 = { "nine", 1, 1, NULL, NULL, NULL, 9, 0 };
+    out = fabric(&c9, &p9, 1);
+    CHECK(count(out, "fill=\"#80b9d9\"") == 2);              /* legend and site */
+    free(out);
+
+    /* a wide grid at the limit: one panel per row, sites touching, no links
+     * under capacity drawn */
+    enum { WIDE = 512 };
+    int *wc = calloc(WIDE * 2, sizeof *wc);
+    double *wl = calloc(WIDE * 2 * 4, sizeof *wl);
+    for (int i = 0; i < WIDE * 2; i++) wl[i * 4 + 1] = i == 7 ? 3.0 : 0.5;
+    weft_svg_fabric_panel pw[2] = { { "a", wc, NULL, wl, NULL, NULL, NULL, 0 },
+                                    { "b", wc, NULL, NULL, NULL, NULL, NULL, 0 } };
+    weft_svg_fabric_chart cw = { "wide", 2, WIDE, NULL, NULL, NULL, 1, 0 };
+    out = fabric(&cw, pw, 2);
+    check_svg("2 x 512 fabric", out);
+    CHECK(sites_in_panel(out, 0, "<rect") == 2 * WIDE && sites_in_panel(out, 1, "<rect") == 2 * WIDE);
+    CHECK(count(out, " to (") == 1 && strstr(out, "(0, 7) E to (0, 8): load 3, over capacity"));
+    free(out);
+    free(wc);
+    free(wl);
+
+    /* nothing to draw */
+    out = fabric(&c, p, 0);
+    check_svg("fabric without panels", out);
+    CHECK(strstr(out, ">no data</text>"));
+    free(out);
+}
+
+static void test_fabric_errors(void)
+{
+    enum { R = 4, C = 6, N = R * C };
+    int cat[N] = { 0 }, cat1[N] = { 0 }, drow[1] = { 0 }, dside[1] = { 0 };
+    weft_svg_fabric_panel p[2] = { { "a", cat, NULL, NULL, drow, dside, NULL, 1 },
+                                   { "b", cat1, NULL, NULL, NULL, NULL, NULL, 0 } };
+    weft_svg_fabric_chart c = { "f", R, C, NULL, NULL, NULL, 2, 0 };
+    memout m;
+    mem_open(&m);
+    cat1[2 * C + 3] = 2;
+    CHECK_ERR(weft_svg_fabric(m.f, &c, p, 2), WEFT_ERR_ARG, "panel 1", "site (2, 3)");
+    cat1[2 * C + 3] = -2;
+    CHECK_ERR(weft_svg_fabric(m.f, &c, p, 2), WEFT_ERR_ARG, "panel 1", "site (2, 3)");
+    cat1[2 * C + 3] = 1;
+    drow[0] = R;
+    CHECK_ERR(weft_svg_fabric(m.f, &c, p, 2), WEFT_ERR_ARG, "panel 0", "door 0");
+    drow[0] = 0;
+    dside[0] = 2;
+    CHECK_ERR(weft_svg_fabric(m.f, &c, p, 2), WEFT_ERR_ARG, "panel 0", "door 0");
+    dside[0] = 0;
+    p[0].door_side = NULL;
+    CHECK_ERR(weft_svg_fabric(m.f, &c, p, 2), WEFT_ERR_ARG, "panel 0", NULL);
+    p[0].door_side = dside;
+    p[1].category = NULL;
+    CHECK_ERR(weft_svg_fabric(m.f, &c, p, 2), WEFT_ERR_ARG, "panel 1", "no categories");
+    p[1].category = cat1;
+    unsigned char shape[N] = { 0 };
+    shape[5] = 3;
+    c.shape = shape;
+    CHECK_ERR(weft_svg_fabric(m.f, &c, p, 2), WEFT_ERR_ARG, NULL, "site (0, 5)");
+    c.shape = NULL;
+    weft_svg_fabric_chart big = { "big", 600, 600, NULL, NULL, NULL, 2, 0 };
+    CHECK_ERR(weft_svg_fabric(m.f, &big, p, 2), WEFT_ERR_ARG, NULL, "600 x 600");
+    big.rows = 1;
+    big.cols = 513;
+    CHECK_ERR(weft_svg_fabric(m.f, &big, p, 2), WEFT_ERR_ARG, NULL, "1 x 513");
+    CHECK_ERR(weft_svg_fabric(NULL, &c, p, 2), WEFT_ERR_ARG, NULL, NULL);
+    CHECK_ERR(weft_svg_fabric(m.f, NULL, p, 2), WEFT_ERR_ARG, NULL, NULL);
+    CHECK_ERR(weft_svg_fabric(m.f, &c, p, -1), WEFT_ERR_ARG, NULL, NULL);
+    CHECK_ERR(weft_svg_fabric(m.f, &c, NULL, 2), WEFT_ERR_ARG, NULL, "2 panels at NULL");
+    c.ncategories = -1;
+    CHECK_ERR(weft_svg_fabric(m.f, &c, p, 2), WEFT_ERR_ARG, NULL, NULL);
+    c.ncategories = 2;
+    char *out = mem_close(&m);
+    CHECK(out[0] == '\0');                       /* nothing written on a refused call */
+    free(out);
+
+    FILE *ro = fopen("/dev/null", "r");
+    if (ro) {
+        CHECK_ERR(weft_svg_fabric(ro, &c, p, 2), WEFT_ERR_IO, NULL, "fabric");
+        fclose(ro);
+    }
+}
+
 /* ---- HTML -------------------------------------------------------------------------- */
 
 static void test_html(void)
@@ -664,6 +854,8 @@ int main(void)
     test_gantt();
     test_gantt_many_bars();
     test_gantt_errors();
+    test_fabric();
+    test_fabric_errors();
     test_html();
     test_errors();
     return test_summary();

@@ -100,6 +100,57 @@ typedef struct {
  * draws a small chart that says "no data". */
 weft_status weft_svg_gantt(FILE *f, const weft_svg_gantt_chart *c, const weft_svg_bar *bars, int nbars);
 
+/* ---- fabric maps ------------------------------------------------------------
+ * A grid of units seen from above (a dataflow fabric, placed and routed): one
+ * cell per site, drawn as a square (shape 0: a compute unit) or a circle-ish
+ * rounded square (shape 1: a memory unit), filled by the category of what it
+ * serves (-1: unused, drawn pale grey), with a tooltip; links between
+ * neighbouring cells drawn as short lines with their load (0 .. 1 of
+ * capacity, above 1 over capacity) as width and color; doors on the left and
+ * right edges (address generators). Several panels (e.g. sections) side by
+ * side or stacked. */
+typedef struct {
+    const char *title;              /* the panel's caption                         */
+    const int *category;            /* rows x cols: index into the chart's categories, -1 unused */
+    const char *const *tooltip;     /* rows x cols, or NULL (entries NULL: none)   */
+    const double *link_load;        /* rows x cols x 4 (N, E, S, W from each site), or NULL */
+    const int *door_row;            /* ndoors: row of each door                     */
+    const int *door_side;           /* ndoors: 0 left edge, 1 right edge            */
+    const double *door_load;        /* ndoors: 0 .. 1 of its share, or NULL         */
+    int ndoors;
+} weft_svg_fabric_panel;
+
+typedef struct {
+    const char *title;
+    int rows, cols;
+    const unsigned char *shape;     /* rows x cols: 0 compute, 1 memory              */
+    const char *const *category_names; /* ncategories: legend entries               */
+    const char *const *category_colors; /* "#rrggbb", or NULL: the palette, cycled   */
+    int ncategories;
+    int width;                      /* 0: 720 per panel row                          */
+} weft_svg_fabric_chart;
+
+/* The chart as one <svg>: the title, a legend of categories (names clipped
+ * to 24 characters; NULL names: numbers; "unused" when a site is -1) and a
+ * key (the shapes, doors, and link load: a scale from a pale grey trickle to
+ * black at full, red above 1), then each panel, its caption above it (two
+ * panels side by side while sites stay at least 14 px apart, else one per
+ * row). Without category_colors the palette of the line charts is used, a
+ * lighter round of it for categories 8..15 and a darker one for 16..23.
+ * Each site is one element (NULL shape: all compute). A link (r, c, d) with
+ * a finite load > 0 and a neighbour in direction d is one stroke in the gap
+ * between the sites, to the right of its heading (so that the two directions
+ * do not overlap), wider and darker with load, red and widest above 1, with
+ * a tooltip; on grids too fine for gaps (sites under 6 px apart) only links
+ * over capacity are drawn, from centre to centre. Doors are triangles
+ * pointing into the fabric, colored by door_load (dark grey without one),
+ * further doors on the same row and side stacked outwards. width is clamped
+ * to 320..20000. WEFT_ERR_ARG for a category out of range or a door on no
+ * row or side (naming the panel and site or door), a shape other than 0 or
+ * 1, a NULL category array, a grid above 512 x 512 or more than 4096 panels;
+ * no panels or an empty grid draws a small chart that says "no data". */
+weft_status weft_svg_fabric(FILE *f, const weft_svg_fabric_chart *c, const weft_svg_fabric_panel *panels, int npanels);
+
 /* ---- HTML pages ------------------------------------------------------------ */
 
 /* Writes text (UTF-8, NULL for none) with &, <, >, " and ' escaped, and other
