@@ -106,6 +106,10 @@ void weft_outfile_abort(weft_outfile *o);
  * the NUL). Errors name the path. */
 weft_status weft_read_file(const char *path, char **data, size_t *size);
 
+/* Writes s as a JSON string literal (quotes, backslashes and control
+ * characters escaped). */
+void weft_json_string(FILE *f, const char *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -260,6 +260,9 @@ weft_status weft_plan_write_json(FILE *out, const weft_plan *p);
 /* A person's summary: units by kind, on-chip bytes, off-chip bytes per step,
  * wirelength, worst link use, seconds per phase, sections. */
 void weft_plan_print(FILE *out, const weft_plan *p);
+/* Sections the network slowed (rate_scale < 1: their routes are legal only
+ * at a lower rate). */
+int weft_plan_network_bound(const weft_plan *p);
 /* Cycles per training step: the sections' cycles, one after another. */
 int64_t weft_plan_cycles(const weft_plan *p);
 const char *weft_unit_role_name(weft_unit_role r);

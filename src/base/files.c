@@ -75,3 +75,15 @@ weft_status weft_read_file(const char *path, char **data, size_t *size)
     *data = buf; *size = len;
     return WEFT_OK;
 }
+
+void weft_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}

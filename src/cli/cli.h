@@ -50,11 +50,16 @@ typedef struct {
     double discrepancy_decay; /* D                                                  */
     const char *timeline; /* pipeline: write the timeline SVG here                  */
     int64_t show_schedule;/* pipeline: print this many time slots of each table     */
+    const char *fabric;   /* compile: a preset or a fabric JSON file               */
+    const char *out;      /* compile: write the plan here (-o)                     */
+    const char *svg;      /* compile: write the placed and routed fabric here      */
+    const char *place;    /* compile: anneal (default), greedy, random             */
+    bool check;           /* compile: run the plan tile by tile beside exec        */
     char model_buf[WEFT_NAME_MAX], schedule_buf[16]; /* owned copies, from a checkpoint */
 } weft_opts;
 
 /* Verbs a flag belongs to. */
-enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8, V_SAMPLE = 16, V_STUDY = 32, V_PIPE = 64 };
+enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8, V_SAMPLE = 16, V_STUDY = 32, V_PIPE = 64, V_COMPILE = 128 };
 
 void weft_opts_defaults(weft_opts *o);
 /* Fills what the flags left unset from the model preset: batch, optimizer,
@@ -123,5 +128,7 @@ int weft_cmd_demo(int argc, char **argv);
 int weft_cmd_sample(int argc, char **argv);
 int weft_cmd_study(int argc, char **argv);
 int weft_cmd_pipeline(int argc, char **argv);
+int weft_cmd_compile(int argc, char **argv);
+int weft_cmd_fabric(int argc, char **argv);
 
 #endif

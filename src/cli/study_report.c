@@ -91,17 +91,7 @@ void study_print_table(FILE *f, const study *s)
 
 /* ---- JSON --------------------------------------------------------------------------- */
 
-static void jstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
+static void jstr(FILE *f, const char *s) { weft_json_string(f, s); }
 
 static void jnum(FILE *f, double x)
 {

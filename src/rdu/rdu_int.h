@@ -1,0 +1,57 @@
+/* rdu_int.h — what the compiler's files share while lowering. */
+#ifndef WEFT_RDU_INT_H
+#define WEFT_RDU_INT_H
+
+#include "graph/ops.h"
+#include "weft/rdu.h"
+
+typedef struct { weft_group_kind kind; int ops; int passes; } lw_cost;
+
+typedef struct {
+    lw_cost cost;
+    bool tiled;
+    int64_t rows;            /* batch extent (1 when not tiled)               */
+    unsigned batched_in, partial_out;
+} lw_node;
+
+typedef struct {
+    int producer;            /* group that writes it (-1: input, weight, state) */
+    int updated;             /* group that updates it in place (weights, states), -1 */
+    int first_reader, last_reader, readers;
+    unsigned phases_read;    /* WEFT_PHASE_* of its readers                   */
+    unsigned phase_made;     /* its producer's phase (0: not made in the step) */
+    bool read_whole;         /* read by a node that is not tiled              */
+} lw_value;
+
+/* A value as one section sees it. */
+typedef struct {
+    int v;
+    bool made, read, updated; /* in this section                               */
+    bool held;               /* must exist whole (not only stream by)         */
+    bool resident;           /* held in PMUs (else off-chip, staged through one) */
+    int pmus, first_unit;    /* its PMUs                                       */
+    int ag;                  /* off-chip: its address generator's unit, else -1 */
+    int64_t bytes, dram_read, dram_write;
+} lw_sval;
+
+typedef struct {
+    const weft_graph *g;
+    const weft_fabric *f;
+    const weft_compile_opts *o;
+    weft_plan *p;
+    int max_pcus, max_pmus;
+    lw_node *ln;             /* per node  */
+    lw_value *vi;            /* per value */
+    int cap_units, cap_nets;
+} lw;
+
+int weft_rdu_root(const weft_graph *g, int v);
+int64_t weft_rdu_value_bytes(const weft_graph *g, int v);
+weft_status weft_rdu_groups(lw *L);
+weft_status weft_rdu_values(lw *L);
+weft_status weft_rdu_sections(lw *L);
+void weft_rdu_replicas(lw *L);
+/* layout.c: section s's memory decisions, units and nets (appended to the plan). */
+weft_status weft_rdu_layout(lw *L, int s);
+
+#endif
