@@ -4,12 +4,15 @@
 #            both presets: sections, units, on-chip and off-chip bytes, routes
 #   gpt2     GPT-2 small's shape (12 layers, 12 heads, d 768, context 1024,
 #            vocabulary 50257; bf16-sr, AdamW, batch 8) on sn10: time per phase
+# No peer runs here: nothing else on this machine compiles for a dataflow
+# fabric; the comparisons are within weft (placements, fabrics, batch sizes).
 #   quality  annealed against greedy and random placement for three models:
 #            routed wirelength, traffic (rate x hops), the worst link's use, and
 #            the sections the network slowed (routes legal only at a lower rate)
 # Usage: bench/rdu_compile.sh [zoo|gpt2|quality|all]
 set -uo pipefail
 cd "$(dirname "$0")/.."
+trap 'rm -f /tmp/rdu_err.$$ /tmp/rdu_plan.$$ /tmp/rdu_json.$$' EXIT
 what=${1:-all}
 weft=${WEFT_BIN:-build/weft}
 [[ -x $weft ]] || { echo "build weft first (make)" >&2; exit 2; }

@@ -182,8 +182,74 @@ static void test_quality(void)
     weft_graph_free(g);
 }
 
+/* The cost model by hand on the mlp: one section on plasticine, its
+ * weights and state resident, so the only off-chip bytes are the batch's
+ * images and labels; a GEMM group costs its FLOPs over 2 x lanes x stages; a
+ * replica its share or its largest stream; the section its slowest unit. */
+static void test_closed_form(void)
+{
+    weft_graph *g = train_graph(&zoo[0], WEFT_PREC_FP32);
+    if (!g) return;
+    weft_fabric f;
+    CHECK_OK(weft_fabric_load(&f, "plasticine"));
+    weft_compile_opts o = { .place = WEFT_PLACE_GREEDY, .seed = 1 };
+    weft_plan p;
+    CHECK_OK(weft_rdu_compile(g, &f, &o, &p));
+    CHECK(p.nsections == 1);
+    int64_t inputs = 0;
+    for (int v = 0; v < g->nvalues; v++)
+        if (g->values[v].role == WEFT_ROLE_INPUT && g->values[v].alias_of < 0)
+            inputs += weft_shape_numel(&g->values[v].shape) * (int64_t)weft_dtype_size(g->values[v].dtype);
+    CHECKF(p.dram_bytes == inputs, "off-chip %lld, the inputs %lld", (long long)p.dram_bytes, (long long)inputs);
+    int gemms = 0;
+    for (int k = 0; k < p.ngroups; k++) {
+        const weft_group *G = &p.groups[k];
+        if (G->kind != WEFT_GROUP_GEMM) continue;
+        gemms++;
+        int64_t want = (G->flops + 2 * 16 * 6 - 1) / (2 * 16 * 6);
+        CHECKF(G->cycles == want, "group %d: %lld cycles, want %lld", k, (long long)G->cycles, (long long)want);
+    }
+    CHECK(gemms >= 6);   /* 3 linear layers: forward, data and weight gradients */
+    int64_t slowest = 0;
+    for (int u = 0; u < p.nunits; u++) {
+        const weft_unit *x = &p.units[u];
+        if (x->kind != WEFT_UNIT_PCU) continue;
+        CHECK(x->cycles == weft_group_cycles(&p.groups[x->group], p.groups[x->group].replicas));
+        if (x->cycles > slowest) slowest = x->cycles;
+    }
+    double per_cycle = f.dram_gbps / f.clock_ghz;
+    int64_t dram = (int64_t)((double)inputs / per_cycle) + 1;
+    CHECK(p.sections[0].cycles == (slowest > dram ? slowest : dram));
+    weft_plan_free(&p);
+    weft_graph_free(g);
+}
+
+/* Too small a fabric: the error names the node and what is short. */
+static void test_too_small(void)
+{
+    weft_graph *g = train_graph(&zoo[3], WEFT_PREC_FP32);
+    if (!g) return;
+    weft_fabric f;
+    CHECK_OK(weft_fabric_load(&f, "plasticine"));
+    weft_compile_opts o = { .place = WEFT_PLACE_GREEDY, .seed = 1, .max_pcus = 1 };
+    weft_plan p;
+    weft_status s = weft_rdu_compile(g, &f, &o, &p);
+    CHECK(s == WEFT_ERR_ARG && strstr(weft_errmsg(), "node #") && strstr(weft_errmsg(), "PCUs in a chain") &&
+          strstr(weft_errmsg(), "short"));
+    weft_plan_free(&p);
+    weft_fabric bf = f;
+    bf.fp32 = false;
+    bf.bf16 = true;
+    s = weft_rdu_compile(g, &bf, &(weft_compile_opts){ .seed = 1 }, &p);
+    CHECK(s == WEFT_ERR_ARG && strstr(weft_errmsg(), "computes in bf16 only"));
+    weft_plan_free(&p);
+    weft_graph_free(g);
+}
+
 int main(void)
 {
+    test_closed_form();
+    test_too_small();
     test_zoo();
     test_sections();
     test_bf16();

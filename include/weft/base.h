@@ -96,7 +96,8 @@ static inline float weft_rng_unit(weft_rng_key key, uint32_t index)
 /* ---- files written whole or not at all -------------------------------------
  * weft_outfile_open opens "<path>.tmp.<pid>" for writing; commit flushes,
  * fsyncs, closes and renames it onto path; abort (or a failed commit) removes
- * the temporary, so a reader never sees a half-written file. */
+ * the temporary, so a reader never sees a half-written file. A path that
+ * exists as anything but a plain file (a link, a device) is refused. */
 typedef struct { FILE *f; char *path; char *tmp; } weft_outfile;
 weft_status weft_outfile_open(weft_outfile *o, const char *path);
 weft_status weft_outfile_commit(weft_outfile *o);

@@ -214,7 +214,7 @@ typedef struct {
     int64_t cycles;         /* steady-state cycles: the slowest replica's           */
     int64_t onchip_bytes;   /* held in PMUs                                         */
     int64_t dram_read, dram_write; /* bytes per step through the AGs                */
-    int64_t bound_unit;     /* the unit whose cycles set `cycles`                   */
+    int bound_unit;         /* the unit whose cycles set `cycles`                   */
     weft_place_stats place;
     weft_route_stats route;
     double traffic;         /* sum over nets of rate x hops: vector-hops a cycle     */
@@ -274,7 +274,8 @@ const char *weft_unit_role_name(weft_unit_role r);
  * are max |a - b| over the tensor's largest |a| (tiles sum a weight's
  * gradient in another order than exec). */
 typedef struct {
-    double loss_err, grad_err, weight_err, state_err, worst_err;
+    double loss_err, grad_err, weight_err, state_err, worst_err; /* NaN: a NaN */
+    double tolerance;       /* fp32 1e-4; bf16 policies 5e-2 (partial sums rounded) */
     char worst[64];         /* the tensor with the worst error */
     int compared;           /* tensors compared */
     int64_t tiles;          /* node tiles run */

@@ -4,11 +4,18 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 weft_status weft_outfile_open(weft_outfile *o, const char *path)
 {
     memset(o, 0, sizeof *o);
+    /* The rename at the end would replace a device, a link or a directory
+     * with a plain file: only ever replace a plain file. */
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return weft_fail(WEFT_ERR_IO, "%s: not a plain file (weft writes a temporary and renames it over the path)",
+                         path);
     size_t n = strlen(path) + 32;
     o->path = malloc(strlen(path) + 1);
     o->tmp = malloc(n);

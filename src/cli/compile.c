@@ -132,15 +132,25 @@ static weft_status write_svg(FILE *f, const weft_plan *p)
     return st;
 }
 
-static weft_status write_file(const char *path, const char *flag, const weft_plan *p, bool svg)
+/* The plan and its picture: both written, or neither. */
+static weft_status write_files(const char *plan, const char *svg, const weft_plan *p)
 {
-    weft_outfile of;
-    weft_status s = weft_outfile_open(&of, path);
-    if (s) return weft_fail_wrap(s, "%s", flag);
-    s = svg ? write_svg(of.f, p) : weft_plan_write_json(of.f, p);
-    if (s) { weft_outfile_abort(&of); return weft_fail_wrap(s, "%s %s", flag, path); }
-    s = weft_outfile_commit(&of);
-    return s ? weft_fail_wrap(s, "%s", flag) : WEFT_OK;
+    weft_outfile a = { 0 }, b = { 0 };
+    weft_status s = WEFT_OK;
+    if (plan && (s = weft_outfile_open(&a, plan))) return weft_fail_wrap(s, "-o");
+    if (svg && (s = weft_outfile_open(&b, svg))) {
+        if (plan) weft_outfile_abort(&a);
+        return weft_fail_wrap(s, "--svg");
+    }
+    if (plan && (s = weft_plan_write_json(a.f, p))) weft_fail_wrap(s, "-o %s", plan);
+    if (!s && svg && (s = write_svg(b.f, p))) weft_fail_wrap(s, "--svg %s", svg);
+    if (!s && plan && (s = weft_outfile_commit(&a))) weft_fail_wrap(s, "-o");
+    if (!s && svg && (s = weft_outfile_commit(&b))) weft_fail_wrap(s, "--svg");
+    if (s) {
+        if (plan && a.f) weft_outfile_abort(&a);
+        if (svg && b.f) weft_outfile_abort(&b);
+    }
+    return s;
 }
 
 static void print_json(FILE *f, const weft_plan *p, const weft_plan_check_result *c)
@@ -204,6 +214,9 @@ int weft_cmd_compile(int argc, char **argv)
     if (!s && o.check) {
         if (!o.quiet && !o.json) fprintf(stderr, "check: running the plan tile by tile beside exec\n");
         s = weft_plan_check(&p, c.g, (uint64_t)o.seed, &chk);
+        if (!s && !(chk.worst_err <= chk.tolerance))
+            s = weft_fail(WEFT_ERR_NUMERIC, "--check: the plan computes %s %.3g away from exec (the tolerance is %.0e)",
+                          chk.worst, chk.worst_err, chk.tolerance);
     }
     FILE *out = o.json ? stderr : stdout;
     if (!s && !o.quiet) weft_plan_print(out, &p);
@@ -211,15 +224,13 @@ int weft_cmd_compile(int argc, char **argv)
         fprintf(out, "  functional check  %lld tiles in the plan's order against exec: loss %.2g, gradients %.2g, "
                 "weights %.2g, optimizer state %.2g (max error / the tensor's largest value; worst: %s)\n",
                 (long long)chk.tiles, chk.loss_err, chk.grad_err, chk.weight_err, chk.state_err, chk.worst);
-    if (!s && o.out) {
-        s = write_file(o.out, "-o", &p, false);
-        if (!s && !o.quiet) fprintf(out, "plan: %s\n", o.out);
-    }
-    if (!s && o.svg) {
-        s = write_file(o.svg, "--svg", &p, true);
-        if (!s && !o.quiet) fprintf(out, "fabric picture: %s\n", o.svg);
+    if (!s && (o.out || o.svg)) {
+        s = write_files(o.out, o.svg, &p);
+        if (!s && !o.quiet && o.out) fprintf(out, "plan: %s\n", o.out);
+        if (!s && !o.quiet && o.svg) fprintf(out, "fabric picture: %s\n", o.svg);
     }
     if (!s && o.json) print_json(stdout, &p, o.check ? &chk : NULL);
+    if (!s && (fflush(stdout) || ferror(stdout))) s = weft_fail(WEFT_ERR_IO, "cannot write to the standard output");
     weft_plan_free(&p);
     weft_compiled_free(&c);
     if (s) {

@@ -67,6 +67,7 @@ static int cmd_show(int argc, char **argv)
     if (s) { fprintf(stderr, "weft fabric: %s\n", weft_errmsg()); return weft_exit_code(s); }
     if (json) weft_fabric_write_json(stdout, &f);
     else weft_fabric_print(stdout, &f);
+    if (fflush(stdout) || ferror(stdout)) { fprintf(stderr, "weft fabric: cannot write to the standard output\n"); return 1; }
     return 0;
 }
 

@@ -92,6 +92,13 @@ weft_status weft_rdu_compile(const weft_graph *g, const weft_fabric *f, const we
     L.max_pmus = weft_fabric_count(f, WEFT_SITE_PMU);
     if (o->max_pcus > 0 && o->max_pcus < L.max_pcus) L.max_pcus = o->max_pcus;
     if (o->max_pmus > 0 && o->max_pmus < L.max_pmus) L.max_pmus = o->max_pmus;
+    /* every number the step computes or keeps must be one the fabric has */
+    for (int v = 0; v < g->nvalues; v++) {
+        weft_dtype t = g->values[v].dtype;
+        if ((t == WEFT_F32 && !f->fp32) || (t == WEFT_BF16 && !f->bf16))
+            return weft_fail(WEFT_ERR_ARG, "compile: %s is %s; fabric %s computes in %s only", g->values[v].name,
+                             weft_dtype_name(t), f->name, f->fp32 ? "fp32" : "bf16");
+    }
     double t0 = weft_now();
     weft_status st = weft_rdu_groups(&L);
     if (!st) st = weft_rdu_values(&L);

@@ -83,6 +83,8 @@ enum { NPRESETS = sizeof presets / sizeof *presets };
 
 const char *const *weft_fabric_presets(void)
 {
+    /* a preset added to the table must be named here too */
+    _Static_assert(NPRESETS == 2, "list every preset of the table here");
     static const char *const names[NPRESETS + 1] = { "plasticine", "sn10", NULL };
     return names;
 }
@@ -481,17 +483,6 @@ weft_status weft_fabric_load(weft_fabric *f, const char *name_or_path)
 
 /* ---- writing ------------------------------------------------------------------- */
 
-static void put_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
-        else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-        else fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
 /* The shortest %g that reads back as the same double, so a written fabric
  * parses to the same numbers. A non-finite value (a fabric not from the
  * parser) becomes null, which the parser rejects, rather than invalid JSON. */
@@ -521,7 +512,7 @@ static void put_notes(FILE *out, const char *key, const char (*notes)[200], int 
     fprintf(out, ",\n  \"%s\": [", key);
     for (int i = 0; i < n; i++) {
         fputs(i ? ",\n    " : "\n    ", out);
-        put_string(out, notes[i]);
+        weft_json_string(out, notes[i]);
     }
     fputs(n ? "\n  ]" : "]", out);
 }
@@ -529,7 +520,7 @@ static void put_notes(FILE *out, const char *key, const char (*notes)[200], int 
 void weft_fabric_write_json(FILE *out, const weft_fabric *f)
 {
     fputs("{\n  \"name\": ", out);
-    put_string(out, f->name);
+    weft_json_string(out, f->name);
     for (int s = 0; s < NSECT; s++) {
         fprintf(out, ",\n  \"%s\": {", sections[s]);
         int k = 0;
@@ -540,7 +531,7 @@ void weft_fabric_write_json(FILE *out, const weft_fabric *f)
         }
         if (!strcmp(sections[s], "grid")) {
             fputs(", \"pattern\": ", out);
-            put_string(out, f->pattern == WEFT_PATTERN_COLUMNS ? "columns" : "checkerboard");
+            weft_json_string(out, f->pattern == WEFT_PATTERN_COLUMNS ? "columns" : "checkerboard");
         }
         fputc('}', out);
     }

@@ -24,10 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-static weft_status grow(lw *L, int units, int nets)
+static weft_status grow(lw *L, int units, int64_t nets)
 {
+    if ((int64_t)L->p->nunits + units > INT32_MAX / 2 || (int64_t)L->p->nnets + nets > INT32_MAX / 2)
+        return weft_fail(WEFT_ERR_ARG, "compile: more than %d units or nets", INT32_MAX / 2);
     weft_plan *P = L->p;
     if (P->nunits + units > L->cap_units) {
         int cap = (P->nunits + units) * 2 + 64;
@@ -37,7 +38,7 @@ static weft_status grow(lw *L, int units, int nets)
         L->cap_units = cap;
     }
     if (P->nnets + nets > L->cap_nets) {
-        int cap = (P->nnets + nets) * 2 + 64;
+        int cap = (int)(P->nnets + nets) * 2 + 64;
         weft_net *n = realloc(P->nets, (size_t)cap * sizeof *n);
         if (!n) return weft_fail(WEFT_ERR_NOMEM, "compile: out of memory");
         P->nets = n;
@@ -52,9 +53,12 @@ static int add_unit(lw *L, weft_unit u)
     return L->p->nunits++;
 }
 
+/* Room for the nets was reserved from a bound; a net past it is a bug in the
+ * bound, reported (lw.net_overflow), never written out of bounds. */
 static void add_net(lw *L, int src, int dst, int v, int64_t bytes)
 {
     if (bytes <= 0 || src == dst) return;
+    if (L->p->nnets >= L->cap_nets) { L->net_overflow = true; return; }
     L->p->nets[L->p->nnets++] = (weft_net){ .src = src, .dst = dst, .value = v, .bytes = bytes };
 }
 
@@ -84,8 +88,8 @@ static void pair_nets(lw *L, const lw_sval *sv, int first_pcu, int r, int chain,
         int pairs = r > m ? r : m;
         for (int i = 0; i < pairs; i++) {
             int pcu = first_pcu + (i % r) * chain + port, pmu = sv->first_unit + i % m;
-            if (to_value) add_net(L, pcu, pmu, sv->v, cdiv(bytes, pairs));
-            else add_net(L, pmu, pcu, sv->v, cdiv(bytes, pairs));
+            if (to_value) add_net(L, pcu, pmu, sv->v, lw_cdiv(bytes, pairs));
+            else add_net(L, pmu, pcu, sv->v, lw_cdiv(bytes, pairs));
         }
         return;
     }
@@ -95,8 +99,8 @@ static void pair_nets(lw *L, const lw_sval *sv, int first_pcu, int r, int chain,
      * meets the PMUs. */
     int end = to_value ? first_pcu + (r - 1) * chain + port : first_pcu + port;
     for (int i = 0; i < m; i++) {
-        if (to_value) add_net(L, end, sv->first_unit + i, sv->v, cdiv(bytes, m));
-        else add_net(L, sv->first_unit + i, end, sv->v, cdiv(bytes, m));
+        if (to_value) add_net(L, end, sv->first_unit + i, sv->v, lw_cdiv(bytes, m));
+        else add_net(L, sv->first_unit + i, end, sv->v, lw_cdiv(bytes, m));
     }
     for (int j = 0; j + 1 < r; j++)
         add_net(L, first_pcu + j * chain + port, first_pcu + (j + 1) * chain + port, sv->v, bytes);
@@ -121,10 +125,12 @@ weft_status weft_rdu_layout(lw *L, int s)
         const weft_group *G = &P->groups[k];
         for (int t = G->first; t < G->first + G->count; t++) {
             const weft_node *n = &g->nodes[P->group_nodes[t]];
-            for (int j = 0; j < n->nin + n->nout; j++) {
-                bool in = j < n->nin;
-                if (in && (weft_op_get(n->op)->shape_only & (1u << j))) continue;
-                int v = weft_rdu_root(g, in ? n->in[j] : n->out[j - n->nin]);
+            int ops[WEFT_MAX_IN + WEFT_MAX_OUT];
+            bool ins[WEFT_MAX_IN + WEFT_MAX_OUT];
+            int no = weft_rdu_operands(g, n, ops, ins);
+            for (int j = 0; j < no; j++) {
+                bool in = ins[j];
+                int v = ops[j];
                 if (idx[v] < 0) { idx[v] = nv; sv[nv] = (lw_sval){ .v = v, .ag = -1, .bytes = weft_rdu_value_bytes(g, v) }; nv++; }
                 lw_sval *x = &sv[idx[v]];
                 if (in) x->read = true; else x->made = true;
@@ -145,7 +151,7 @@ weft_status weft_rdu_layout(lw *L, int s)
                        role != WEFT_ROLE_PARAM && role != WEFT_ROLE_STATE && !x->updated;
         x->held = !streams;
         x->pmus = 1;
-        if (x->held) { x->pmus = (int)cdiv(x->bytes, f->pmu_bytes); if (x->pmus < 1) x->pmus = 1; order[nheld++] = x; }
+        if (x->held) { x->pmus = (int)lw_cdiv(x->bytes, f->pmu_bytes); if (x->pmus < 1) x->pmus = 1; order[nheld++] = x; }
     }
     qsort(order, (size_t)nheld, sizeof *order, by_pmus);
     for (int i = 0; i < nheld; i++) {
@@ -210,7 +216,8 @@ weft_status weft_rdu_layout(lw *L, int s)
             int64_t b = x->held && x->resident ? (left < f->pmu_bytes ? left : f->pmu_bytes) : (x->bytes < f->pmu_bytes ? x->bytes : f->pmu_bytes);
             left -= b;
             add_unit(L, (weft_unit){ .kind = WEFT_UNIT_PMU, .role = x->held && x->resident ? role_of(g, x->v) : WEFT_ROLE_U_BUFFER,
-                                     .section = s, .group = -1, .value = x->v, .bytes = b, .slot = -1 });
+                                     .section = s, .group = -1, .replica = -1, .link = -1, .value = x->v, .bytes = b,
+                                     .slot = -1 });
             S->onchip_bytes += b;
         }
     }
@@ -218,8 +225,8 @@ weft_status weft_rdu_layout(lw *L, int s)
     int64_t *ag_bytes = calloc((size_t)nag + 1, sizeof *ag_bytes);
     if (!ag_bytes) { free(gfirst); st = weft_fail(WEFT_ERR_NOMEM, "compile: out of memory"); goto out; }
     for (int a = 0; a < nag; a++)
-        add_unit(L, (weft_unit){ .kind = WEFT_UNIT_AG, .role = WEFT_ROLE_U_DRAM, .section = s, .group = -1, .value = -1,
-                                 .slot = -1 });
+        add_unit(L, (weft_unit){ .kind = WEFT_UNIT_AG, .role = WEFT_ROLE_U_DRAM, .section = s, .group = -1,
+                                 .replica = -1, .link = -1, .value = -1, .slot = -1 });
     S->pcus = npcu; S->pmus = npmu; S->ags = nag;
     S->nunits = P->nunits - S->first_unit;
 
@@ -229,12 +236,14 @@ weft_status weft_rdu_layout(lw *L, int s)
         const weft_group *G = &P->groups[k];
         for (int t = G->first; t < G->first + G->count; t++) {
             const weft_node *n = &g->nodes[P->group_nodes[t]];
-            for (int j = 0; j < n->nin + n->nout; j++) {
-                if (j < n->nin && (weft_op_get(n->op)->shape_only & (1u << j))) continue;
-                int v = weft_rdu_root(g, j < n->nin ? n->in[j] : n->out[j - n->nin]);
-                int m = sv[idx[v]].pmus;
-                /* an update also writes its weight and states back */
-                bound += (n->phase == WEFT_PHASE_UPDATE ? 2 : 1) * (G->replicas > m ? G->replicas : m);
+            int ops[WEFT_MAX_IN + WEFT_MAX_OUT];
+            bool ins[WEFT_MAX_IN + WEFT_MAX_OUT];
+            int no = weft_rdu_operands(g, n, ops, ins);
+            for (int j = 0; j < no; j++) {
+                /* pairs: max(r, m); a value passed along the replicas: m + r - 1;
+                 * an update also writes its weight and states back */
+                int m = sv[idx[ops[j]]].pmus;
+                bound += (n->phase == WEFT_PHASE_UPDATE ? 2 : 1) * ((int64_t)G->replicas + m);
             }
         }
         bound += (int64_t)G->replicas * G->chain;
@@ -284,7 +293,7 @@ weft_status weft_rdu_layout(lw *L, int s)
             }
             for (int r = 0; r < G->replicas; r++)
                 for (int c = 0; c + 1 < G->chain; c++)
-                    add_net(L, fp + r * G->chain + c, fp + r * G->chain + c + 1, -1, cdiv(big, G->replicas));
+                    add_net(L, fp + r * G->chain + c, fp + r * G->chain + c + 1, -1, lw_cdiv(big, G->replicas));
         }
         /* off-chip: each value's traffic through the least loaded AG, over up to 8 of its PMUs */
         for (int i = 0; i < nv; i++) {
@@ -296,13 +305,14 @@ weft_status weft_rdu_layout(lw *L, int s)
             x->ag = first_ag + a;
             int spread = x->pmus < 8 ? x->pmus : 8;
             for (int m = 0; m < spread; m++) {
-                add_net(L, x->ag, x->first_unit + m, x->v, cdiv(x->dram_read, spread));
-                add_net(L, x->first_unit + m, x->ag, x->v, cdiv(x->dram_write, spread));
+                add_net(L, x->ag, x->first_unit + m, x->v, lw_cdiv(x->dram_read, spread));
+                add_net(L, x->first_unit + m, x->ag, x->v, lw_cdiv(x->dram_write, spread));
             }
             S->dram_read += x->dram_read;
             S->dram_write += x->dram_write;
         }
         S->nnets = P->nnets - S->first_net;
+        if (L->net_overflow) st = weft_fail(WEFT_ERR_INTERNAL, "compile: section %d has more nets than its bound", s + 1);
         /* the section's cycles: its slowest replica, or the off-chip bandwidth */
         int64_t cyc = 1;
         S->bound_unit = -1;

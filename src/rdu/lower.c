@@ -70,6 +70,21 @@ int weft_rdu_root(const weft_graph *g, int v)
     return v;
 }
 
+int weft_rdu_operands(const weft_graph *g, const weft_node *n, int *v, bool *is_in)
+{
+    int c = 0;
+    for (int k = 0; k < n->nin; k++) {
+        if (weft_op_get(n->op)->shape_only & (1u << k)) continue;
+        is_in[c] = true;
+        v[c++] = weft_rdu_root(g, n->in[k]);
+    }
+    for (int j = 0; j < n->nout; j++) {
+        is_in[c] = false;
+        v[c++] = weft_rdu_root(g, n->out[j]);
+    }
+    return c;
+}
+
 int64_t weft_rdu_value_bytes(const weft_graph *g, int v)
 {
     return weft_shape_numel(&g->values[v].shape) * (int64_t)weft_dtype_size(g->values[v].dtype);
@@ -89,7 +104,6 @@ static int64_t node_elems(const weft_graph *g, const weft_node *n)
     return big;
 }
 
-static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* ---- groups ---------------------------------------------------------------------- */
 
@@ -148,11 +162,15 @@ weft_status weft_rdu_groups(lw *L)
         P->node_group[i] = (int)(G - P->groups);
         G->stage_ops += x->cost.ops;
         G->flops += weft_node_flops(g, n);
+        /* a lane holds word_bytes: wider numbers (fp32 on a bf16 fabric) take
+         * several lanes each */
+        int dsize = (int)weft_dtype_size(g->values[n->nout ? n->out[0] : n->in[0]].dtype);
+        int64_t wide = dsize > f->word_bytes ? dsize / f->word_bytes : 1;
         int64_t cyc;
         if (x->cost.kind == WEFT_GROUP_GEMM) {
-            cyc = cdiv(weft_node_flops(g, n), 2 * (int64_t)f->pcu_lanes * f->pcu_stages);
+            cyc = lw_cdiv(weft_node_flops(g, n) * wide, 2 * (int64_t)f->pcu_lanes * f->pcu_stages);
         } else {
-            cyc = cdiv(node_elems(g, n) * x->cost.passes, f->pcu_lanes);
+            cyc = lw_cdiv(node_elems(g, n) * x->cost.passes * wide, f->pcu_lanes);
             /* a fused chain streams once: its nodes overlap, so the group
              * costs its slowest node, not their sum */
             if (G->count > 1) { if (cyc > G->cycles) G->cycles = cyc; cyc = 0; }
@@ -164,14 +182,14 @@ weft_status weft_rdu_groups(lw *L)
             bool in = j < n->nin;
             if (in && (weft_op_get(n->op)->shape_only & (1u << j))) continue;
             int v = in ? n->in[j] : n->out[j - n->nin];
-            int64_t vecs = cdiv(weft_rdu_value_bytes(g, v), vec);
+            int64_t vecs = lw_cdiv(weft_rdu_value_bytes(g, v), vec);
             bool rows = x->tiled && (in ? (x->batched_in >> j) & 1 : !((x->partial_out >> (j - n->nin)) & 1));
             int64_t *slot = rows ? &G->io_rows : &G->io_whole;
             if (vecs > *slot) *slot = vecs;
         }
-        int chain = x->cost.kind == WEFT_GROUP_GEMM ? 1 : (int)cdiv(G->stage_ops, f->pcu_stages);
-        int ports = (int)cdiv(vec_inputs(g, n), f->pcu_vec_in);
-        int outs = (int)cdiv(n->nout, f->pcu_vec_out);
+        int chain = x->cost.kind == WEFT_GROUP_GEMM ? 1 : (int)lw_cdiv(G->stage_ops, f->pcu_stages);
+        int ports = (int)lw_cdiv(vec_inputs(g, n), f->pcu_vec_in);
+        int outs = (int)lw_cdiv(n->nout, f->pcu_vec_out);
         if (ports > chain) chain = ports;
         if (outs > chain) chain = outs;
         if (chain > G->chain) G->chain = chain;
@@ -229,9 +247,11 @@ static int fresh_values(const lw *L, int k, int *seen, int *stamp, int sec, bool
     int fresh = 0;
     *all = 0;
     for (int t = G->first; t < G->first + G->count; t++) {
-        const weft_node *n = &g->nodes[L->p->group_nodes[t]];
-        for (int j = 0; j < n->nin + n->nout; j++) {
-            int v = weft_rdu_root(g, j < n->nin ? n->in[j] : n->out[j - n->nin]);
+        int ops[WEFT_MAX_IN + WEFT_MAX_OUT];
+        bool in[WEFT_MAX_IN + WEFT_MAX_OUT];
+        int no = weft_rdu_operands(g, &g->nodes[L->p->group_nodes[t]], ops, in);
+        for (int j = 0; j < no; j++) {
+            int v = ops[j];
             if (stamp[v] == 2 * k + 1 + mark) continue;
             stamp[v] = 2 * k + 1 + mark;
             (*all)++;
@@ -256,9 +276,11 @@ weft_status weft_rdu_sections(lw *L)
         const weft_node *n0 = &g->nodes[P->group_nodes[G->first]];
         int all, fresh = fresh_values(L, k, seen, stamp, ns, false, &all);
         if (G->chain > L->max_pcus || all > L->max_pmus) {
-            st = weft_fail(WEFT_ERR_ARG, "compile: node #%d (%s) needs %d PCUs and %d PMUs at once; the fabric has "
-                           "%d and %d", P->group_nodes[G->first], weft_op_name(n0->op), G->chain, all, L->max_pcus,
-                           L->max_pmus);
+            bool pcu = G->chain > L->max_pcus;
+            st = weft_fail(WEFT_ERR_ARG, "compile: node #%d (%s%s) needs %d %s at once; %d can be used (%d short)",
+                           P->group_nodes[G->first], weft_op_name(n0->op), G->count > 1 ? " and the ops fused with it" : "",
+                           pcu ? G->chain : all, pcu ? "PCUs in a chain" : "PMUs, one per value it touches",
+                           pcu ? L->max_pcus : L->max_pmus, pcu ? G->chain - L->max_pcus : all - L->max_pmus);
             break;
         }
         /* every value a section touches needs a PMU at least (a buffer) */
@@ -280,7 +302,7 @@ weft_status weft_rdu_sections(lw *L)
 
 int64_t weft_group_cycles(const weft_group *G, int r)
 {
-    int64_t c = cdiv(G->cycles, r), io = cdiv(G->io_rows, r);
+    int64_t c = lw_cdiv(G->cycles, r), io = lw_cdiv(G->io_rows, r);
     if (io > c) c = io;
     return G->io_whole > c ? G->io_whole : c;
 }

@@ -58,15 +58,17 @@ weft_status weft_plan_write_json(FILE *f, const weft_plan *p)
     for (int k = 0; k < p->ngroups; k++) {
         const weft_group *G = &p->groups[k];
         fprintf(f, "%s\n {\"id\": %d, \"kind\": \"%s\", \"section\": %d, \"chain\": %d, \"replicas\": %d, "
-                "\"stage_ops\": %d, \"flops\": %lld, \"cycles\": %lld, \"tiled\": %s, \"nodes\": [", k ? "," : "", k,
-                group_kind_name(G->kind), G->section, G->chain, G->replicas, G->stage_ops, (long long)G->flops,
-                (long long)G->cycles, G->tiled ? "true" : "false");
+                "\"stage_ops\": %d, \"flops\": %lld, \"cycles\": %lld, \"io_whole\": %lld, \"io_rows\": %lld, "
+                "\"replica_cycles\": %lld, \"tiled\": %s, \"nodes\": [", k ? "," : "", k, group_kind_name(G->kind),
+                G->section, G->chain, G->replicas, G->stage_ops, (long long)G->flops, (long long)G->cycles,
+                (long long)G->io_whole, (long long)G->io_rows, (long long)weft_group_cycles(G, G->replicas),
+                G->tiled ? "true" : "false");
         for (int t = G->first; t < G->first + G->count; t++) {
             int i = p->group_nodes[t];
             const weft_node *nd = &g->nodes[i];
             unsigned bi = 0, po = 0;
             int64_t rows = 1;
-            if (!weft_node_tiling(g, i, &bi, &po, &rows)) rows = 1;
+            weft_node_tiling(g, i, &bi, &po, &rows);   /* rows: the extent, tiled or not */
             fprintf(f, "%s{\"node\": %d, \"op\": \"%s\", \"phase\": \"%s\", \"rows\": %lld, \"in\": [", t > G->first ? ", " : "",
                     i, weft_op_name(nd->op), phase_name(nd->phase), (long long)rows);
             for (int j = 0; j < nd->nin; j++) fprintf(f, "%s%d", j ? ", " : "", weft_rdu_root(g, nd->in[j]));
@@ -81,12 +83,12 @@ weft_status weft_plan_write_json(FILE *f, const weft_plan *p)
         const weft_section *S = &p->sections[s];
         fprintf(f, "%s\n {\"id\": %d, \"groups\": [%d, %d], \"units\": [%d, %d], \"nets\": [%d, %d], \"pcus\": %d, "
                 "\"pmus\": %d, \"ags\": %d, \"cycles\": %lld, \"onchip_bytes\": %lld, \"dram_read\": %lld, "
-                "\"dram_write\": %lld, \"bound_unit\": %lld, \"rate_scale\": %.6f, \"place\": {\"cost\": %.3f, "
+                "\"dram_write\": %lld, \"bound_unit\": %d, \"rate_scale\": %.6f, \"place\": {\"cost\": %.3f, "
                 "\"cost_start\": %.3f, \"moves\": %lld, \"seconds\": %.4f}, \"route\": {\"wirelength\": %lld, "
                 "\"worst_use\": %.6f, \"overused\": %d, \"iterations\": %d, \"seconds\": %.4f}}",
                 s ? "," : "", s, S->first_group, S->ngroups, S->first_unit, S->nunits, S->first_net, S->nnets, S->pcus,
                 S->pmus, S->ags, (long long)S->cycles, (long long)S->onchip_bytes, (long long)S->dram_read,
-                (long long)S->dram_write, (long long)S->bound_unit, S->rate_scale, S->place.cost, S->place.cost_start,
+                (long long)S->dram_write, S->bound_unit, S->rate_scale, S->place.cost, S->place.cost_start,
                 (long long)S->place.moves, S->place.seconds, (long long)S->route.wirelength, S->route.worst_use,
                 S->route.overused, S->route.iterations, S->route.seconds);
     }
@@ -148,8 +150,9 @@ void weft_plan_print(FILE *f, const weft_plan *p)
             p->batch, weft_precision_name(p->precision), fb->name, fb->rows, fb->cols, weft_fabric_count(fb, WEFT_SITE_PCU),
             weft_fabric_count(fb, WEFT_SITE_PMU), p->g->nnodes, p->ngroups, p->nsections, p->nsections > 1 ? "s" : "");
     fprintf(f, "  units used        %d PCU (compute), %d PMU (%d weight, %d state, %d activation, %d gradient, %d buffer), "
-            "%d AG\n", n[0], n[1], roles[WEFT_ROLE_U_WEIGHT], roles[WEFT_ROLE_U_STATE], roles[WEFT_ROLE_U_ACT],
-            roles[WEFT_ROLE_U_GRAD], roles[WEFT_ROLE_U_BUFFER], n[2]);
+            "%d AG%s\n", n[0], n[1], roles[WEFT_ROLE_U_WEIGHT], roles[WEFT_ROLE_U_STATE], roles[WEFT_ROLE_U_ACT],
+            roles[WEFT_ROLE_U_GRAD], roles[WEFT_ROLE_U_BUFFER], n[2],
+            p->nsections > 1 ? " (summed over the sections: each reuses the fabric)" : "");
     fprintf(f, "  on chip           %s (the largest section's)\n", on);
     fprintf(f, "  off chip          %s per step\n", dr);
     fprintf(f, "  routed wirelength %lld hops (traffic %.1f vector-hops a cycle); worst link use %.2f of its capacity\n",

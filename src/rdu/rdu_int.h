@@ -43,9 +43,16 @@ typedef struct {
     lw_node *ln;             /* per node  */
     lw_value *vi;            /* per value */
     int cap_units, cap_nets;
+    bool net_overflow;
 } lw;
 
+static inline int64_t lw_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 int weft_rdu_root(const weft_graph *g, int v);
+/* The values node n moves as data, roots of views: its inputs but those it
+ * reads for their shape only, then its outputs. v, is_in: WEFT_MAX_IN +
+ * WEFT_MAX_OUT entries each; returns how many. */
+int weft_rdu_operands(const weft_graph *g, const weft_node *n, int *v, bool *is_in);
 int64_t weft_rdu_value_bytes(const weft_graph *g, int v);
 weft_status weft_rdu_groups(lw *L);
 weft_status weft_rdu_values(lw *L);
