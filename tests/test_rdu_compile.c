@@ -248,6 +248,7 @@ static void test_too_small(void)
 
 int main(void)
 {
+    weft_log_set_level(WEFT_LOG_QUIET);   /* the compiler's progress lines */
     test_closed_form();
     test_too_small();
     test_zoo();

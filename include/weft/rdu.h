@@ -204,6 +204,9 @@ typedef struct {
     int value;             /* the graph value it carries                           */
     int64_t bytes;         /* per step                                             */
     double rate;           /* vectors per cycle at the section's cycles            */
+    bool whole;            /* its reader needs all of it before it starts: an
+                              untiled reader, or a sum over rows (done only after
+                              its maker's last tile)                              */
 } weft_net;
 
 typedef struct {
@@ -281,6 +284,102 @@ typedef struct {
     int64_t tiles;          /* node tiles run */
 } weft_plan_check_result;
 weft_status weft_plan_check(const weft_plan *p, weft_graph *g, uint64_t seed, weft_plan_check_result *r);
+
+/* ---- the simulator's input: a plan read back from its JSON ----------------------
+ * Everything the simulator needs, and nothing of the graph: the fabric, and
+ * per group, unit, net and section the plan's fields (docs/PLAN.md). */
+typedef struct {
+    weft_group_kind kind;
+    int section, chain, replicas;
+    int64_t flops, cycles, io_whole, io_rows, replica_cycles;
+    int64_t rows;          /* the largest batch extent of its nodes               */
+    bool tiled;
+    int64_t in_bytes, out_bytes; /* its nodes' data inputs and outputs (values not
+                              made inside the group), for the kernel-by-kernel run */
+    char op[32];           /* its first node's op                                 */
+    int nnodes;
+} weft_sim_group;
+
+typedef struct {
+    weft_unit_kind kind;
+    weft_unit_role role;
+    int section, group, replica, link, value;
+    int64_t bytes, cycles;
+    int slot;
+} weft_sim_unit;
+
+typedef struct {
+    int src, dst, value;
+    int64_t bytes;
+    double rate;
+    bool whole;
+    int first_link, nlinks;  /* into weft_sim_input.links                         */
+} weft_sim_net;
+
+typedef struct {
+    int first_group, ngroups, first_unit, nunits, first_net, nnets;
+    int64_t cycles;         /* the compiler's estimate                             */
+    int64_t dram_read, dram_write;
+    double rate_scale;
+} weft_sim_section;
+
+typedef struct {
+    weft_fabric fabric;
+    char model[64], precision[16];
+    int batch;
+    int ngroups;    weft_sim_group *groups;
+    int nunits;     weft_sim_unit *units;
+    int nnets;      weft_sim_net *nets;
+    int nsections;  weft_sim_section *sections;
+    int nlinks;     int *links;
+} weft_sim_input;
+
+/* Reads a plan (weft compile -o); *in is overwritten on entry (not freed)
+ * and left zeroed on failure. Every field is checked against the others
+ * (ids in range, units on slots of their kind, routes joining their nets'
+ * ends, sections' ranges covering the arrays); an error names the file and
+ * the field, e.g. "plan p.json: nets[12].links[3]: ...". */
+weft_status weft_sim_read(const char *path, weft_sim_input *in);
+/* The same from JSON text (origin names it in errors). */
+weft_status weft_sim_parse(const char *json, const char *origin, weft_sim_input *in);
+void weft_sim_input_free(weft_sim_input *in);
+
+/* ---- the simulator (docs/SIMULATOR.md) ----------------------------------------- */
+typedef enum { WEFT_SIM_SPATIAL, WEFT_SIM_KERNEL } weft_sim_mode;
+
+typedef struct {
+    weft_sim_mode mode;
+    int waves;              /* tokens per net per step (0: 64)                       */
+    int buffer;             /* tokens a reader buffers per net (0: 2, double buffer) */
+    int config_bytes;       /* configuration a unit loads from off-chip at a section
+                               switch or kernel launch (0: 1024)                     */
+} weft_sim_opts;
+
+typedef struct {
+    weft_sim_mode mode;
+    int64_t cycles;         /* per training step                                     */
+    int64_t compute_cycles; /* of which running (sections or kernels)                */
+    int64_t config_cycles;  /* of which reconfiguring                                */
+    double seconds, samples_per_s, flops_per_s, peak_fraction;
+    double flops;           /* per step                                              */
+    int64_t dram_bytes;     /* per step                                              */
+    int nsections;          /* spatial: sections; kernel: kernels (groups)           */
+    int64_t *section_cycles;/* per section (spatial) or kernel                       */
+    double *dram_busy;      /* per section: cycles the off-chip memory was busy      */
+    double *unit_busy;      /* spatial: per unit, busy cycles                        */
+    double *link_busy;      /* spatial: nsections x weft_fabric_links, busy cycles   */
+    int64_t tokens_sent, tokens_taken; /* conservation: equal at the end             */
+    char bound[160];        /* what bounds the step most (the critical resource)     */
+    double seconds_sim;     /* the simulation's own wall time                        */
+} weft_sim_result;
+
+/* Runs one training step of the plan, spatially (the plan as compiled) or
+ * kernel by kernel (each group alone on the fabric with as many replicas as it
+ * can use, its inputs read from and its outputs written to off-chip memory).
+ * Fails (naming the section and unit or net) on a deadlock or when a token
+ * made is not taken: the conservation check. */
+weft_status weft_simulate(const weft_sim_input *in, const weft_sim_opts *o, weft_sim_result *r);
+void weft_sim_result_free(weft_sim_result *r);
 
 #ifdef __cplusplus
 }

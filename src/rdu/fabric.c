@@ -21,7 +21,7 @@
  * naming the origin and the field's path ("fabric my.json: pcu.lanes: ...").
  * Presets are JSON text here, parsed by the same code, so they obey the same
  * rules as a user's file. */
-#include "weft/rdu.h"
+#include "rdu/rdu_int.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -429,6 +429,25 @@ static void text_position(const char *text, size_t at, int *line, int *col)
     }
 }
 
+void weft_rdu_json_where(char *buf, size_t n, const char *json, const char *end)
+{
+    size_t len = strlen(json);
+    size_t at = end && end >= json && end <= json + len ? (size_t)(end - json) : 0;
+    int line, col;
+    text_position(json, at, &line, &col);
+    snprintf(buf, n, "near line %d, column %d (byte %zu)%s", line, col, at,
+             ends_early(json, at, len) ? ": the text ends early" : "");
+}
+
+weft_status weft_fabric_from_json(weft_fabric *out, const cJSON *root, const char *origin)
+{
+    weft_fabric f;   /* filled here and copied out whole, so a failure leaves *out as it was */
+    memset(&f, 0, sizeof f);
+    weft_status s = parse_root(&f, root, origin);
+    if (s == WEFT_OK) *out = f;
+    return s;
+}
+
 weft_status weft_fabric_parse(weft_fabric *out, const char *json, const char *origin)
 {
     if (!origin) origin = "(text)";
@@ -441,17 +460,12 @@ weft_status weft_fabric_parse(weft_fabric *out, const char *json, const char *or
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json, &end, 1);
     if (!root) {
-        size_t at = end && end >= json && end <= json + len ? (size_t)(end - json) : 0;
-        int line, col;
-        text_position(json, at, &line, &col);
-        return weft_fail(WEFT_ERR_FORMAT, "fabric %s: not valid JSON near line %d, column %d (byte %zu)%s", origin,
-                         line, col, at, ends_early(json, at, len) ? ": the text ends early" : "");
+        char where[96];
+        weft_rdu_json_where(where, sizeof where, json, end);
+        return weft_fail(WEFT_ERR_FORMAT, "fabric %s: not valid JSON %s", origin, where);
     }
-    weft_fabric f;   /* filled here and copied out whole, so a failure leaves *out as it was */
-    memset(&f, 0, sizeof f);
-    weft_status s = parse_root(&f, root, origin);
+    weft_status s = weft_fabric_from_json(out, root, origin);
     cJSON_Delete(root);
-    if (s == WEFT_OK) *out = f;
     return s;
 }
 

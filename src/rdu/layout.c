@@ -62,6 +62,12 @@ static void add_net(lw *L, int src, int dst, int v, int64_t bytes)
     L->p->nets[L->p->nnets++] = (weft_net){ .src = src, .dst = dst, .value = v, .bytes = bytes };
 }
 
+/* Marks the nets added since `from`: their reader waits for all of them. */
+static void mark_whole(lw *L, int from)
+{
+    for (int e = from; e < L->p->nnets; e++) L->p->nets[e].whole = true;
+}
+
 static weft_unit_role role_of(const weft_graph *g, int v)
 {
     switch (g->values[v].role) {
@@ -266,7 +272,12 @@ weft_status weft_rdu_layout(lw *L, int s)
                     /* made inside the chain and not needed whole: it never leaves the PCUs */
                     if (L->vi[y->v].producer == k && !y->held) continue;
                     bool batched = x->tiled && (x->batched_in & (1u << j));
+                    int from = P->nnets;
                     pair_nets(L, y, fp, G->replicas, G->chain, false, !batched, y->bytes);
+                    /* an untiled node reads all of its input before it starts; a
+                     * sum over rows exists only once its last tile is in */
+                    if (!x->tiled || (L->vi[y->v].producer >= 0 && L->vi[y->v].producer != k && L->vi[y->v].sum))
+                        mark_whole(L, from);
                 }
                 for (int j = 0; j < n->nout; j++) {
                     lw_sval *y = &sv[idx[weft_rdu_root(g, n->out[j])]];

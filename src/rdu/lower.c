@@ -215,8 +215,11 @@ weft_status weft_rdu_values(lw *L)
         if (G < 0) continue;
         const weft_node *n = &g->nodes[i];
         for (int j = 0; j < n->nout; j++) {
-            L->vi[weft_rdu_root(g, n->out[j])].producer = G;
-            L->vi[weft_rdu_root(g, n->out[j])].phase_made = n->phase;
+            lw_value *x = &L->vi[weft_rdu_root(g, n->out[j])];
+            x->producer = G;
+            x->phase_made = n->phase;
+            /* a sum over the rows is done only after the last tile */
+            x->sum = !L->ln[i].tiled || ((L->ln[i].partial_out >> j) & 1);
         }
         if (n->phase == WEFT_PHASE_UPDATE) {
             /* updates write their weight and states in place */

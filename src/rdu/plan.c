@@ -83,7 +83,7 @@ weft_status weft_plan_write_json(FILE *f, const weft_plan *p)
         const weft_section *S = &p->sections[s];
         fprintf(f, "%s\n {\"id\": %d, \"groups\": [%d, %d], \"units\": [%d, %d], \"nets\": [%d, %d], \"pcus\": %d, "
                 "\"pmus\": %d, \"ags\": %d, \"cycles\": %lld, \"onchip_bytes\": %lld, \"dram_read\": %lld, "
-                "\"dram_write\": %lld, \"bound_unit\": %d, \"rate_scale\": %.6f, \"place\": {\"cost\": %.3f, "
+                "\"dram_write\": %lld, \"bound_unit\": %d, \"rate_scale\": %.6g, \"place\": {\"cost\": %.3f, "
                 "\"cost_start\": %.3f, \"moves\": %lld, \"seconds\": %.4f}, \"route\": {\"wirelength\": %lld, "
                 "\"worst_use\": %.6f, \"overused\": %d, \"iterations\": %d, \"seconds\": %.4f}}",
                 s ? "," : "", s, S->first_group, S->ngroups, S->first_unit, S->nunits, S->first_net, S->nnets, S->pcus,
@@ -104,8 +104,9 @@ weft_status weft_plan_write_json(FILE *f, const weft_plan *p)
     fprintf(f, "],\n\"nets\": [");
     for (int e = 0; e < p->nnets; e++) {
         const weft_net *x = &p->nets[e];
-        fprintf(f, "%s\n {\"id\": %d, \"src\": %d, \"dst\": %d, \"value\": %d, \"bytes\": %lld, \"rate\": %.6g, \"links\": [",
-                e ? "," : "", e, x->src, x->dst, x->value, (long long)x->bytes, x->rate);
+        fprintf(f, "%s\n {\"id\": %d, \"src\": %d, \"dst\": %d, \"value\": %d, \"bytes\": %lld, \"rate\": %.6g, "
+                "\"whole\": %s, \"links\": [", e ? "," : "", e, x->src, x->dst, x->value, (long long)x->bytes, x->rate,
+                x->whole ? "true" : "false");
         for (int l = p->routes.first[e]; l < p->routes.first[e + 1]; l++)
             fprintf(f, "%s%d", l > p->routes.first[e] ? ", " : "", p->routes.links[l]);
         fprintf(f, "]}");

@@ -20,6 +20,8 @@ typedef struct {
     int first_reader, last_reader, readers;
     unsigned phases_read;    /* WEFT_PHASE_* of its readers                   */
     unsigned phase_made;     /* its producer's phase (0: not made in the step) */
+    bool sum;                /* complete only once its maker's last tile is done
+                                (a sum over the rows, or an untiled maker's)    */
     bool read_whole;         /* read by a node that is not tiled              */
 } lw_value;
 
@@ -60,5 +62,14 @@ weft_status weft_rdu_sections(lw *L);
 void weft_rdu_replicas(lw *L);
 /* layout.c: section s's memory decisions, units and nets (appended to the plan). */
 weft_status weft_rdu_layout(lw *L, int s);
+
+/* fabric.c, for readers of documents that hold a fabric (the plan): the
+ * fabric from an already parsed JSON object, checked as weft_fabric_parse
+ * checks text (errors read "fabric <origin>: ..."); and where a failed
+ * cJSON parse stopped, as "near line L, column C (byte B)", with ": the
+ * text ends early" when it looks cut short. */
+struct cJSON;
+weft_status weft_fabric_from_json(weft_fabric *f, const struct cJSON *obj, const char *origin);
+void weft_rdu_json_where(char *buf, size_t n, const char *json, const char *end);
 
 #endif
