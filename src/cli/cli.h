@@ -55,11 +55,14 @@ typedef struct {
     const char *svg;      /* compile: write the placed and routed fabric here      */
     const char *place;    /* compile: anneal (default), greedy, random             */
     bool check;           /* compile: run the plan tile by tile beside exec        */
+    const char *mode;     /* simulate: spatial, kernel, or both (default)           */
+    int waves;            /* simulate: tokens per net per step                      */
     char model_buf[WEFT_NAME_MAX], schedule_buf[16]; /* owned copies, from a checkpoint */
 } weft_opts;
 
 /* Verbs a flag belongs to. */
-enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8, V_SAMPLE = 16, V_STUDY = 32, V_PIPE = 64, V_COMPILE = 128 };
+enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8, V_SAMPLE = 16, V_STUDY = 32, V_PIPE = 64, V_COMPILE = 128,
+       V_SIM = 256 };
 
 void weft_opts_defaults(weft_opts *o);
 /* Fills what the flags left unset from the model preset: batch, optimizer,
@@ -130,5 +133,6 @@ int weft_cmd_study(int argc, char **argv);
 int weft_cmd_pipeline(int argc, char **argv);
 int weft_cmd_compile(int argc, char **argv);
 int weft_cmd_fabric(int argc, char **argv);
+int weft_cmd_simulate(int argc, char **argv);
 
 #endif
