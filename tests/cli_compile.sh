@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `weft fabric` and `weft compile`: presets show; bad fabrics, flags and
-# precisions get a clear error, exit status 2 and no file; a compile writes a
-# plan whose JSON matches its summary, a fabric picture, and passes the
-# functional check; sections appear when the fabric is too small.
+# `weft fabric`, `weft compile` and `weft simulate`: presets show; bad
+# fabrics, flags, precisions and plans get a clear error, exit status 2 and no
+# file; a compile writes a plan whose JSON matches its summary, a fabric
+# picture, and passes the functional check; sections appear when the fabric
+# is too small; a plan simulates both ways, within the roofline, every token
+# taken, with its utilization map and report.
 # Usage: cli_compile.sh path/to/weft
 set -u
 weft=${1:?usage: cli_compile.sh path/to/weft}
@@ -56,4 +58,23 @@ sed 's/"rows": 8, "cols": 16/"rows": 4, "cols": 4/; s/"address_generators": 8/"a
 "$weft" compile --model gpt-mini --batch 2 --fabric "$tmp/small.json" >"$tmp/o" 2>"$tmp/err" && ok \
   || bad "compile on a 4x4 fabric: $(tail -2 "$tmp/err")"
 grep -Eq "[0-9]+ sections" "$tmp/o" && ok || bad "no sections on a 4x4 fabric: $(head -3 "$tmp/o")"
+
+# the simulator
+expect 2 "which plan" -- "$weft" simulate
+expect 2 "--mode" -- "$weft" simulate "$tmp/plan.json" --mode sideways
+expect 2 "nosuch.json" -- "$weft" simulate "$tmp/nosuch.json"
+sed 's/"format": "weft-plan"/"format": "weft-plan?"/' "$tmp/plan.json" >"$tmp/badplan.json"
+expect 2 "format" -- "$weft" simulate "$tmp/badplan.json"
+"$weft" simulate "$tmp/plan.json" --json --svg "$tmp/u.svg" --report "$tmp/rep" >"$tmp/s.json" 2>"$tmp/err" && ok \
+  || bad "simulate: $(tail -2 "$tmp/err")"
+$py - "$tmp/s.json" <<'EOF' && ok || bad "simulate JSON: $(cat "$tmp/s.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+s, k = j["spatial"], j["kernel"]
+assert s["cycles"] > 0 and k["cycles"] > 0, j
+assert 0 < s["peak_fraction"] <= 1 and 0 < k["peak_fraction"] <= 1, j
+assert s["tokens_sent"] == s["tokens_taken"] > 0, s
+assert k["dram_bytes"] > s["dram_bytes"], j
+EOF
+grep -q "</svg>" "$tmp/u.svg" && grep -q "spatial" "$tmp/rep/report.html" && ok || bad "simulate wrote no map or report"
 finish

@@ -367,9 +367,12 @@ typedef struct {
     int64_t *section_cycles;/* per section (spatial) or kernel                       */
     double *dram_busy;      /* per section: cycles the off-chip memory was busy      */
     double *unit_busy;      /* spatial: per unit, busy cycles                        */
+    double *unit_critical;  /* spatial: per unit, cycles its firings spent on the
+                               critical path of its section                          */
     double *link_busy;      /* spatial: nsections x weft_fabric_links, busy cycles   */
     int64_t tokens_sent, tokens_taken; /* conservation: equal at the end             */
     char bound[160];        /* what bounds the step most (the critical resource)     */
+    char critical[256];     /* spatial: the ops on the longest section's critical path */
     double seconds_sim;     /* the simulation's own wall time                        */
 } weft_sim_result;
 

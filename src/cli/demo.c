@@ -19,7 +19,9 @@ static const char *summary =
     "written to weft-demo-timeline.svg (weft pipeline).\n"
     "Last, the CNN's training step compiled onto the SN10-sized dataflow fabric:\n"
     "units, sections, placement and routes, checked tile by tile against exec;\n"
-    "the plan in weft-demo-plan.json, the fabric in weft-demo-fabric.svg (weft compile).\n"
+    "the plan in weft-demo-plan.json, the fabric in weft-demo-fabric.svg (weft compile);\n"
+    "then that plan simulated, spatially against kernel by kernel, its utilization\n"
+    "drawn in weft-demo-util.svg (weft simulate).\n"
     "With --json, only the CNN's summary object is printed.";
 
 /* A short run of another preset in bf16-sr; its summary, or why it was skipped. */
@@ -113,7 +115,12 @@ static void demo_compile(const weft_opts *cnn)
     printf("\nweft demo: the CNN's training step (bf16-sr) compiled onto the sn10 fabric: lowered, placed, routed, "
            "checked tile by tile against exec (weft compile)\n");
     fflush(stdout);
-    if (weft_cmd_compile(nargs, args)) printf("  (the compile failed)\n");
+    if (weft_cmd_compile(nargs, args)) { printf("  (the compile failed)\n"); return; }
+    char *sargs[] = { "weft-demo-plan.json", "--svg", "weft-demo-util.svg", "--quiet" };
+    int nsargs = (int)(sizeof sargs / sizeof *sargs) - (cnn->quiet ? 0 : 1);
+    printf("\nweft demo: that plan simulated on sn10, spatially and kernel by kernel (weft simulate)\n");
+    fflush(stdout);
+    if (weft_cmd_simulate(nsargs, sargs)) printf("  (the simulation failed)\n");
 }
 
 int weft_cmd_demo(int argc, char **argv)

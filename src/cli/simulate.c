@@ -144,6 +144,10 @@ static void print_json(FILE *f, const weft_sim_input *in, const weft_sim_result 
             r->peak_fraction, (long long)r->dram_bytes, r->nsections, (long long)r->tokens_sent,
             (long long)r->tokens_taken, r->seconds_sim);
     weft_json_string(f, r->bound);
+    if (r->mode == WEFT_SIM_SPATIAL) {
+        fprintf(f, ", \"critical_path\": ");
+        weft_json_string(f, r->critical);
+    }
     fprintf(f, ", \"section_cycles\": [");
     for (int s = 0; s < r->nsections && s < 4096; s++) fprintf(f, "%s%lld", s ? ", " : "", (long long)r->section_cycles[s]);
     fprintf(f, "]}%s", comma ? ", " : "");
@@ -174,9 +178,9 @@ static weft_status write_report(const char *dir, const weft_sim_input *in, const
         cells[i * 4 + 3] = rows[i].ratio;
     }
     weft_status s = weft_report_table(of.f, hdr, 4, cells, n);
-    char para[400];
+    char para[600];
     if (sp) {
-        snprintf(para, sizeof para, "Spatially, the step is bound by %s.", sp->bound);
+        snprintf(para, sizeof para, "Spatially, the step is bound by %s. Critical path: %s.", sp->bound, sp->critical);
         weft_report_paragraph(of.f, para);
     }
     if (kn) {
@@ -226,6 +230,7 @@ int weft_cmd_simulate(int argc, char **argv)
         print_table(out, rows, n);
         if (want_sp) {
             fprintf(out, "  spatial: bound by %s\n", sp.bound);
+            fprintf(out, "  critical path: %s\n", sp.critical);
             fprintf(out, "  %-8s %12s %12s %8s\n", "section", "cycles", "compiler", "dram");
             for (int k = 0; k < in.nsections && k < 64; k++)
                 fprintf(out, "  %-8d %12lld %12lld %7.0f%%\n", k + 1, (long long)sp.section_cycles[k],

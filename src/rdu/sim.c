@@ -73,6 +73,9 @@ static event pop(heap *h)
 }
 
 /* ---- one section -------------------------------------------------------------------- */
+/* Why a firing (or a PMU's read) started when it did: the event that let it. */
+typedef enum { CZ_START, CZ_PREV, CZ_TOKEN, CZ_CREDIT, CZ_STORED, CZ_PORT, CZ_DRAM } cause_kind;
+typedef struct { int kind, id, k; } cause;
 typedef struct {
     const weft_sim_input *in;
     const weft_sim_section *S;
@@ -87,6 +90,11 @@ typedef struct {
     bool *busy;
     double *dur, *busy_cycles, *rfree, *wfree;
     double bank;            /* cycles a PMU takes per vector */
+    cause *fire_cause;      /* per PCU firing: [u * W + k]                     */
+    cause *tok_cause;       /* per token a PMU or AG sent: [e * W + k]         */
+    int *last_e, *last_k;   /* per PMU: the token it served last               */
+    int end_u, end_k;       /* the PCU firing that ended last                  */
+    double end_pcu;
     double dram_free, dram_busy, end;
     double *link_free, *link_busy;
     heap h;
@@ -211,9 +219,10 @@ static void why_stuck(const sec *c, int u, char *buf, size_t n)
     }
 }
 
-static void try_fire(sec *c, int u, double now)
+static void try_fire(sec *c, int u, double now, cause why)
 {
     if (c->busy[u] || c->fired[u] >= c->W || !pcu_ready(c, u, c->fired[u])) return;
+    c->fire_cause[(size_t)u * c->W + c->fired[u]] = why;
     c->busy[u] = true;
     c->busy_cycles[u] += c->dur[u];
     sched(c, now + c->dur[u], EV_DONE, u, c->fired[u]);
@@ -221,7 +230,7 @@ static void try_fire(sec *c, int u, double now)
 
 /* A PMU serves every read it can: token k of a read once every writer (but
  * write-backs) has stored token k, and its reader has room. */
-static void try_serve(sec *c, int u, double now)
+static void try_serve(sec *c, int u, double now, cause why)
 {
     int avail = c->W;
     for (int i = c->in_first[u]; i < c->in_first[u + 1]; i++) {
@@ -235,6 +244,10 @@ static void try_serve(sec *c, int u, double now)
             int e = c->out_nets[i], k = c->sent[e];
             if (k >= c->W || k >= avail || (credited_net(c, e) && k - c->credited[e] >= c->D)) continue;
             double start = now > c->rfree[u] ? now : c->rfree[u], t = start + c->tok_vecs[e] * c->bank;
+            c->tok_cause[(size_t)e * c->W + k] =
+                start > now && c->last_e[u] >= 0 ? (cause){ CZ_PORT, c->last_e[u], c->last_k[u] } : why;
+            c->last_e[u] = e;
+            c->last_k[u] = k;
             c->busy_cycles[u] += t - start;
             c->rfree[u] = t;
             sched(c, travel(c, e, start, t), EV_ARRIVE, e, k);
@@ -262,6 +275,7 @@ static void try_issue(sec *c, int e, double now)
 {
     while (c->sent[e] < c->W && c->sent[e] - c->credited[e] < c->D) {
         double t = dram(c, now, c->tok_bytes[e]) + c->dram_latency;
+        c->tok_cause[(size_t)e * c->W + c->sent[e]] = (cause){ CZ_DRAM, e, c->sent[e] };
         sched(c, travel(c, e, t - c->tok_bytes[e] / c->dram_per_cycle, t), EV_ARRIVE, e, c->sent[e]);
         c->sent[e]++;
     }
@@ -272,6 +286,7 @@ static void on_done(sec *c, int u, int k, double now)
     c->busy[u] = false;
     c->fired[u] = k + 1;
     if (now > c->end) c->end = now;
+    if (now >= c->end_pcu) { c->end_pcu = now; c->end_u = u; c->end_k = k; }
     for (int i = c->out_first[u]; i < c->out_first[u + 1]; i++) {
         int e = c->out_nets[i];
         /* the token streamed out as the firing computed it */
@@ -284,10 +299,10 @@ static void on_done(sec *c, int u, int k, double now)
         c->consumed[e] = k + 1;
         if (credited_net(c, e)) sched(c, now + credit_hops(c, e) * c->in->fabric.link_latency, EV_CREDIT, e, k + 1);
     }
-    try_fire(c, u, now);
+    try_fire(c, u, now, (cause){ CZ_PREV, u, k });
 }
 
-static void on_arrive(sec *c, int e, double now)
+static void on_arrive(sec *c, int e, int k, double now)
 {
     int d = unit_of(c, net(c, e)->dst);
     c->arrived[e]++;
@@ -309,7 +324,7 @@ static void on_arrive(sec *c, int e, double now)
         break;
     }
     default:
-        try_fire(c, d, now);
+        try_fire(c, d, now, (cause){ CZ_TOKEN, e, k });
     }
 }
 
@@ -317,22 +332,59 @@ static void on_event(sec *c, const event *ev)
 {
     switch ((ev_kind)ev->kind) {
     case EV_DONE: on_done(c, ev->id, ev->k, ev->t); break;
-    case EV_ARRIVE: on_arrive(c, ev->id, ev->t); break;
+    case EV_ARRIVE: on_arrive(c, ev->id, ev->k, ev->t); break;
     case EV_STORED: {
         int d = unit_of(c, net(c, ev->id)->dst);
         c->stored[ev->id]++;
         if (ev->t > c->end) c->end = ev->t;
-        try_serve(c, d, ev->t);
+        try_serve(c, d, ev->t, (cause){ CZ_STORED, ev->id, c->stored[ev->id] - 1 });
         break;
     }
     case EV_CREDIT: {
         int e = ev->id, w = unit_of(c, net(c, e)->src);
         if (ev->k > c->credited[e]) c->credited[e] = ev->k;
-        if (kind(c, w) == WEFT_UNIT_PMU) try_serve(c, w, ev->t);
-        else try_fire(c, w, ev->t);
+        cause why = { CZ_CREDIT, e, ev->k };
+        if (kind(c, w) == WEFT_UNIT_PMU) try_serve(c, w, ev->t, why);
+        else try_fire(c, w, ev->t, why);
         break;
     }
     case EV_ISSUE: try_issue(c, ev->id, ev->t); break;
+    }
+}
+
+/* The critical path: from the PCU firing that ended last, back through the
+ * events that let each step start (its own previous firing, the token it
+ * waited for and who sent it, the room it waited for and who made it), to
+ * the start or to off-chip memory. crit[u] gets the cycles unit u's firings
+ * spent on it. */
+static void critical_path(const sec *c, double *crit)
+{
+    int u = c->end_u, k = c->end_k, W = c->W;
+    int64_t limit = (int64_t)c->S->nunits * W * 4 + 16;
+    while (limit-- > 0 && u >= 0 && k >= 0) {
+        crit[c->S->first_unit + u] += c->dur[u];
+        cause z = c->fire_cause[(size_t)u * W + k];
+        if (z.kind == CZ_PREV) { k--; continue; }
+        if (z.kind == CZ_CREDIT) { u = unit_of(c, net(c, z.id)->dst); k = z.k - 1; continue; }
+        if (z.kind != CZ_TOKEN) break;
+        /* a token: from a PCU's firing, or through a PMU (or an AG) */
+        int e = z.id, tk = z.k;
+        for (;;) {
+            int src = unit_of(c, net(c, e)->src);
+            if (kind(c, src) == WEFT_UNIT_PCU) { u = src; k = tk; break; }
+            if (kind(c, src) == WEFT_UNIT_AG) { u = -1; break; }
+            cause y = c->tok_cause[(size_t)e * W + tk];
+            if (y.kind == CZ_PORT) { e = y.id; tk = y.k; continue; }
+            if (y.kind == CZ_CREDIT) { u = unit_of(c, net(c, y.id)->dst); k = y.k - 1; break; }
+            if (y.kind == CZ_STORED) {
+                int w = unit_of(c, net(c, y.id)->src);
+                if (kind(c, w) == WEFT_UNIT_PCU) { u = w; k = y.k; }
+                else u = -1;   /* from off-chip memory */
+                break;
+            }
+            u = -1;
+            break;
+        }
     }
 }
 
@@ -355,12 +407,17 @@ weft_status weft_sim_run_section(const weft_sim_input *in, int s, const weft_sim
     c.rfree = calloc(nui, sizeof(double)); c.wfree = calloc(nui, sizeof(double));
     c.in_first = calloc(nui, sizeof(int)); c.out_first = calloc(nui, sizeof(int));
     c.link_free = calloc((size_t)nl, sizeof(double));
+    c.fire_cause = calloc((size_t)nu * (size_t)c.W + 1, sizeof(cause));
+    c.tok_cause = calloc((size_t)ne * (size_t)c.W + 1, sizeof(cause));
+    c.last_e = malloc(nui * sizeof(int));
+    c.last_k = malloc(nui * sizeof(int));
+    c.end_u = -1;
     c.busy_cycles = r->unit_busy + S->first_unit;
     c.link_busy = r->link_busy + (size_t)s * (size_t)nl;
     weft_status st = WEFT_OK;
     if (!c.arrived || !c.sent || !c.consumed || !c.credited || !c.stored || !c.back || !c.tok_bytes || !c.tok_vecs ||
         !c.in_nets || !c.out_nets || !c.fired || !c.busy || !c.dur || !c.rfree || !c.wfree || !c.in_first ||
-        !c.out_first || !c.link_free)
+        !c.out_first || !c.link_free || !c.fire_cause || !c.tok_cause || !c.last_e || !c.last_k)
         st = weft_fail(WEFT_ERR_NOMEM, "simulate: out of memory");
     /* adjacency (section-local ids) */
     for (int e = 0; !st && e < ne; e++) {
@@ -378,6 +435,7 @@ weft_status weft_sim_run_section(const weft_sim_input *in, int s, const weft_sim
         }
         free(fi); free(fo);
     }
+    for (int u = 0; !st && u < nu; u++) c.last_e[u] = -1;
     if (!st) st = find_back_edges(&c);
     for (int e = 0; !st && e < ne; e++) {
         c.tok_bytes[e] = (double)net(&c, e)->bytes / c.W;
@@ -389,8 +447,8 @@ weft_status weft_sim_run_section(const weft_sim_input *in, int s, const weft_sim
     }
     /* go: every PCU tries its first firing, every PMU its first reads */
     for (int u = 0; !st && u < nu; u++) {
-        if (kind(&c, u) == WEFT_UNIT_PCU) try_fire(&c, u, 0);
-        else if (kind(&c, u) == WEFT_UNIT_PMU) try_serve(&c, u, 0);
+        if (kind(&c, u) == WEFT_UNIT_PCU) try_fire(&c, u, 0, (cause){ CZ_START, 0, 0 });
+        else if (kind(&c, u) == WEFT_UNIT_PMU) try_serve(&c, u, 0, (cause){ CZ_START, 0, 0 });
     }
     for (int e = 0; !st && e < ne; e++)
         if (kind(&c, unit_of(&c, net(&c, e)->src)) == WEFT_UNIT_AG) try_issue(&c, e, 0);
@@ -417,9 +475,11 @@ weft_status weft_sim_run_section(const weft_sim_input *in, int s, const weft_sim
     if (!st) {
         r->section_cycles[s] = (int64_t)ceil(c.end);
         r->dram_busy[s] = c.dram_busy;
+        critical_path(&c, r->unit_critical);
     }
     free(c.arrived); free(c.sent); free(c.consumed); free(c.credited); free(c.stored); free(c.back);
     free(c.tok_bytes); free(c.tok_vecs); free(c.in_nets); free(c.out_nets); free(c.fired); free(c.busy);
     free(c.dur); free(c.rfree); free(c.wfree); free(c.in_first); free(c.out_first); free(c.link_free); free(c.h.e);
+    free(c.fire_cause); free(c.tok_cause); free(c.last_e); free(c.last_k);
     return st;
 }

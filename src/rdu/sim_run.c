@@ -14,6 +14,7 @@ void weft_sim_result_free(weft_sim_result *r)
     free(r->section_cycles);
     free(r->dram_busy);
     free(r->unit_busy);
+    free(r->unit_critical);
     free(r->link_busy);
     memset(r, 0, sizeof *r);
 }
@@ -51,6 +52,31 @@ static void spatial_bound(const weft_sim_input *in, const weft_sim_result *r, in
     }
 }
 
+/* The ops that spend most of the longest section's critical path, by group. */
+static void critical_summary(const weft_sim_input *in, const weft_sim_result *r, int s, char *buf, size_t n)
+{
+    const weft_sim_section *S = &in->sections[s];
+    double T = (double)r->section_cycles[s], total = 0;
+    double *per = calloc((size_t)in->ngroups + 1, sizeof *per);
+    if (!per || T <= 0) { free(per); snprintf(buf, n, "-"); return; }
+    for (int u = S->first_unit; u < S->first_unit + S->nunits; u++)
+        if (in->units[u].kind == WEFT_UNIT_PCU && r->unit_critical[u] > 0) {
+            per[in->units[u].group] += r->unit_critical[u];
+            total += r->unit_critical[u];
+        }
+    int len = snprintf(buf, n, "%.0f%% of section %d computing on the critical path", 100 * total / T, s + 1);
+    for (int top = 0; top < 3 && len > 0 && (size_t)len < n; top++) {
+        int best = -1;
+        for (int k = 0; k < in->ngroups; k++) if (per[k] > 0 && (best < 0 || per[k] > per[best])) best = k;
+        if (best < 0) break;
+        len += snprintf(buf + len, n - (size_t)len, "%s %s (group %d) %.0f%%", top ? "," : ":", in->groups[best].op, best,
+                        100 * per[best] / T);
+        per[best] = 0;
+    }
+    if (len > 0 && (size_t)len < n) snprintf(buf + len, n - (size_t)len, "; the rest waits on transfers and whole values");
+    free(per);
+}
+
 static weft_status spatial(const weft_sim_input *in, const weft_sim_opts *o, weft_sim_result *r)
 {
     const weft_fabric *f = &in->fabric;
@@ -58,8 +84,9 @@ static weft_status spatial(const weft_sim_input *in, const weft_sim_opts *o, wef
     r->section_cycles = calloc((size_t)in->nsections + 1, sizeof *r->section_cycles);
     r->dram_busy = calloc((size_t)in->nsections + 1, sizeof *r->dram_busy);
     r->unit_busy = calloc((size_t)in->nunits + 1, sizeof *r->unit_busy);
+    r->unit_critical = calloc((size_t)in->nunits + 1, sizeof *r->unit_critical);
     r->link_busy = calloc((size_t)in->nsections * (size_t)weft_fabric_links(f) + 1, sizeof *r->link_busy);
-    if (!r->section_cycles || !r->dram_busy || !r->unit_busy || !r->link_busy)
+    if (!r->section_cycles || !r->dram_busy || !r->unit_busy || !r->unit_critical || !r->link_busy)
         return weft_fail(WEFT_ERR_NOMEM, "simulate: out of memory");
     int longest = 0;
     for (int s = 0; s < in->nsections; s++) {
@@ -72,6 +99,7 @@ static weft_status spatial(const weft_sim_input *in, const weft_sim_opts *o, wef
         if (r->section_cycles[s] > r->section_cycles[longest]) longest = s;
     }
     spatial_bound(in, r, longest, r->bound, sizeof r->bound);
+    critical_summary(in, r, longest, r->critical, sizeof r->critical);
     return WEFT_OK;
 }
 
