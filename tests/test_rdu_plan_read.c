@@ -58,8 +58,8 @@ static bool is_empty(const weft_sim_input *in)
     return !memcmp(in, &zero, sizeof zero);
 }
 
-/* A group's data in (values its nodes read that no earlier node of it made,
- * once each) and out (values its nodes make; an update's inputs but the
+/* A group's data in (values its nodes read, but for their shape only, that
+ * no earlier node of it made, once each) and out (values its nodes make; an update's inputs but the
  * gradient, written in place), counted from the graph. */
 static void group_io(const weft_plan *p, const weft_group *G, int64_t *in_b, int64_t *out_b)
 {
@@ -71,6 +71,7 @@ static void group_io(const weft_plan *p, const weft_group *G, int64_t *in_b, int
         const weft_node *nd = &g->nodes[p->group_nodes[t]];
         for (int j = 0; j < nd->nin; j++) {
             int v = weft_rdu_root(g, nd->in[j]);
+            if ((weft_op_get(nd->op)->shape_only >> j) & 1) continue;
             if (!made[v] && !got[v]) { got[v] = true; *in_b += weft_rdu_value_bytes(g, v); }
             if (nd->phase == WEFT_PHASE_UPDATE && j != 1 && !put[v]) { put[v] = true; *out_b += weft_rdu_value_bytes(g, v); }
         }

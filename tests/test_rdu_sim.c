@@ -9,8 +9,9 @@
 #include <string.h>
 
 /* A section of three units on plasticine: PMU (input) -> PCU -> PMU
- * (output), the PCU taking `cycles`, the streams `in_bytes` and `out_bytes`;
- * an optional second PMU (a weight) read whole by the PCU. */
+ * (output), the PCU taking `cycles` (the op's bound, as the compiler costs
+ * it), the streams `in_bytes` and `out_bytes`: what the simulator adds to
+ * the bound is its own overhead. */
 typedef struct {
     weft_sim_input in;
     weft_sim_group g;
@@ -60,7 +61,7 @@ static void test_gemm_bound(void)
     weft_sim_result r;
     CHECK_OK(weft_simulate(&t.in, &(weft_sim_opts){ .mode = WEFT_SIM_SPATIAL }, &r));
     /* after the pipeline fills (one token's worth): within 5% of the bound */
-    double fill = (double)bound / 64;
+    double fill = (double)bound / 256;
     CHECKF(r.cycles >= bound && r.cycles - fill <= 1.05 * bound, "GEMM: %lld cycles, bound %lld", (long long)r.cycles,
            (long long)bound);
     CHECK(r.peak_fraction <= 1.0);
@@ -79,7 +80,7 @@ static void test_stream_bound(void)
     t.g.kind = WEFT_GROUP_MAP;
     weft_sim_result r;
     CHECK_OK(weft_simulate(&t.in, &(weft_sim_opts){ .mode = WEFT_SIM_SPATIAL }, &r));
-    double fill = (double)bound / 64;
+    double fill = (double)bound / 256;
     CHECKF(r.cycles >= bound && r.cycles - fill <= 1.05 * bound, "stream: %lld cycles, bound %lld", (long long)r.cycles,
            (long long)bound);
     printf("relu 1M: %lld cycles against its bandwidth bound %lld (%.2f%%)\n", (long long)r.cycles, (long long)bound,
@@ -129,12 +130,28 @@ static void test_plans(void)
         CHECK_OK(weft_simulate(&in, &(weft_sim_opts){ .mode = WEFT_SIM_SPATIAL }, &sp));
         CHECK_OK(weft_simulate(&in, &(weft_sim_opts){ .mode = WEFT_SIM_KERNEL }, &kn));
         CHECKF(sp.peak_fraction <= 1 && kn.peak_fraction <= 1, "%s: above the roofline", cases[c].name);
-        CHECK(sp.tokens_sent == sp.tokens_taken && sp.tokens_sent > 0);
-        CHECK(sp.dram_bytes == p.dram_bytes);
-        int64_t moved = 0;
-        for (int k = 0; k < in.ngroups; k++) moved += in.groups[k].in_bytes + in.groups[k].out_bytes;
-        CHECK(kn.dram_bytes == moved && kn.dram_bytes > sp.dram_bytes);
-        CHECK(sp.cycles > 0 && kn.cycles > 0 && sp.cycles >= sp.compute_cycles);
+        /* no section beats its slowest PCU or its off-chip bytes at the fabric's
+         * bandwidth; no kernel beats max(compute, off-chip) */
+        double bpc = f.dram_gbps / f.clock_ghz;
+        for (int s = 0; s < in.nsections; s++) {
+            const weft_sim_section *S = &in.sections[s];
+            int64_t slowest = 0;
+            for (int u = S->first_unit; u < S->first_unit + S->nunits; u++)
+                if (in.units[u].kind == WEFT_UNIT_PCU && in.units[u].cycles > slowest) slowest = in.units[u].cycles;
+            CHECKF(sp.section_cycles[s] >= slowest && sp.section_cycles[s] >= (S->dram_read + S->dram_write) / bpc,
+                   "%s section %d: %lld cycles, slowest PCU %lld", cases[c].name, s, (long long)sp.section_cycles[s],
+                   (long long)slowest);
+        }
+        for (int k = 0; k < in.ngroups; k++)
+            CHECK(kn.section_cycles[k] >= (in.groups[k].in_bytes + in.groups[k].out_bytes) / bpc);
+        CHECK(kn.dram_bytes > sp.dram_bytes);
+        /* the granularity: 4x finer tokens move the answer by little */
+        weft_sim_result fine;
+        CHECK_OK(weft_simulate(&in, &(weft_sim_opts){ .mode = WEFT_SIM_SPATIAL, .waves = 1024 }, &fine));
+        double ratio = (double)fine.cycles / (double)sp.cycles;
+        CHECKF(ratio > 0.75 && ratio < 1.33, "%s: 1024 tokens %lld cycles, 256 tokens %lld", cases[c].name,
+               (long long)fine.cycles, (long long)sp.cycles);
+        weft_sim_result_free(&fine);
         printf("%-10s on %-10s spatial %10lld cycles (%5.2f%% of peak), kernel %10lld (%5.2f%%)\n", cases[c].name,
                cases[c].fabric, (long long)sp.cycles, 100 * sp.peak_fraction, (long long)kn.cycles, 100 * kn.peak_fraction);
         weft_sim_result_free(&sp);

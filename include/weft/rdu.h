@@ -207,6 +207,9 @@ typedef struct {
     bool whole;            /* its reader needs all of it before it starts: an
                               untiled reader, or a sum over rows (done only after
                               its maker's last tile)                              */
+    bool writeback;        /* an update writing its weight or state back into the
+                              PMUs it read them from: this step's reads take the
+                              old value, so nothing waits for it                  */
 } weft_net;
 
 typedef struct {
@@ -312,7 +315,7 @@ typedef struct {
     int src, dst, value;
     int64_t bytes;
     double rate;
-    bool whole;
+    bool whole, writeback;
     int first_link, nlinks;  /* into weft_sim_input.links                         */
 } weft_sim_net;
 
@@ -349,7 +352,7 @@ typedef enum { WEFT_SIM_SPATIAL, WEFT_SIM_KERNEL } weft_sim_mode;
 
 typedef struct {
     weft_sim_mode mode;
-    int waves;              /* tokens per net per step (0: 64)                       */
+    int waves;              /* tokens per net per step (0: 256)                      */
     int buffer;             /* tokens a reader buffers per net (0: 2, double buffer) */
     int config_bytes;       /* configuration a unit loads from off-chip at a section
                                switch or kernel launch (0: 1024)                     */

@@ -87,7 +87,7 @@ static const flag flags[] = {
     { "--svg", F_STR, O(svg), V_SIM | V_COMPILE, "FILE", "compile: the placed and routed fabric; simulate: its units' and links' utilization (SVG)", 0, 0 },
     { "--place", F_STR, O(place), V_COMPILE, "HOW", "placement: anneal (default; simulated annealing from greedy), greedy, random", 0, 0 },
     { "--mode", F_STR, O(mode), V_SIM, "M", "spatial (the plan as compiled), kernel (one op at a time, every output through off-chip memory), or both side by side (default)", 0, 0 },
-    { "--waves", F_INT, O(waves), V_SIM, "N", "tokens each net carries per step: the simulation's granularity (default 64)", 1, 4096 },
+    { "--waves", F_INT, O(waves), V_SIM, "N", "tokens each net carries per step: the simulation's granularity (default 256)", 1, 4096 },
     { "--check", F_BOOL, O(check), V_COMPILE, NULL, "run the plan on the CPU tile by tile beside exec and compare (small models)", 0, 0 },
     { "--show-schedule", F_I64, O(show_schedule), V_PIPE, "N", "print the first N time slots of each schedule table", 1, 1e9 },
 };

@@ -99,7 +99,8 @@ static int side_by_side(const weft_sim_input *in, const weft_sim_result *sp, con
     int n = 0;
     rows[n].name = "cycles per step";
     for (int k = 0; k < 2; k++) if (rs[k]) snprintf(rows[n].v[k], 64, "%lld", (long long)rs[k]->cycles);
-    if (sp && kn) snprintf(rows[n].ratio, 32, "%.2fx faster", (double)kn->cycles / (double)sp->cycles);
+    if (sp && kn && kn->cycles >= sp->cycles) snprintf(rows[n].ratio, 32, "%.2fx faster", (double)kn->cycles / (double)sp->cycles);
+    else if (sp && kn) snprintf(rows[n].ratio, 32, "%.2fx slower", (double)sp->cycles / (double)kn->cycles);
     n++;
     rows[n].name = "of which reconfiguring";
     for (int k = 0; k < 2; k++) if (rs[k]) snprintf(rows[n].v[k], 64, "%lld", (long long)rs[k]->config_cycles);
@@ -149,9 +150,39 @@ static void print_json(FILE *f, const weft_sim_input *in, const weft_sim_result 
         weft_json_string(f, r->critical);
     }
     fprintf(f, ", \"section_cycles\": [");
-    for (int s = 0; s < r->nsections && s < 4096; s++) fprintf(f, "%s%lld", s ? ", " : "", (long long)r->section_cycles[s]);
-    fprintf(f, "]}%s", comma ? ", " : "");
-    (void)in;
+    for (int s = 0; s < r->nsections; s++) fprintf(f, "%s%lld", s ? ", " : "", (long long)r->section_cycles[s]);
+    fprintf(f, "]");
+    if (r->mode == WEFT_SIM_SPATIAL) {
+        /* every unit's and link's share of its section busy */
+        fprintf(f, ", \"unit_utilization\": [");
+        for (int u = 0; u < in->nunits; u++) {
+            double T = (double)r->section_cycles[in->units[u].section];
+            fprintf(f, "%s%.4f", u ? ", " : "", T > 0 ? r->unit_busy[u] / T : 0);
+        }
+        fprintf(f, "], \"link_utilization\": [");
+        int nl = weft_fabric_links(&in->fabric), first = 1;
+        for (int s = 0; s < in->nsections; s++)
+            for (int l = 0; l < nl; l++) {
+                double b = r->link_busy[(size_t)s * nl + l], T = (double)r->section_cycles[s];
+                if (b <= 0 || T <= 0) continue;
+                fprintf(f, "%s{\"section\": %d, \"link\": %d, \"use\": %.4f}", first ? "" : ", ", s, l, b / T);
+                first = 0;
+            }
+        fprintf(f, "]");
+    }
+    fprintf(f, "}%s", comma ? ", " : "");
+}
+
+static void print_all_json(FILE *f, const weft_sim_input *in, const weft_sim_result *sp, const weft_sim_result *kn)
+{
+    fprintf(f, "{\"model\": ");
+    weft_json_string(f, in->model);
+    fprintf(f, ", \"fabric\": ");
+    weft_json_string(f, in->fabric.name);
+    fprintf(f, ", \"batch\": %d, \"peak_flops\": %.6g, ", in->batch, weft_fabric_peak_flops(&in->fabric));
+    if (sp) print_json(f, in, sp, "spatial", kn != NULL);
+    if (kn) print_json(f, in, kn, "kernel", false);
+    fprintf(f, "}\n");
 }
 
 static weft_status write_report(const char *dir, const weft_sim_input *in, const weft_sim_result *sp,
@@ -159,6 +190,11 @@ static weft_status write_report(const char *dir, const weft_sim_input *in, const
 {
     if (mkdir(dir, 0777) && errno != EEXIST) return weft_fail(WEFT_ERR_IO, "--report %s: cannot create the directory", dir);
     char path[4096];
+    snprintf(path, sizeof path, "%s/simulate.json", dir);
+    weft_outfile jf;
+    WEFT_TRY(weft_outfile_open(&jf, path));
+    print_all_json(jf.f, in, sp, kn);
+    WEFT_TRY(weft_outfile_commit(&jf));
     snprintf(path, sizeof path, "%s/report.html", dir);
     weft_outfile of;
     WEFT_TRY(weft_outfile_open(&of, path));
@@ -254,14 +290,7 @@ int weft_cmd_simulate(int argc, char **argv)
         if (!s && !o.quiet) fprintf(out, "report: %s/report.html\n", o.report);
     }
     if (!s && o.json) {
-        printf("{\"model\": ");
-        weft_json_string(stdout, in.model);
-        printf(", \"fabric\": ");
-        weft_json_string(stdout, in.fabric.name);
-        printf(", \"batch\": %d, \"peak_flops\": %.6g, ", in.batch, weft_fabric_peak_flops(&in.fabric));
-        if (want_sp) print_json(stdout, &in, &sp, "spatial", want_kn);
-        if (want_kn) print_json(stdout, &in, &kn, "kernel", false);
-        printf("}\n");
+        print_all_json(stdout, &in, want_sp ? &sp : NULL, want_kn ? &kn : NULL);
         if (fflush(stdout) || ferror(stdout)) s = weft_fail(WEFT_ERR_IO, "cannot write to the standard output");
     }
     weft_sim_result_free(&sp);

@@ -269,8 +269,9 @@ weft_status weft_rdu_layout(lw *L, int s)
                 for (int j = 0; j < n->nin; j++) {
                     if (weft_op_get(n->op)->shape_only & (1u << j)) continue;
                     lw_sval *y = &sv[idx[weft_rdu_root(g, n->in[j])]];
-                    /* made inside the chain and not needed whole: it never leaves the PCUs */
-                    if (L->vi[y->v].producer == k && !y->held) continue;
+                    /* made inside the chain: it never comes back from a PMU (when it
+                     * is kept, the chain only writes it) */
+                    if (L->vi[y->v].producer == k) continue;
                     bool batched = x->tiled && (x->batched_in & (1u << j));
                     int from = P->nnets;
                     pair_nets(L, y, fp, G->replicas, G->chain, false, !batched, y->bytes);
@@ -290,15 +291,23 @@ weft_status weft_rdu_layout(lw *L, int s)
                     for (int j = 0; j < n->nin; j++) {
                         if (L->vi[n->in[j]].updated != k) continue;
                         lw_sval *y = &sv[idx[weft_rdu_root(g, n->in[j])]];
+                        int from = P->nnets;
                         pair_nets(L, y, fp, G->replicas, G->chain, true, false, y->bytes);
+                        /* the new weight (state) goes back where the old one was read */
+                        for (int e = from; e < P->nnets; e++) P->nets[e].writeback = true;
                     }
             }
             /* along each chain */
             int64_t big = 0;
             for (int t = G->first; t < G->first + G->count; t++) {
                 const weft_node *n = &g->nodes[P->group_nodes[t]];
-                for (int j = 0; j < n->nout; j++) {
-                    int64_t b = weft_rdu_value_bytes(g, n->out[j]);
+                /* the stream a chain passes on: its largest operand (an update
+                 * has no outputs: it writes in place what it reads) */
+                int ops[WEFT_MAX_IN + WEFT_MAX_OUT];
+                bool ins[WEFT_MAX_IN + WEFT_MAX_OUT];
+                int no = weft_rdu_operands(g, n, ops, ins);
+                for (int j = 0; j < no; j++) {
+                    int64_t b = weft_rdu_value_bytes(g, ops[j]);
                     if (b > big) big = b;
                 }
             }

@@ -74,7 +74,8 @@ weft_status weft_plan_write_json(FILE *f, const weft_plan *p)
             for (int j = 0; j < nd->nin; j++) fprintf(f, "%s%d", j ? ", " : "", weft_rdu_root(g, nd->in[j]));
             fprintf(f, "], \"out\": [");
             for (int j = 0; j < nd->nout; j++) fprintf(f, "%s%d", j ? ", " : "", weft_rdu_root(g, nd->out[j]));
-            fprintf(f, "], \"batched_in\": %u, \"partial_out\": %u}", G->tiled ? bi : 0, G->tiled ? po : 0);
+            fprintf(f, "], \"shape_only\": %u, \"batched_in\": %u, \"partial_out\": %u}",
+                    weft_op_get(nd->op)->shape_only & ((1u << nd->nin) - 1), G->tiled ? bi : 0, G->tiled ? po : 0);
         }
         fprintf(f, "]}");
     }
@@ -105,8 +106,8 @@ weft_status weft_plan_write_json(FILE *f, const weft_plan *p)
     for (int e = 0; e < p->nnets; e++) {
         const weft_net *x = &p->nets[e];
         fprintf(f, "%s\n {\"id\": %d, \"src\": %d, \"dst\": %d, \"value\": %d, \"bytes\": %lld, \"rate\": %.6g, "
-                "\"whole\": %s, \"links\": [", e ? "," : "", e, x->src, x->dst, x->value, (long long)x->bytes, x->rate,
-                x->whole ? "true" : "false");
+                "\"whole\": %s, \"writeback\": %s, \"links\": [", e ? "," : "", e, x->src, x->dst, x->value,
+                (long long)x->bytes, x->rate, x->whole ? "true" : "false", x->writeback ? "true" : "false");
         for (int l = p->routes.first[e]; l < p->routes.first[e + 1]; l++)
             fprintf(f, "%s%d", l > p->routes.first[e] ? ", " : "", p->routes.links[l]);
         fprintf(f, "]}");

@@ -360,11 +360,14 @@ static weft_status read_node(reader *r, const cJSON *nd, const char *base, int k
     }
     const cJSON *ins, *outs;
     int nin, nout, id, x;
+    int64_t shape_only;
     WEFT_TRY(get_array(r, nd, base, "in", &ins, &nin));
     WEFT_TRY(get_array(r, nd, base, "out", &outs, &nout));
+    WEFT_TRY(get_i64(r, nd, base, "shape_only", 0, 0xffff, &shape_only));
     int j = 0;
     for (const cJSON *v = ins->child; v; v = v->next, j++) {
         WEFT_TRY(value_ref(r, v, base, "in", j, false, &id, &x));
+        if ((shape_only >> j) & 1) continue;   /* read for its shape: no data moves */
         /* data from outside the group, once however many nodes read it */
         if (r->made[x] != k + 1 && r->seen_in[x] != k + 1) {
             r->seen_in[x] = k + 1;
@@ -611,6 +614,9 @@ static weft_status read_nets(reader *r, const cJSON *a)
         WEFT_TRY(get_i64(r, x, base, "bytes", 0, I64_MAX_EXACT, &N->bytes));
         WEFT_TRY(get_real(r, x, base, "rate", 0, false, HUGE_VAL, "at least 0, finite", &N->rate));
         WEFT_TRY(get_bool(r, x, base, "whole", &N->whole));
+        WEFT_TRY(get_bool(r, x, base, "writeback", &N->writeback));
+        if (N->writeback && (in->units[N->src].kind != WEFT_UNIT_PCU || in->units[N->dst].kind != WEFT_UNIT_PMU))
+            return bad(r, base, "writeback", -1, "only a PCU writes back into a PMU");
         WEFT_TRY(read_route(r, x, base, N));
     }
     return WEFT_OK;

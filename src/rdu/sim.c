@@ -2,7 +2,7 @@
  * chip would achieve (docs/SIMULATOR.md says what is modelled).
  *
  * Granularity: a token. Every net carries its bytes per step as W tokens
- * (W "waves", default 64); token k is the k-th W-th of its bytes.
+ * (W "waves", default 256); token k is the k-th W-th of its bytes.
  *   - A PCU fires W times a step, firing k taking its cycles / W. It fires
  *     when token k of each input has arrived (all W of a `whole` net: an
  *     untiled reader, or a sum over rows complete only after its last tile),
@@ -32,6 +32,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A PCU's input buffer, at least: vectors (a double buffer of 16). */
+#define BUFFER_VECTORS 32.0
 
 /* ---- events: a binary heap on time ------------------------------------------- */
 typedef enum { EV_DONE, EV_ARRIVE, EV_STORED, EV_CREDIT, EV_ISSUE } ev_kind;
@@ -83,8 +86,13 @@ typedef struct {
     double vec_bytes, dram_per_cycle, dram_latency;
     /* per net (section-local) */
     int *arrived, *sent, *consumed, *credited, *stored;
-    bool *back;
+    bool *back;             /* write-backs: they gate nothing                  */
     double *tok_bytes, *tok_vecs;
+    int *room;              /* tokens a reader buffers: `buffer` tokens, or as many
+                               as hold BUFFER_VECTORS vectors when tokens are small */
+    double *tail;           /* [e * W + k]: when token k's last vector arrives
+                               (at a PMU: when it is all written)              */
+    double *fstart;         /* per PCU: when its current firing started        */
     /* per unit (section-local) */
     int *fired, *in_first, *in_nets, *out_first, *out_nets;
     bool *busy;
@@ -103,38 +111,6 @@ typedef struct {
 
 static int unit_of(const sec *c, int u) { return u - c->S->first_unit; }
 
-/* Edges that close a cycle in the unit graph (an update's write-back into
- * the memory unit it read): found by a depth-first search in net order. */
-static weft_status find_back_edges(sec *c)
-{
-    int nu = c->S->nunits, ne = c->S->nnets;
-    int *state = calloc((size_t)nu, sizeof *state), *stack = malloc((size_t)nu * sizeof *stack);
-    int *pos = malloc((size_t)nu * sizeof *pos);
-    if (!state || !stack || !pos) { free(state); free(stack); free(pos); return weft_fail(WEFT_ERR_NOMEM, "simulate: out of memory"); }
-    for (int r = 0; r < nu; r++) {
-        if (state[r]) continue;
-        int sp = 0;
-        stack[sp++] = r;
-        state[r] = 1;
-        pos[r] = c->out_first[r];
-        while (sp) {
-            int u = stack[sp - 1];
-            if (pos[u] < c->out_first[u + 1]) {
-                int e = c->out_nets[pos[u]++];
-                int v = unit_of(c, c->in->nets[c->S->first_net + e].dst);
-                if (state[v] == 1) c->back[e] = true;
-                else if (state[v] == 0) { state[v] = 1; pos[v] = c->out_first[v]; stack[sp++] = v; }
-            } else {
-                state[u] = 2;
-                sp--;
-            }
-        }
-    }
-    (void)ne;
-    free(state); free(stack); free(pos);
-    return WEFT_OK;
-}
-
 static void fail(sec *c, weft_status s) { if (!c->err) c->err = s; }
 
 static void sched(sec *c, double t, ev_kind k, int id, int tok)
@@ -142,16 +118,15 @@ static void sched(sec *c, double t, ev_kind k, int id, int tok)
     if (push(&c->h, t, k, id, tok)) fail(c, weft_fail(WEFT_ERR_NOMEM, "simulate: out of memory"));
 }
 
-/* Sends a token of net e whose first vector leaves at `head` along its route
- * (cut-through: it streams out as it is read or computed, each link it
- * crosses busy for its length); returns when its last vector arrives, never
- * before `ready` (when its sender finished it). */
-static double travel(sec *c, int e, double head, double ready)
+/* Sends token k of net e, its first vector leaving at `head` and its last no
+ * earlier than `ready` (when its sender finished it), along its route: cut-
+ * through, each link it crosses busy for its length, a hop adding the link
+ * latency. Returns when its first vector arrives; records when its last does. */
+static double travel(sec *c, int e, int k, double head, double ready)
 {
     const weft_sim_net *n = &c->in->nets[c->S->first_net + e];
     const weft_fabric *f = &c->in->fabric;
     double ser = c->tok_vecs[e] / f->vec_links, t = head;
-    if (n->nlinks == 0) return ready + 1;
     for (int i = 0; i < n->nlinks; i++) {
         int l = c->in->links[n->first_link + i];
         double s = t > c->link_free[l] ? t : c->link_free[l];
@@ -159,7 +134,12 @@ static double travel(sec *c, int e, double head, double ready)
         c->link_busy[l] += ser;
         t = s + f->link_latency;
     }
-    return t + ser > ready + n->nlinks * f->link_latency ? t + ser : ready + n->nlinks * f->link_latency;
+    if (n->nlinks == 0) t = head + 1;
+    double lat = n->nlinks ? n->nlinks * f->link_latency : 1;
+    double tail = t + ser > ready + lat ? t + ser : ready + lat;
+    c->tail[(size_t)e * c->W + k] = tail;
+    /* a reader that needs all of it, and off-chip memory, take it whole */
+    return n->whole || c->in->units[n->dst].kind == WEFT_UNIT_AG ? tail : t;
 }
 
 /* Off-chip: bytes served in request order at the fabric's bandwidth. */
@@ -191,7 +171,7 @@ static bool pcu_ready(const sec *c, int u, int k)
     }
     for (int i = c->out_first[u]; i < c->out_first[u + 1]; i++) {
         int e = c->out_nets[i];
-        if (credited_net(c, e) && k - c->credited[e] >= c->D) return false;
+        if (credited_net(c, e) && k - c->credited[e] >= c->room[e]) return false;
     }
     return true;
 }
@@ -212,7 +192,7 @@ static void why_stuck(const sec *c, int u, char *buf, size_t n)
     }
     for (int i = c->out_first[u]; i < c->out_first[u + 1]; i++) {
         int e = c->out_nets[i];
-        if (credited_net(c, e) && k - c->credited[e] >= c->D) {
+        if (credited_net(c, e) && k - c->credited[e] >= c->room[e]) {
             snprintf(buf, n, "room on net %d to unit %d (it took %d)", c->S->first_net + e, net(c, e)->dst, c->consumed[e]);
             return;
         }
@@ -222,10 +202,20 @@ static void why_stuck(const sec *c, int u, char *buf, size_t n)
 static void try_fire(sec *c, int u, double now, cause why)
 {
     if (c->busy[u] || c->fired[u] >= c->W || !pcu_ready(c, u, c->fired[u])) return;
-    c->fire_cause[(size_t)u * c->W + c->fired[u]] = why;
+    int k = c->fired[u];
+    c->fire_cause[(size_t)u * c->W + k] = why;
     c->busy[u] = true;
     c->busy_cycles[u] += c->dur[u];
-    sched(c, now + c->dur[u], EV_DONE, u, c->fired[u]);
+    c->fstart[u] = now;
+    /* it starts on its inputs' first vectors; it cannot end before their last */
+    double end = now + c->dur[u];
+    for (int i = c->in_first[u]; i < c->in_first[u + 1]; i++) {
+        int e = c->in_nets[i];
+        if (c->back[e] || net(c, e)->whole) continue;
+        double t = c->tail[(size_t)e * c->W + k] + 1;
+        if (t > end) end = t;
+    }
+    sched(c, end, EV_DONE, u, k);
 }
 
 /* A PMU serves every read it can: token k of a read once every writer (but
@@ -242,15 +232,20 @@ static void try_serve(sec *c, int u, double now, cause why)
         progress = false;
         for (int i = c->out_first[u]; i < c->out_first[u + 1]; i++) {
             int e = c->out_nets[i], k = c->sent[e];
-            if (k >= c->W || k >= avail || (credited_net(c, e) && k - c->credited[e] >= c->D)) continue;
+            if (k >= c->W || k >= avail || (credited_net(c, e) && k - c->credited[e] >= c->room[e])) continue;
             double start = now > c->rfree[u] ? now : c->rfree[u], t = start + c->tok_vecs[e] * c->bank;
+            double end = t;     /* not before its writers have written all of it */
+            for (int w = c->in_first[u]; w < c->in_first[u + 1]; w++) {
+                int we = c->in_nets[w];
+                if (!c->back[we] && c->tail[(size_t)we * c->W + k] > end) end = c->tail[(size_t)we * c->W + k];
+            }
             c->tok_cause[(size_t)e * c->W + k] =
                 start > now && c->last_e[u] >= 0 ? (cause){ CZ_PORT, c->last_e[u], c->last_k[u] } : why;
             c->last_e[u] = e;
             c->last_k[u] = k;
             c->busy_cycles[u] += t - start;
             c->rfree[u] = t;
-            sched(c, travel(c, e, start, t), EV_ARRIVE, e, k);
+            sched(c, travel(c, e, k, start, end), EV_ARRIVE, e, k);
             c->sent[e]++;
             progress = true;
         }
@@ -273,10 +268,11 @@ static void try_serve(sec *c, int u, double now, cause why)
 /* An AG's read net: issue tokens while they run at most D ahead. */
 static void try_issue(sec *c, int e, double now)
 {
-    while (c->sent[e] < c->W && c->sent[e] - c->credited[e] < c->D) {
+    while (c->sent[e] < c->W && c->sent[e] - c->credited[e] < c->room[e]) {
+        int k = c->sent[e];
         double t = dram(c, now, c->tok_bytes[e]) + c->dram_latency;
-        c->tok_cause[(size_t)e * c->W + c->sent[e]] = (cause){ CZ_DRAM, e, c->sent[e] };
-        sched(c, travel(c, e, t - c->tok_bytes[e] / c->dram_per_cycle, t), EV_ARRIVE, e, c->sent[e]);
+        c->tok_cause[(size_t)e * c->W + k] = (cause){ CZ_DRAM, e, k };
+        sched(c, travel(c, e, k, t - c->tok_bytes[e] / c->dram_per_cycle, t), EV_ARRIVE, e, k);
         c->sent[e]++;
     }
 }
@@ -290,7 +286,7 @@ static void on_done(sec *c, int u, int k, double now)
     for (int i = c->out_first[u]; i < c->out_first[u + 1]; i++) {
         int e = c->out_nets[i];
         /* the token streamed out as the firing computed it */
-        sched(c, travel(c, e, now - c->dur[u], now), EV_ARRIVE, e, k);
+        sched(c, travel(c, e, k, c->fstart[u] + 1, now), EV_ARRIVE, e, k);
         c->sent[e]++;
     }
     /* a credit back to each writer whose token this firing used up */
@@ -314,13 +310,15 @@ static void on_arrive(sec *c, int e, int k, double now)
         c->consumed[e]++;
         break;
     }
-    case WEFT_UNIT_PMU: {      /* stored at a vector a cycle, as it streamed in */
-        double len = c->tok_vecs[e] * c->bank, start = now - len > c->wfree[d] ? now - len : c->wfree[d];
-        double t = start + len;
+    case WEFT_UNIT_PMU: {      /* written at a vector a cycle as it streams in */
+        double len = c->tok_vecs[e] * c->bank, start = now > c->wfree[d] ? now : c->wfree[d];
+        double *tail = &c->tail[(size_t)e * c->W + k];
+        if (start + len > *tail) *tail = start + len;   /* all written */
+        if (*tail > c->end) c->end = *tail;
         c->busy_cycles[d] += len;
-        c->wfree[d] = t;
+        c->wfree[d] = start + len;
         c->consumed[e]++;
-        sched(c, t, EV_STORED, e, 0);
+        sched(c, start, EV_STORED, e, 0);
         break;
     }
     default:
@@ -392,7 +390,7 @@ weft_status weft_sim_run_section(const weft_sim_input *in, int s, const weft_sim
 {
     const weft_fabric *f = &in->fabric;
     const weft_sim_section *S = &in->sections[s];
-    sec c = { .in = in, .S = S, .W = o->waves > 0 ? o->waves : 64, .D = o->buffer > 0 ? o->buffer : 2 };
+    sec c = { .in = in, .S = S, .W = o->waves > 0 ? o->waves : 256, .D = o->buffer > 0 ? o->buffer : 2 };
     int nu = S->nunits, ne = S->nnets, nl = weft_fabric_links(f);
     c.vec_bytes = (double)f->pcu_lanes * f->word_bytes;
     c.dram_per_cycle = f->dram_gbps / f->clock_ghz;
@@ -407,6 +405,9 @@ weft_status weft_sim_run_section(const weft_sim_input *in, int s, const weft_sim
     c.rfree = calloc(nui, sizeof(double)); c.wfree = calloc(nui, sizeof(double));
     c.in_first = calloc(nui, sizeof(int)); c.out_first = calloc(nui, sizeof(int));
     c.link_free = calloc((size_t)nl, sizeof(double));
+    c.tail = calloc((size_t)ne * (size_t)c.W + 1, sizeof(double));
+    c.room = calloc(ni, sizeof(int));
+    c.fstart = calloc(nui, sizeof(double));
     c.fire_cause = calloc((size_t)nu * (size_t)c.W + 1, sizeof(cause));
     c.tok_cause = calloc((size_t)ne * (size_t)c.W + 1, sizeof(cause));
     c.last_e = malloc(nui * sizeof(int));
@@ -417,7 +418,7 @@ weft_status weft_sim_run_section(const weft_sim_input *in, int s, const weft_sim
     weft_status st = WEFT_OK;
     if (!c.arrived || !c.sent || !c.consumed || !c.credited || !c.stored || !c.back || !c.tok_bytes || !c.tok_vecs ||
         !c.in_nets || !c.out_nets || !c.fired || !c.busy || !c.dur || !c.rfree || !c.wfree || !c.in_first ||
-        !c.out_first || !c.link_free || !c.fire_cause || !c.tok_cause || !c.last_e || !c.last_k)
+        !c.out_first || !c.link_free || !c.fire_cause || !c.tok_cause || !c.last_e || !c.last_k || !c.tail || !c.fstart || !c.room)
         st = weft_fail(WEFT_ERR_NOMEM, "simulate: out of memory");
     /* adjacency (section-local ids) */
     for (int e = 0; !st && e < ne; e++) {
@@ -436,14 +437,20 @@ weft_status weft_sim_run_section(const weft_sim_input *in, int s, const weft_sim
         free(fi); free(fo);
     }
     for (int u = 0; !st && u < nu; u++) c.last_e[u] = -1;
-    if (!st) st = find_back_edges(&c);
+    for (int e = 0; !st && e < ne; e++) c.back[e] = net(&c, e)->writeback;
     for (int e = 0; !st && e < ne; e++) {
         c.tok_bytes[e] = (double)net(&c, e)->bytes / c.W;
-        c.tok_vecs[e] = ceil(c.tok_bytes[e] / c.vec_bytes);
+        /* fractional: a token is a share of a stream, not a whole number of
+         * vectors (rounding up would make small streams cost more with W) */
+        c.tok_vecs[e] = c.tok_bytes[e] / c.vec_bytes;
+        /* a reader's buffer holds `buffer` tokens, and at least BUFFER_VECTORS
+         * vectors: tokens much smaller than a vector stand for a stream that
+         * a real buffer of a few dozen vectors keeps flowing */
+        double fit = c.tok_vecs[e] > 0 ? ceil(BUFFER_VECTORS / c.tok_vecs[e]) : c.W;
+        c.room[e] = fit > c.D ? (fit < c.W ? (int)fit : c.W) : c.D;
     }
     for (int u = 0; !st && u < nu; u++) {
-        c.dur[u] = ceil((double)in->units[S->first_unit + u].cycles / c.W);
-        if (c.dur[u] < 1) c.dur[u] = 1;
+        c.dur[u] = (double)in->units[S->first_unit + u].cycles / c.W;
     }
     /* go: every PCU tries its first firing, every PMU its first reads */
     for (int u = 0; !st && u < nu; u++) {
@@ -480,6 +487,6 @@ weft_status weft_sim_run_section(const weft_sim_input *in, int s, const weft_sim
     free(c.arrived); free(c.sent); free(c.consumed); free(c.credited); free(c.stored); free(c.back);
     free(c.tok_bytes); free(c.tok_vecs); free(c.in_nets); free(c.out_nets); free(c.fired); free(c.busy);
     free(c.dur); free(c.rfree); free(c.wfree); free(c.in_first); free(c.out_first); free(c.link_free); free(c.h.e);
-    free(c.fire_cause); free(c.tok_cause); free(c.last_e); free(c.last_k);
+    free(c.fire_cause); free(c.tok_cause); free(c.last_e); free(c.last_k); free(c.tail); free(c.fstart); free(c.room);
     return st;
 }

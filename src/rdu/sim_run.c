@@ -38,6 +38,13 @@ static void spatial_bound(const weft_sim_input *in, const weft_sim_result *r, in
         if (r->link_busy[(size_t)s * nl + l] > link) { link = r->link_busy[(size_t)s * nl + l]; bl = l; }
     double dram = r->dram_busy[s];
     if (T <= 0) { snprintf(buf, n, "nothing"); return; }
+    double most = dram > link ? dram : link;
+    if (unit > most) most = unit;
+    if (most < 0.5 * T) {
+        snprintf(buf, n, "its dependencies (no resource is busy more than %.0f%% of section %d: see the critical path)",
+                 100 * most / T, s + 1);
+        return;
+    }
     if (dram >= unit && dram >= link)
         snprintf(buf, n, "off-chip memory, busy %.0f%% of section %d", 100 * dram / T, s + 1);
     else if (link >= unit)
