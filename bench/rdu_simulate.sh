@@ -64,7 +64,7 @@ EOF
 fi
 if [[ $what == scaling || $what == all ]]; then
   echo "gpt-mini (batch 16, bf16-sr) on square fabrics (sn10's units and off-chip memory, n x n sites):"
-  printf '%6s %6s %6s %13s %11s %9s %13s %9s\n' grid PCUs PMUs "cycles/step" samples/s "% peak" "kernel cyc" speedup
+  printf '%6s %6s %6s %9s %13s %11s %9s %13s %9s\n' grid PCUs PMUs sections "cycles/step" samples/s "% peak" "kernel cyc" speedup
   "$weft" fabric show sn10 --json >"$tmp/sn10.json"
   : >"$tmp/rows"
   for n in 8 12 16 20 24 28 32; do
@@ -79,7 +79,7 @@ EOF
     $py - "$n" "$tmp/s.json" <<'EOF' | tee -a "$tmp/rows"
 import json, sys
 n = int(sys.argv[1]); j = json.load(open(sys.argv[2])); s, k = j["spatial"], j["kernel"]
-print(f"{n}x{n:<3} {n * n // 2:>6} {n * n // 2:>6} {s['cycles']:>13} {s['samples_per_s']:>11.0f} {100 * s['peak_fraction']:>8.2f}% "
+print(f"{n}x{n:<3} {n * n // 2:>6} {n * n // 2:>6} {s['sections']:>9} {s['cycles']:>13} {s['samples_per_s']:>11.0f} {100 * s['peak_fraction']:>8.2f}% "
       f"{k['cycles']:>13} {k['cycles'] / s['cycles']:>8.2f}x")
 EOF
   done
@@ -87,7 +87,7 @@ EOF
 import sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 if not rows: sys.exit(0)
-pts = [(int(r[1]), float(r[4])) for r in rows]
+pts = [(int(r[1]), float(r[5])) for r in rows]
 W, H, L, B = 560, 340, 70, 50
 xmax = max(p for p, _ in pts) * 1.05; ymax = max(v for _, v in pts) * 1.15
 X = lambda x: L + (W - L - 20) * x / xmax; Y = lambda y: H - B - (H - B - 40) * y / ymax
