@@ -25,7 +25,7 @@ static const char *summary =
 /* ---- the utilization map ---- */
 enum { NBANDS = 6 };
 static const char *band_names[NBANDS] = { "busy < 5%", "5-20%", "20-40%", "40-60%", "60-80%", "80-100%" };
-static const char *band_colors[NBANDS] = { "#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#756bb1", "#54278f" };
+static const char *band_colors[NBANDS] = { "#ffffff", "#dadaeb", "#bcbddc", "#9e9ac8", "#756bb1", "#54278f" };
 
 static int band(double u)
 {
