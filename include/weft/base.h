@@ -106,6 +106,9 @@ void weft_outfile_abort(weft_outfile *o);
 /* Reads a whole file into a malloc'd buffer (NUL-terminated, size excludes
  * the NUL). Errors name the path. */
 weft_status weft_read_file(const char *path, char **data, size_t *size);
+/* The same for a text format: a NUL byte in it is an error naming `what`
+ * ("fabric", "plan") and the path. */
+weft_status weft_read_text(const char *path, const char *what, char **text);
 
 /* Writes s as a JSON string literal (quotes, backslashes and control
  * characters escaped). */

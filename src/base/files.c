@@ -94,3 +94,17 @@ void weft_json_string(FILE *f, const char *s)
     }
     fputc('"', f);
 }
+
+weft_status weft_read_text(const char *path, const char *what, char **text)
+{
+    size_t n;
+    weft_status s = weft_read_file(path, text, &n);
+    if (s) return weft_fail_wrap(s, "%s", what);
+    size_t nul = strlen(*text);
+    if (nul != n) {
+        free(*text);
+        *text = NULL;
+        return weft_fail(WEFT_ERR_FORMAT, "%s %s: holds a NUL byte (byte %zu)", what, path, nul);
+    }
+    return WEFT_OK;
+}

@@ -135,4 +135,9 @@ int weft_cmd_compile(int argc, char **argv);
 int weft_cmd_fabric(int argc, char **argv);
 int weft_cmd_simulate(int argc, char **argv);
 
+/* A fabric map's frame (fabric.c): per site, 1 for a memory unit (sites
+ * entries); per address generator, its row and edge (0 left, 1 right). */
+#include "weft/rdu.h"
+void weft_fabric_map_frame(const weft_fabric *f, unsigned char *shape, int *door_row, int *door_side);
+
 #endif

@@ -68,12 +68,7 @@ static weft_status write_svg(FILE *f, const weft_plan *p)
     weft_status st = pan && cat && tip && shape && drow && dside && dload && caption ? WEFT_OK
                    : weft_fail(WEFT_ERR_NOMEM, "--svg: out of memory");
     for (int i = 0; !st && i < S * sites; i++) cat[i] = -1;
-    for (int i = 0; !st && i < sites; i++) shape[i] = weft_fabric_site_kind(fb, i) == WEFT_SITE_PMU;
-    for (int a = 0; !st && a < fb->ags; a++) {
-        int site = weft_fabric_ag_site(fb, a);
-        drow[a] = site / fb->cols;
-        dside[a] = site % fb->cols != 0;
-    }
+    if (!st) weft_fabric_map_frame(fb, shape, drow, dside);
     int64_t *agb = st ? NULL : calloc((size_t)fb->ags + 1, sizeof *agb);
     for (int s = 0; !st && s < S; s++) {
         const weft_section *sec = &p->sections[s];

@@ -81,3 +81,13 @@ int weft_cmd_fabric(int argc, char **argv)
     fprintf(stderr, "weft fabric: unknown command '%s' (valid: show, list)\n", argv[0]);
     return 2;
 }
+
+void weft_fabric_map_frame(const weft_fabric *f, unsigned char *shape, int *door_row, int *door_side)
+{
+    for (int i = 0; i < weft_fabric_sites(f); i++) shape[i] = weft_fabric_site_kind(f, i) == WEFT_SITE_PMU;
+    for (int a = 0; a < f->ags; a++) {
+        int site = weft_fabric_ag_site(f, a);
+        door_row[a] = site / f->cols;
+        door_side[a] = site % f->cols != 0;
+    }
+}

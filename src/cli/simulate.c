@@ -46,12 +46,7 @@ static weft_status write_util_svg(FILE *f, const weft_sim_input *in, const weft_
     weft_status st = pan && cat && tip && shape && share && drow && dside && cap ? WEFT_OK
                    : weft_fail(WEFT_ERR_NOMEM, "--svg: out of memory");
     for (int i = 0; !st && i < S * sites; i++) cat[i] = -1;
-    for (int i = 0; !st && i < sites; i++) shape[i] = weft_fabric_site_kind(fb, i) == WEFT_SITE_PMU;
-    for (int a = 0; !st && a < fb->ags; a++) {
-        int site = weft_fabric_ag_site(fb, a);
-        drow[a] = site / fb->cols;
-        dside[a] = site % fb->cols != 0;
-    }
+    if (!st) weft_fabric_map_frame(fb, shape, drow, dside);
     for (int s = 0; !st && s < S; s++) {
         const weft_sim_section *sec = &in->sections[s];
         double T = r->section_cycles[s] > 0 ? (double)r->section_cycles[s] : 1;

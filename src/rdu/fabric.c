@@ -482,14 +482,8 @@ weft_status weft_fabric_load(weft_fabric *f, const char *name_or_path)
         return weft_fail(WEFT_ERR_ARG, "fabric %s: neither a preset (%s) nor an existing file", name_or_path, list);
     }
     char *text;
-    size_t n;
-    weft_status s = weft_read_file(name_or_path, &text, &n);
-    if (s) return weft_fail_wrap(s, "fabric");
-    size_t nul = strlen(text);
-    if (nul != n) {
-        free(text);
-        return weft_fail(WEFT_ERR_FORMAT, "fabric %s: holds a NUL byte (byte %zu)", name_or_path, nul);
-    }
+    weft_status s = weft_read_text(name_or_path, "fabric", &text);
+    if (s) return s;
     s = weft_fabric_parse(f, text, name_or_path);
     free(text);
     return s;

@@ -728,14 +728,8 @@ weft_status weft_sim_read(const char *path, weft_sim_input *in)
     memset(in, 0, sizeof *in);
     if (!path || !*path) return weft_fail(WEFT_ERR_ARG, "plan: no file given");
     char *text;
-    size_t n;
-    weft_status s = weft_read_file(path, &text, &n);
-    if (s) return weft_fail_wrap(s, "plan");
-    size_t nul = strlen(text);
-    if (nul != n) {
-        free(text);
-        return weft_fail(WEFT_ERR_FORMAT, "plan %s: holds a NUL byte (byte %zu)", path, nul);
-    }
+    weft_status s = weft_read_text(path, "plan", &text);
+    if (s) return s;
     s = weft_sim_parse(text, path, in);
     free(text);
     return s;
