@@ -36,7 +36,7 @@ static const flag flags[] = {
     { "--warmup", F_I64, O(warmup), V_PIPE | V_TRAIN | V_STUDY, "N", "linear learning-rate warm-up over the first N steps (default 0)", 0, 1e12 },
     { "--momentum", F_DBL, O(momentum), V_PIPE | V_TRAIN | V_STUDY, "X", "SGD momentum (default: the preset's; else 0.9)", 0, 1 },
     { "--weight-decay", F_DBL, O(weight_decay), V_PIPE | V_TRAIN | V_STUDY, "X", "weight decay (default: the preset's; else 0)", 0, 1e3 },
-    { "--batch", F_INT, O(batch), V_COMPILE | V_PIPE | V_TRAIN | V_BENCH | V_STUDY, "N", "batch size (default: the preset's, as its PyTorch peer: mlp/cnn 64, gpt-mini/lstm-lm 16, bert-tiny 32, dlrm-small/resnet 128)", 1, 1 << 20 },
+    { "--batch", F_INT, O(batch), V_IMPORT | V_COMPILE | V_PIPE | V_TRAIN | V_BENCH | V_STUDY, "N", "batch size (default: the preset's, as its PyTorch peer: mlp/cnn 64, gpt-mini/lstm-lm 16, bert-tiny 32, dlrm-small/resnet 128)", 1, 1 << 20 },
     { "--eval-batch", F_INT, O(eval_batch), V_TRAIN | V_EVAL | V_STUDY, "N", "batch for evaluation: must divide the 10000 test images (default 500); text: windows per pass (default --batch)", 1, 1 << 20 },
     { "--epochs", F_INT, O(epochs), V_TRAIN | V_DEMO | V_STUDY, "N", "passes over the training set (default 1)", 1, 1e6 },
     { "--steps", F_I64, O(steps), V_PIPE | V_TRAIN | V_DEMO | V_BENCH | V_STUDY, "N", "train this many steps instead of whole epochs", 1, 1e12 },
@@ -59,7 +59,7 @@ static const flag flags[] = {
       "click data for dlrm-small: synthetic (default: 4000000 training, 100000 validation examples), "
       "synthetic:N (N training examples), or criteo:PATH (Criteo's tab-separated file, .gz too; "
       "the last tenth of its lines validates)", 0, 0 },
-    { "--json", F_BOOL, O(json), V_SIM | V_COMPILE | V_PIPE | V_TRAIN | V_EVAL | V_DEMO | V_BENCH | V_STUDY, NULL, "print one JSON summary object on stdout", 0, 0 },
+    { "--json", F_BOOL, O(json), V_IMPORT | V_SIM | V_COMPILE | V_PIPE | V_TRAIN | V_EVAL | V_DEMO | V_BENCH | V_STUDY, NULL, "print one JSON summary object on stdout", 0, 0 },
     { "--quiet", F_BOOL, O(quiet), V_SIM | V_COMPILE | V_PIPE | V_TRAIN | V_EVAL | V_DEMO | V_BENCH | V_STUDY, NULL, "no progress output", 0, 0 },
     { "--no-eval", F_BOOL, O(no_eval), V_TRAIN | V_BENCH, NULL, "skip the test-set evaluation", 0, 0 },
     { "--profile", F_BOOL, O(profile), V_TRAIN | V_BENCH, NULL, "print the time spent in each kind of op (stderr)", 0, 0 },
