@@ -57,12 +57,14 @@ typedef struct {
     bool check;           /* compile: run the plan tile by tile beside exec        */
     const char *mode;     /* simulate: spatial, kernel, or both (default)           */
     int waves;            /* simulate: tokens per net per step                      */
+    const char *onnx;     /* infer, compile: an ONNX model instead of a preset      */
+    const char *input;    /* infer: the input (.npy, or raw float32)                */
     char model_buf[WEFT_NAME_MAX], schedule_buf[16]; /* owned copies, from a checkpoint */
 } weft_opts;
 
 /* Verbs a flag belongs to. */
 enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8, V_SAMPLE = 16, V_STUDY = 32, V_PIPE = 64, V_COMPILE = 128,
-       V_SIM = 256, V_IMPORT = 512 };
+       V_SIM = 256, V_IMPORT = 512, V_INFER = 1024 };
 
 void weft_opts_defaults(weft_opts *o);
 /* Fills what the flags left unset from the model preset: batch, optimizer,
@@ -135,6 +137,7 @@ int weft_cmd_compile(int argc, char **argv);
 int weft_cmd_fabric(int argc, char **argv);
 int weft_cmd_simulate(int argc, char **argv);
 int weft_cmd_import(int argc, char **argv);
+int weft_cmd_infer(int argc, char **argv);
 
 /* A fabric map's frame (fabric.c): per site, 1 for a memory unit (sites
  * entries); per address generator, its row and edge (0 left, 1 right). */

@@ -2,8 +2,11 @@
  * fabric: lowered to units, cut into sections, placed and routed; the plan
  * written as JSON, the fabric drawn as SVG, the plan checked tile by tile. */
 #include "cli/task.h"
+#include "weft/onnx.h"
 #include "weft/rdu.h"
 #include "weft/report.h"
+
+#include <libgen.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -182,8 +185,9 @@ int weft_cmd_compile(int argc, char **argv)
     const weft_model_preset *mp = NULL;
     weft_place_method pm = WEFT_PLACE_ANNEAL;
     if (!s) s = parse_place(o.place, &pm);
-    if (!s) s = weft_model_find(o.model, &mp);
-    if (!s) weft_opts_resolve(&o, mp);
+    if (!s && !o.onnx) s = weft_model_find(o.model, &mp);
+    if (!s && !o.onnx) weft_opts_resolve(&o, mp);
+    if (!s && o.onnx && o.batch <= 0) o.batch = 1;
     if (o.quiet || o.json) weft_log_set_level(WEFT_LOG_QUIET);
     weft_fabric fab;
     if (!s) s = weft_fabric_load(&fab, o.fabric ? o.fabric : "plasticine");
@@ -191,18 +195,32 @@ int weft_cmd_compile(int argc, char **argv)
         s = weft_fail(WEFT_ERR_ARG, "--precision %s: fabric %s computes in fp32 only", weft_precision_name(o.precision),
                       fab.name);
     weft_compiled c = { 0 };
+    weft_onnx onnx = { 0 };
+    char name[64];
+    snprintf(name, sizeof name, "%s", o.model);
     double t0 = weft_now();
-    if (!s) s = weft_compile(&c, &o, o.batch, true);
+    if (!s && o.onnx) {
+        /* an imported model: its forward (inference) step, as the file defines it */
+        s = weft_onnx_import(o.onnx, o.batch, &onnx);
+        if (!s) s = weft_pass_precision(onnx.g, o.precision);
+        if (!s) s = weft_pass_plan_memory(onnx.g);
+        if (!s) {
+            c.g = onnx.g;
+            char tmp[512];
+            snprintf(tmp, sizeof tmp, "%s", o.onnx);
+            snprintf(name, sizeof name, "%s", basename(tmp));
+        }
+    } else if (!s) s = weft_compile(&c, &o, o.batch, true);
     double build_s = weft_now() - t0;
     weft_plan p = { 0 };
     weft_compile_opts co = { .place = pm, .seed = (uint64_t)o.seed };
     if (!s) {
-        if (!o.quiet && !o.json) fprintf(stderr, "compile: %s training graph, batch %d: %d nodes (built in %.2f s)\n",
-                                        o.model, o.batch, c.g->nnodes, build_s);
+        if (!o.quiet && !o.json) fprintf(stderr, "compile: %s %s graph, batch %d: %d nodes (built in %.2f s)\n", name,
+                                        o.onnx ? "inference" : "training", o.batch, c.g->nnodes, build_s);
         s = weft_rdu_compile(c.g, &fab, &co, &p);
     }
     if (!s) {
-        snprintf(p.model, sizeof p.model, "%s", o.model);
+        snprintf(p.model, sizeof p.model, "%s", name);
         p.batch = o.batch;
     }
     weft_plan_check_result chk;
@@ -227,6 +245,7 @@ int weft_cmd_compile(int argc, char **argv)
     if (!s && o.json) print_json(stdout, &p, o.check ? &chk : NULL);
     if (!s && (fflush(stdout) || ferror(stdout))) s = weft_fail(WEFT_ERR_IO, "cannot write to the standard output");
     weft_plan_free(&p);
+    if (o.onnx) { c.g = NULL; weft_onnx_free(&onnx); }
     weft_compiled_free(&c);
     if (s) {
         fprintf(stderr, "weft compile: %s\n", weft_errmsg());

@@ -14,6 +14,7 @@ static const verb verbs[] = {
     { "pipeline", weft_cmd_pipeline, "cut a model into stages and run gpipe, 1f1b, pipedream, pipemare: utilization, delays, timeline" },
     { "compile", weft_cmd_compile, "lay a model's training step out on a dataflow fabric: units, sections, placement, routes" },
     { "simulate", weft_cmd_simulate, "run a compiled plan on its fabric, spatially and kernel by kernel: cycles, utilization, bound" },
+    { "infer", weft_cmd_infer, "run an ONNX model on an input: outputs, and the time it took" },
     { "import", weft_cmd_import, "read an ONNX model (from PyTorch) into a weft graph and summarise it" },
     { "fabric", weft_cmd_fabric, "show a dataflow fabric: a preset (plasticine, sn10) or a JSON file" },
     { "demo", weft_cmd_demo, "the main job: train the CNN one epoch in bf16-sr and report" },

@@ -255,7 +255,7 @@ int weft_cmd_simulate(int argc, char **argv)
     int n = s ? 0 : side_by_side(&in, want_sp ? &sp : NULL, want_kn ? &kn : NULL, rows);
     FILE *out = o.json ? stderr : stdout;
     if (!s && !o.quiet) {
-        fprintf(out, "%s, batch %d, %s, on %s (%dx%d, %.0f TFLOP/s peak at %.2f GHz): one training step\n", in.model,
+        fprintf(out, "%s, batch %d, %s, on %s (%dx%d, %.0f TFLOP/s peak at %.2f GHz): one step of its plan\n", in.model,
                 in.batch, in.precision, in.fabric.name, in.fabric.rows, in.fabric.cols,
                 weft_fabric_peak_flops(&in.fabric) / 1e12, in.fabric.clock_ghz);
         print_table(out, rows, n);

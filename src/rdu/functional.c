@@ -141,7 +141,9 @@ weft_status weft_plan_check(const weft_plan *p, weft_graph *g, uint64_t seed, we
         if (val->role == WEFT_ROLE_GRAD)
             for (int i = 0; i < g->nnodes; i++)
                 if (g->nodes[i].phase == WEFT_PHASE_UPDATE && g->nodes[i].in[1] == v) weight_grad = true;
-        int cls = val->role == WEFT_ROLE_LOSS ? 0 : weight_grad ? 1 : val->role == WEFT_ROLE_PARAM ? 2
+        /* the loss, or what a graph without one returns (an inference step) */
+        bool output = val->role == WEFT_ROLE_LOSS || (val->keep && val->role == WEFT_ROLE_ACT);
+        int cls = output ? 0 : weight_grad ? 1 : val->role == WEFT_ROLE_PARAM ? 2
                 : val->role == WEFT_ROLE_STATE ? 3 : -1;
         if (cls < 0) continue;
         int64_t n = weft_shape_numel(&val->shape);
