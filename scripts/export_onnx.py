@@ -16,13 +16,46 @@ import torch
 import torch.nn as nn
 
 
+class Block(nn.Module):
+    """A residual block: conv, batch norm, relu, conv, batch norm, + x, relu."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.c1, self.b1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.c2, self.b2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return torch.relu(x + self.b2(self.c2(torch.relu(self.b1(self.c1(x))))))
+
+
+class Res(nn.Module):
+    """A small residual net: the exporter folds the 2-D batch norms into the
+    convolutions; the 1-D one after the linear layer stays a
+    BatchNormalization node; global average pooling; a sigmoid head."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem, self.bn = nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.blk = Block(8)
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.fc, self.bn1 = nn.Linear(8, 10), nn.BatchNorm1d(10)
+
+    def forward(self, x):
+        h = self.blk(torch.relu(self.bn(self.stem(x))))
+        return torch.sigmoid(self.bn1(self.fc(torch.flatten(self.gap(h), 1))))
+
+
 def models():
     torch.manual_seed(0)
     mlp = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
     cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2),
                         nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2),
                         nn.Flatten(), nn.Linear(8 * 7 * 7, 32), nn.ReLU(), nn.Linear(32, 10))
-    return {"mlp": mlp, "cnn": cnn}
+    res = Res()
+    res.train()
+    for _ in range(3):   # running statistics that are not 0 and 1
+        res(torch.randn(8, 1, 28, 28))
+    return {"mlp": mlp, "cnn": cnn, "resnet": res}
 
 
 def main():

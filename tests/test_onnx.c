@@ -1,4 +1,5 @@
-/* test_onnx.c — ONNX import: PyTorch's exports of a small MLP and CNN
+/* test_onnx.c — ONNX import: PyTorch's exports of a small MLP, CNN and
+ * residual net (batch norm, global average pooling, a sigmoid head)
  * (scripts/export_onnx.py) imported and run forward by exec match PyTorch's
  * outputs; malformed files and unsupported ops get errors naming them. */
 #include "test_util.h"
@@ -98,6 +99,7 @@ int main(void)
 {
     check_model("mlp");
     check_model("cnn");
+    check_model("resnet");
     test_bad();
     return test_summary();
 }

@@ -29,7 +29,8 @@ typedef struct {
 } importer;
 
 static const char *const ops[] = { "Gemm", "MatMul", "Add", "Relu", "Flatten", "Reshape", "Conv", "MaxPool", "Constant",
-                                   "Identity", NULL };
+                                   "Identity", "Sigmoid", "Tanh", "Softmax", "GlobalAveragePool", "BatchNormalization",
+                                   "Gather", NULL };
 
 const char *const *weft_onnx_ops(void) { return ops; }
 
@@ -94,6 +95,23 @@ static weft_status tensor_ints(const importer *im, const Onnx__TensorProto *t, i
     return WEFT_OK;
 }
 
+/* Keeps value v's numbers f (owned from here) to fill a store with. */
+static weft_status keep_numbers(importer *im, int v, float *f)
+{
+    if (im->m->nparams == im->cap_params) {
+        int cap = im->cap_params * 2 + 16;
+        int *pv = realloc(im->m->param_value, (size_t)cap * sizeof *pv);
+        if (pv) im->m->param_value = pv;
+        float **pd = pv ? realloc(im->m->param_data, (size_t)cap * sizeof *pd) : NULL;
+        if (!pv || !pd) { free(f); return weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin); }
+        im->m->param_data = pd;
+        im->cap_params = cap;
+    }
+    im->m->param_value[im->m->nparams] = v;
+    im->m->param_data[im->m->nparams++] = f;
+    return WEFT_OK;
+}
+
 /* A weight: the initializer as a parameter, its numbers (transposed from
  * (K, N) to (N, K) when transpose) kept for the store. */
 static weft_status weight(importer *im, const Onnx__NodeProto *nd, const char *name, bool transpose, int *out)
@@ -124,17 +142,7 @@ static weft_status weight(importer *im, const Onnx__NodeProto *nd, const char *n
     snprintf(pname, sizeof pname, "%s%s", t->name, transpose ? ".T" : "");
     int v = weft_g_param_init(im->g, pname, (int)t->n_dims, d, WEFT_INIT_ZERO, 0);
     if (v < 0) { free(f); return weft_graph_status(im->g); }
-    if (im->m->nparams == im->cap_params) {
-        int cap = im->cap_params * 2 + 16;
-        int *pv = realloc(im->m->param_value, (size_t)cap * sizeof *pv);
-        if (pv) im->m->param_value = pv;
-        float **pd = pv ? realloc(im->m->param_data, (size_t)cap * sizeof *pd) : NULL;
-        if (!pv || !pd) { free(f); return weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin); }
-        im->m->param_data = pd;
-        im->cap_params = cap;
-    }
-    im->m->param_value[im->m->nparams] = v;
-    im->m->param_data[im->m->nparams++] = f;
+    WEFT_TRY(keep_numbers(im, v, f));
     if (!transpose) x->value = v;
     *out = v;
     return WEFT_OK;
@@ -275,8 +283,56 @@ static weft_status node(importer *im, const Onnx__NodeProto *nd)
         if (attr_i(nd, "ceil_mode", 0)) return unsupported(im, nd, "ceil_mode = 1 is not supported");
         WEFT_TRY(value_of(im, nd, 0, &x));
         y = weft_g_maxpool(g, x, (int)k, (int)stride);
+    } else if (!strcmp(op, "Sigmoid") || !strcmp(op, "Tanh")) {
+        WEFT_TRY(value_of(im, nd, 0, &x));
+        y = op[0] == 'S' ? weft_g_sigmoid(g, x) : weft_g_tanh(g, x);
+    } else if (!strcmp(op, "Softmax")) {
+        WEFT_TRY(value_of(im, nd, 0, &x));
+        int64_t axis = attr_i(nd, "axis", -1);
+        if (axis != -1 && axis != g->values[x].shape.ndim - 1) return unsupported(im, nd, "only the last axis is supported");
+        y = weft_g_softmax(g, x);
+    } else if (!strcmp(op, "GlobalAveragePool")) {
+        WEFT_TRY(value_of(im, nd, 0, &x));
+        if (g->values[x].shape.ndim != 4) return unsupported(im, nd, "a 4-D (N, C, H, W) input is needed");
+        int p = weft_g_avgpool(g, x);
+        int64_t d[4] = { g->values[x].shape.d[0], g->values[x].shape.d[1], 1, 1 };
+        y = p < 0 ? -1 : weft_g_reshape(g, p, 4, d);   /* ONNX keeps the (1, 1) */
+    } else if (!strcmp(op, "BatchNormalization")) {
+        /* inference: the running mean and variance are the file's */
+        if (nd->n_output > 1) return unsupported(im, nd, "training mode (running statistics as outputs)");
+        int gam, bet;
+        WEFT_TRY(value_of(im, nd, 0, &x));
+        WEFT_TRY(weight(im, nd, nd->input[1], false, &gam));
+        WEFT_TRY(weight(im, nd, nd->input[2], false, &bet));
+        const Onnx__AttributeProto *ep = attr(nd, "epsilon");
+        char bn[WEFT_NAME_MAX];
+        snprintf(bn, sizeof bn, "bn%d", g->nvalues);
+        y = weft_g_batchnorm(g, bn, x, gam, bet, ep ? ep->f : 1e-5f, 0.1f);
+        for (int k = 3; k < 5 && y >= 0; k++) {
+            entry *st = nd->n_input > (size_t)k ? find(im, nd->input[k]) : NULL;
+            if (!st || st->kind != E_INIT) return unsupported(im, nd, "its mean and variance must be initializers");
+            float *f = NULL;
+            WEFT_TRY(tensor_floats(im, st->t, &f));
+            char sn[WEFT_NAME_MAX];
+            snprintf(sn, sizeof sn, "%.40s.%s", bn, k == 3 ? "running_mean" : "running_var");
+            int sv = -1;
+            for (int v = 0; v < g->nvalues; v++) if (!strcmp(g->values[v].name, sn)) sv = v;
+            if (sv < 0 || tensor_numel(st->t) != weft_shape_numel(&g->values[sv].shape)) {
+                free(f);
+                return unsupported(im, nd, "its mean or variance does not have one entry per channel");
+            }
+            WEFT_TRY(keep_numbers(im, sv, f));
+        }
+    } else if (!strcmp(op, "Gather")) {
+        /* an embedding: rows of a table (an initializer) picked by ids */
+        if (attr_i(nd, "axis", 0) != 0) return unsupported(im, nd, "only axis 0 (rows of a table) is supported");
+        int ids, tab;
+        WEFT_TRY(value_of(im, nd, 1, &ids));
+        WEFT_TRY(weight(im, nd, nd->input[0], false, &tab));
+        if (g->values[ids].dtype != WEFT_I32) return unsupported(im, nd, "its indices must be integers");
+        y = weft_g_embedding(g, ids, tab);
     } else {
-        char list[256] = "";
+        char list[512] = "";
         for (int i = 0; ops[i]; i++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", ops[i]);
         return weft_fail(WEFT_ERR_ARG, "onnx %s: %s node %s: op type %s is not supported (supported: %s)", im->origin, op,
                          nd->name ? nd->name : "?", op, list);
