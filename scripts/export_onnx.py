@@ -6,7 +6,8 @@ your own model), with an input and PyTorch's output beside each.
 
 Writes onnx_<name>.onnx (torch.onnx.export, opset 13, a symbolic batch) and
 onnx_<name>.io: the input (2, 1, 28, 28) then the output (2, 10), float32
-little-endian, nothing else. Needs Debian's python3-torch. Deterministic for
+little-endian, nothing else (embed: its input is (2, 4) token ids, written
+as float32 too). Needs Debian's python3-torch. Deterministic for
 a torch version (seed 0).
 """
 import os
@@ -55,7 +56,8 @@ def models():
     res.train()
     for _ in range(3):   # running statistics that are not 0 and 1
         res(torch.randn(8, 1, 28, 28))
-    return {"mlp": mlp, "cnn": cnn, "resnet": res}
+    embed = nn.Sequential(nn.Embedding(50, 8), nn.Flatten(), nn.Linear(32, 10))
+    return {"mlp": mlp, "cnn": cnn, "resnet": res, "embed": embed}
 
 
 def main():
@@ -64,14 +66,14 @@ def main():
     for name, m in models().items():
         m.eval()
         torch.manual_seed(1)
-        x = torch.randn(2, 1, 28, 28)
+        x = torch.randint(0, 50, (2, 4)) if name == "embed" else torch.randn(2, 1, 28, 28)
         path = os.path.join(out, f"onnx_{name}.onnx")
         torch.onnx.export(m, x, path, opset_version=13, input_names=["x"], output_names=["logits"],
                           dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
         with torch.no_grad():
             y = m(x)
         with open(os.path.join(out, f"onnx_{name}.io"), "wb") as f:
-            f.write(x.numpy().astype("<f4").tobytes())
+            f.write(x.numpy().astype("<f4").tobytes())   # ids too: small integers, exact
             f.write(y.numpy().astype("<f4").tobytes())
         print(f"{path}: {os.path.getsize(path)} bytes")
 

@@ -1,5 +1,6 @@
-/* test_onnx.c — ONNX import: PyTorch's exports of a small MLP, CNN and
- * residual net (batch norm, global average pooling, a sigmoid head)
+/* test_onnx.c — ONNX import: PyTorch's exports of a small MLP, CNN,
+ * residual net (batch norm, global average pooling, a sigmoid head) and
+ * embedding model (Gather)
  * (scripts/export_onnx.py) imported and run forward by exec match PyTorch's
  * outputs; malformed files and unsupported ops get errors naming them. */
 #include "test_util.h"
@@ -37,7 +38,12 @@ static void check_model(const char *name)
     CHECK_OK(weft_onnx_fill_store(&m, &st));
     CHECK_OK(weft_exec_create(&ex, m.g, &st, 1, 0));
     if (ex && (int64_t)n == 4 * (nin + nout)) {
-        CHECK_OK(weft_exec_feed(ex, m.inputs[0], buf, WEFT_F32));
+        if (m.g->values[m.inputs[0]].dtype == WEFT_I32) {   /* token ids, stored as floats */
+            int32_t *ids = malloc((size_t)nin * sizeof *ids);
+            for (int64_t i = 0; i < nin; i++) ids[i] = (int32_t)((const float *)buf)[i];
+            CHECK_OK(weft_exec_feed(ex, m.inputs[0], ids, WEFT_I32));
+            free(ids);
+        } else CHECK_OK(weft_exec_feed(ex, m.inputs[0], buf, WEFT_F32));
         weft_run_opts ro = { .phases = WEFT_PHASE_FWD, .step = 1, .eval = true };
         CHECK_OK(weft_exec_run(ex, &ro));
         float *y = malloc((size_t)nout * sizeof *y);
@@ -100,6 +106,7 @@ int main(void)
     check_model("mlp");
     check_model("cnn");
     check_model("resnet");
+    check_model("embed");
     test_bad();
     return test_summary();
 }
