@@ -98,6 +98,15 @@ static void test_bad(void)
         if (!s) weft_onnx_free(&m);
     }
     CHECK(weft_onnx_import("/nonexistent/model.onnx", 1, &m) == WEFT_ERR_IO);
+    /* what the fuzzer found (scripts/fuzz_onnx.sh): an initializer declaring
+     * far more numbers than it holds, an attribute without a name */
+    for (int k = 1; k <= 2; k++) {
+        char fp[512];
+        snprintf(fp, sizeof fp, "%s/onnx_fuzz_%d.onnx", fixtures(), k);
+        weft_status s = weft_onnx_import(fp, 2, &m);
+        CHECKF(s != WEFT_OK && strstr(weft_errmsg(), "onnx_fuzz_"), "fuzz input %d: %s", k, s ? weft_errmsg() : "imported");
+        if (!s) weft_onnx_free(&m);
+    }
     free(buf);
 }
 

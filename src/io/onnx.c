@@ -54,10 +54,16 @@ static weft_status add(importer *im, const char *name, entry_kind k, int value, 
 }
 
 /* ---- tensors' numbers ---- */
+/* Its element count, or -1 when a dimension is negative or the count is
+ * absurd (a damaged file must not make us allocate it). */
 static int64_t tensor_numel(const Onnx__TensorProto *t)
 {
     int64_t n = 1;
-    for (size_t d = 0; d < t->n_dims; d++) n *= t->dims[d];
+    for (size_t d = 0; d < t->n_dims; d++) {
+        if (t->dims[d] < 0 || t->dims[d] > ((int64_t)1 << 34)) return -1;
+        n *= t->dims[d];
+        if (n > ((int64_t)1 << 34)) return -1;
+    }
     return n;
 }
 
@@ -67,17 +73,16 @@ static weft_status tensor_floats(const importer *im, const Onnx__TensorProto *t,
     if (!t->has_data_type || t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
         return weft_fail(WEFT_ERR_FORMAT, "onnx %s: initializer %s: not float32 (data type %d)", im->origin, t->name,
                          t->data_type);
-    if (n < 0 || n > ((int64_t)1 << 34)) return weft_fail(WEFT_ERR_FORMAT, "onnx %s: initializer %s: %lld elements",
-                                                          im->origin, t->name, (long long)n);
-    float *f = malloc((size_t)n * sizeof *f + 4);
-    if (!f) return weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin);
-    if (t->has_raw_data && t->raw_data.len == (size_t)n * 4) memcpy(f, t->raw_data.data, (size_t)n * 4);
-    else if (t->n_float_data == (size_t)n) memcpy(f, t->float_data, (size_t)n * 4);
-    else {
-        free(f);
+    if (n < 0) return weft_fail(WEFT_ERR_FORMAT, "onnx %s: initializer %s: its dimensions are negative or absurd",
+                                im->origin, t->name);
+    /* the data must hold what the dimensions declare: checked before allocating */
+    bool raw = t->has_raw_data && t->raw_data.len == (size_t)n * 4, listed = t->n_float_data == (size_t)n;
+    if (!raw && !listed)
         return weft_fail(WEFT_ERR_FORMAT, "onnx %s: initializer %s: %lld elements declared, the data holds %zu", im->origin,
                          t->name, (long long)n, t->has_raw_data ? t->raw_data.len / 4 : t->n_float_data);
-    }
+    float *f = malloc((size_t)n * sizeof *f + 4);
+    if (!f) return weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin);
+    memcpy(f, raw ? (const void *)t->raw_data.data : (const void *)t->float_data, (size_t)n * 4);
     *out = f;
     return WEFT_OK;
 }
@@ -85,7 +90,7 @@ static weft_status tensor_floats(const importer *im, const Onnx__TensorProto *t,
 static weft_status tensor_ints(const importer *im, const Onnx__TensorProto *t, int64_t *out, int max, int *n)
 {
     int64_t k = tensor_numel(t);
-    if (!t->has_data_type || t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__INT64 || k > max)
+    if (!t->has_data_type || t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__INT64 || k < 0 || k > max)
         return weft_fail(WEFT_ERR_FORMAT, "onnx %s: %s: not an int64 list of at most %d", im->origin, t->name, max);
     if (t->has_raw_data && t->raw_data.len == (size_t)k * 8) memcpy(out, t->raw_data.data, (size_t)k * 8);
     else if (t->n_int64_data == (size_t)k) memcpy(out, t->int64_data, (size_t)k * 8);
@@ -165,7 +170,8 @@ static weft_status value_of(importer *im, const Onnx__NodeProto *nd, size_t i, i
 
 static const Onnx__AttributeProto *attr(const Onnx__NodeProto *nd, const char *name)
 {
-    for (size_t i = 0; i < nd->n_attribute; i++) if (!strcmp(nd->attribute[i]->name, name)) return nd->attribute[i];
+    for (size_t i = 0; i < nd->n_attribute; i++)
+        if (nd->attribute[i]->name && !strcmp(nd->attribute[i]->name, name)) return nd->attribute[i];
     return NULL;
 }
 
@@ -202,6 +208,17 @@ static weft_status node(importer *im, const Onnx__NodeProto *nd)
     const char *op = nd->op_type ? nd->op_type : "";
     int y = -1, x, w, b = -1;
     if (nd->n_output < 1) return unsupported(im, nd, "no output");
+    /* the inputs each op reads by position must be there */
+    static const struct { const char *op; size_t n; } need[] = {
+        { "Gemm", 2 }, { "MatMul", 2 }, { "Add", 2 }, { "Conv", 2 }, { "Reshape", 2 }, { "BatchNormalization", 5 },
+        { "Gather", 2 }, { "Identity", 1 }, { "Relu", 1 }, { "Sigmoid", 1 }, { "Tanh", 1 }, { "Softmax", 1 },
+        { "Flatten", 1 }, { "MaxPool", 1 }, { "GlobalAveragePool", 1 } };
+    for (size_t i = 0; i < sizeof need / sizeof *need; i++)
+        if (!strcmp(op, need[i].op) && nd->n_input < need[i].n) {
+            char why[64];
+            snprintf(why, sizeof why, "%zu inputs, it needs %zu", nd->n_input, need[i].n);
+            return unsupported(im, nd, why);
+        }
     if (!strcmp(op, "Constant")) {
         const Onnx__AttributeProto *a = attr(nd, "value");
         if (!a || !a->t) return unsupported(im, nd, "only a tensor 'value' is supported");
