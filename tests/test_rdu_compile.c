@@ -2,12 +2,11 @@
  * step lowered, placed and routed on both presets, legally; the plan run tile
  * by tile in its order equals exec; forced sections too; bad input refused. */
 #include "test_util.h"
+#include "rdu_test_util.h"
 #include "weft/models.h"
 #include "weft/rdu.h"
 
 #include <string.h>
-
-typedef struct { const char *name; int batch; weft_model_size size; weft_optimizer opt; } zoo_case;
 
 /* small sizes: a test compiles each twice and runs it twice */
 static const zoo_case zoo[] = {
@@ -19,21 +18,6 @@ static const zoo_case zoo[] = {
     { "bert-tiny", 2, { .layers = 1, .heads = 2, .d_model = 16, .ctx = 8, .vocab = 512 }, WEFT_OPT_ADAMW },
     { "dlrm-small", 8, { .d_model = 4, .vocab = 256 }, WEFT_OPT_SGD },
 };
-
-static weft_graph *train_graph(const zoo_case *z, weft_precision prec)
-{
-    weft_graph *g = weft_graph_new();
-    weft_model_io io;
-    weft_status s = weft_model_build_sized(g, z->name, z->batch, &z->size, &io);
-    if (!s) s = weft_pass_precision(g, prec);
-    if (!s) s = weft_pass_autodiff(g, io.loss);
-    if (!s) s = weft_pass_optimizer(g, z->opt);
-    if (!s) s = weft_graph_verify(g);
-    if (!s) s = weft_pass_plan_memory(g);
-    CHECKF(!s, "%s: %s", z->name, weft_errmsg());
-    if (s) { weft_graph_free(g); return NULL; }
-    return g;
-}
 
 /* Every unit on a slot of its kind, one unit a slot per section, every route
  * a path of links from its source's switch to its destination's, every

@@ -4,6 +4,7 @@
  * message naming the field at fault; truncations and random byte edits
  * never crash the reader. */
 #include "test_util.h"
+#include "rdu_test_util.h"
 #include "rdu/rdu_int.h"
 #include "weft/models.h"
 #include "weft/rdu.h"
@@ -11,26 +12,9 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
-typedef struct { const char *name; int batch; weft_model_size size; weft_optimizer opt; } zoo_case;
-
 static const zoo_case mlp = { "mlp", 8, { 0 }, WEFT_OPT_SGD };
 static const zoo_case gpt = { "gpt-mini", 2, { .layers = 1, .heads = 2, .d_model = 16, .ctx = 8, .vocab = 256 },
                               WEFT_OPT_ADAMW };
-
-static weft_graph *train_graph(const zoo_case *z, weft_precision prec)
-{
-    weft_graph *g = weft_graph_new();
-    weft_model_io io;
-    weft_status s = weft_model_build_sized(g, z->name, z->batch, &z->size, &io);
-    if (!s) s = weft_pass_precision(g, prec);
-    if (!s) s = weft_pass_autodiff(g, io.loss);
-    if (!s) s = weft_pass_optimizer(g, z->opt);
-    if (!s) s = weft_graph_verify(g);
-    if (!s) s = weft_pass_plan_memory(g);
-    CHECKF(!s, "%s: %s", z->name, weft_errmsg());
-    if (s) { weft_graph_free(g); return NULL; }
-    return g;
-}
 
 /* Compiles z onto a preset and writes the plan's JSON (malloc'd) to *text. */
 static bool compile(const zoo_case *z, weft_precision prec, const char *fabric, const weft_compile_opts *o,

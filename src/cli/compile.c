@@ -107,7 +107,6 @@ static weft_status write_svg(FILE *f, const weft_plan *p)
                  S, sec->pcus, sec->pmus, (long long)sec->cycles, sec->route.worst_use);
         pan[s] = (weft_svg_fabric_panel){ .title = caption[s], .category = cat + (size_t)s * sites,
                                           .tooltip = (const char *const *)(tip + (size_t)s * sites),
-                                          .link_load = p->link_load + (size_t)s * (size_t)weft_fabric_links(fb),
                                           .door_row = drow, .door_side = dside, .door_load = dload + (size_t)s * fb->ags,
                                           .ndoors = fb->ags };
     }

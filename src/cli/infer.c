@@ -96,16 +96,17 @@ int weft_cmd_infer(int argc, char **argv)
     else if (!s) { x = (const float *)data; count = (int64_t)(n / 4); }
     /* the batch: a .npy's first dimension; raw: its size over one sample's */
     weft_onnx m = { 0 };
-    if (!s) s = weft_onnx_import(o.onnx, 1, &m);
-    int batch = 1;
+    int batch = npy && ndim ? (int)shape[0] : 1;   /* raw: found from the model's sample below */
+    if (!s) s = weft_onnx_import(o.onnx, batch, &m);
     if (!s && m.ninputs != 1) s = weft_fail(WEFT_ERR_ARG, "--onnx %s: %d inputs; weft infer feeds one", o.onnx, m.ninputs);
-    if (!s) {
+    if (!s && !npy) {   /* raw: imported for one sample, again for the whole batch */
         int64_t per = weft_shape_numel(&m.g->values[m.inputs[0]].shape);
-        if (npy) batch = ndim ? (int)shape[0] : 1;
-        else if (per > 0 && count % per == 0) batch = (int)(count / per);
+        if (per > 0 && count % per == 0) batch = (int)(count / per);
         else s = weft_fail(WEFT_ERR_SHAPE, "--input %s: %lld floats is not a whole number of samples of %lld", o.input,
                            (long long)count, (long long)per);
         if (!s && batch != 1) { weft_onnx_free(&m); s = weft_onnx_import(o.onnx, batch, &m); }
+    }
+    if (!s) {
         if (!s && weft_shape_numel(&m.g->values[m.inputs[0]].shape) != count)
             s = weft_fail(WEFT_ERR_SHAPE, "--input %s: %lld numbers; the model's input %s takes %lld", o.input,
                           (long long)count, m.g->values[m.inputs[0]].name,

@@ -91,8 +91,8 @@ weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, 
      * times. The timed run is an asynchronous stream long enough to fill the
      * pipeline (at least 3S microbatches), so every stage works as it will
      * in a run: with all its microbatches' arenas in flight, not one. */
-    int64_t measure = 6 > (8 * o->stages + o->microbatches - 1) / o->microbatches
-                    ? 6 : (8 * o->stages + o->microbatches - 1) / o->microbatches;
+    int64_t steps = (8 * o->stages + o->microbatches - 1) / o->microbatches;
+    int64_t measure = steps > 6 ? steps : 6;
     weft_pipe_kind k = WEFT_PIPE_PIPEMARE;
     weft_opts keep = *o;
     o->quiet = true;

@@ -88,7 +88,7 @@ static weft_status write_util_svg(FILE *f, const weft_sim_input *in, const weft_
 /* ---- the side by side ---- */
 typedef struct { const char *name; char v[2][64]; char ratio[32]; } row;
 
-static int side_by_side(const weft_sim_input *in, const weft_sim_result *sp, const weft_sim_result *kn, row *rows)
+static int side_by_side(const weft_sim_result *sp, const weft_sim_result *kn, row *rows)
 {
     const weft_sim_result *rs[2] = { sp, kn };
     int n = 0;
@@ -119,7 +119,6 @@ static int side_by_side(const weft_sim_input *in, const weft_sim_result *sp, con
     rows[n].name = sp ? "sections" : "kernels";
     for (int k = 0; k < 2; k++) if (rs[k]) snprintf(rows[n].v[k], 64, "%d", rs[k]->nsections);
     n++;
-    (void)in;
     return n;
 }
 
@@ -252,7 +251,7 @@ int weft_cmd_simulate(int argc, char **argv)
     if (!s && want_kn) s = weft_simulate(&in, &so, &kn);
     row rows[16];
     memset(rows, 0, sizeof rows);
-    int n = s ? 0 : side_by_side(&in, want_sp ? &sp : NULL, want_kn ? &kn : NULL, rows);
+    int n = s ? 0 : side_by_side(want_sp ? &sp : NULL, want_kn ? &kn : NULL, rows);
     FILE *out = o.json ? stderr : stdout;
     if (!s && !o.quiet) {
         fprintf(out, "%s, batch %d, %s, on %s (%dx%d, %.0f TFLOP/s peak at %.2f GHz): one step of its plan\n", in.model,

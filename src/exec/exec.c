@@ -229,12 +229,12 @@ static weft_status check_finite(weft_exec *ex, const weft_node *n, int idx, cons
 weft_status weft_exec_run(weft_exec *ex, const weft_run_opts *o)
 {
     const weft_graph *g = ex->g;
+    double (*clk)(void) = o->cpu_clock ? weft_thread_cpu_now : weft_now;
     for (int i = 0; i < g->nnodes; i++) {
         const weft_node *n = &g->nodes[i];
         if (!(n->phase & o->phases) || (o->stage && n->stage != o->stage - 1)) continue;
         /* A view writes nothing: its bytes are its input's. */
         if (n->op == WEFT_OP_RESHAPE && ex->ptr[n->out[0]] == ex->ptr[n->in[0]]) continue;
-        double (*clk)(void) = o->cpu_clock ? weft_thread_cpu_now : weft_now;
         double t0 = clk();
         const weft_kernel_info *ki = weft_exec_kernel(n->op);
         weft_kctx k = { .g = g, .n = n, .pool = ex->pool, .opts = o, .seed = ex->seed };

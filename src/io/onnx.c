@@ -330,10 +330,8 @@ static weft_status node(importer *im, const Onnx__NodeProto *nd)
             if (!st || st->kind != E_INIT) return unsupported(im, nd, "its mean and variance must be initializers");
             float *f = NULL;
             WEFT_TRY(tensor_floats(im, st->t, &f));
-            char sn[WEFT_NAME_MAX];
-            snprintf(sn, sizeof sn, "%.40s.%s", bn, k == 3 ? "running_mean" : "running_var");
-            int sv = -1;
-            for (int v = 0; v < g->nvalues; v++) if (!strcmp(g->values[v].name, sn)) sv = v;
+            /* weft_g_batchnorm's running mean and variance: its inputs 3 and 4 */
+            int sv = g->nodes[g->values[y].producer].in[k];
             if (sv < 0 || tensor_numel(st->t) != weft_shape_numel(&g->values[sv].shape)) {
                 free(f);
                 return unsupported(im, nd, "its mean or variance does not have one entry per channel");

@@ -148,7 +148,7 @@ static bool same_sect(const char *a, const char *b) { return a == b || (a && b &
 
 /* ---- parsing helpers -------------------------------------------------------------- */
 
-static const char *json_kind(const cJSON *v)
+const char *weft_rdu_json_kind(const cJSON *v)
 {
     if (!v) return "nothing";
     if (cJSON_IsString(v)) return "a string";
@@ -244,7 +244,7 @@ static weft_status parse_num(weft_fabric *f, const num_field *d, const cJSON *ob
         snprintf(range, sizeof range, "must be an integer from %.15g to %.15g", d->lo, hi);
 
     if (!cJSON_IsNumber(v))
-        return weft_fail(WEFT_ERR_FORMAT, "fabric %s: %s: %s (got %s)", origin, path, range, json_kind(v));
+        return weft_fail(WEFT_ERR_FORMAT, "fabric %s: %s: %s (got %s)", origin, path, range, weft_rdu_json_kind(v));
     double x = v->valuedouble;
     snprintf(got, sizeof got, "%.15g", x);
     bool ok = isfinite(x) && x <= hi && (d->lo_open ? x > d->lo : x >= d->lo);
@@ -266,7 +266,7 @@ static weft_status parse_num(weft_fabric *f, const num_field *d, const cJSON *ob
 static weft_status check_text(const cJSON *v, const char *path, size_t cap, const char *origin)
 {
     if (!cJSON_IsString(v))
-        return weft_fail(WEFT_ERR_FORMAT, "fabric %s: %s: must be a string (got %s)", origin, path, json_kind(v));
+        return weft_fail(WEFT_ERR_FORMAT, "fabric %s: %s: must be a string (got %s)", origin, path, weft_rdu_json_kind(v));
     size_t n = strlen(v->valuestring);
     if (n == 0) return weft_fail(WEFT_ERR_FORMAT, "fabric %s: %s: empty", origin, path);
     if (n > cap - 1)
@@ -287,7 +287,7 @@ static weft_status parse_notes(const cJSON *root, const char *key, char (*notes)
     if (!a) return WEFT_OK;   /* optional: a fabric may come from nowhere in particular */
     if (!cJSON_IsArray(a))
         return weft_fail(WEFT_ERR_FORMAT, "fabric %s: %s: must be an array of strings (got %s)", origin, key,
-                         json_kind(a));
+                         weft_rdu_json_kind(a));
     int n = cJSON_GetArraySize(a);
     if (n > WEFT_FABRIC_MAX_NOTES)
         return weft_fail(WEFT_ERR_FORMAT, "fabric %s: %s: at most %d notes (got %d)", origin, key,
@@ -309,7 +309,7 @@ static weft_status parse_precisions(weft_fabric *f, const cJSON *root, const cha
     WEFT_TRY(need(root, NULL, "precisions", origin, &a));
     if (!cJSON_IsArray(a))
         return weft_fail(WEFT_ERR_FORMAT, "fabric %s: precisions: must be an array of \"fp32\" and \"bf16\" (got %s)",
-                         origin, json_kind(a));
+                         origin, weft_rdu_json_kind(a));
     if (!a->child)
         return weft_fail(WEFT_ERR_FORMAT, "fabric %s: precisions: must list at least one of fp32, bf16", origin);
     int i = 0;
@@ -317,7 +317,7 @@ static weft_status parse_precisions(weft_fabric *f, const cJSON *root, const cha
         snprintf(path, sizeof path, "precisions[%d]", i);
         if (!cJSON_IsString(e))
             return weft_fail(WEFT_ERR_FORMAT, "fabric %s: %s: must be \"fp32\" or \"bf16\" (got %s)", origin, path,
-                             json_kind(e));
+                             weft_rdu_json_kind(e));
         bool *flag = !strcmp(e->valuestring, "fp32") ? &f->fp32 : !strcmp(e->valuestring, "bf16") ? &f->bf16 : NULL;
         if (!flag)
             return weft_fail(WEFT_ERR_FORMAT, "fabric %s: %s: unknown precision \"%.40s\" (known: fp32, bf16)",
@@ -342,7 +342,7 @@ static weft_status parse_grid(weft_fabric *f, const cJSON *grid, const char *ori
     if (pat < 0) {
         char got[64];
         if (cJSON_IsString(v)) snprintf(got, sizeof got, "\"%.40s\"", v->valuestring);
-        else snprintf(got, sizeof got, "%s", json_kind(v));
+        else snprintf(got, sizeof got, "%s", weft_rdu_json_kind(v));
         return weft_fail(WEFT_ERR_FORMAT, "fabric %s: grid.pattern: must be \"checkerboard\" or \"columns\" (got %s)",
                          origin, got);
     }
@@ -358,7 +358,7 @@ static weft_status parse_grid(weft_fabric *f, const cJSON *grid, const char *ori
 static weft_status parse_root(weft_fabric *f, const cJSON *root, const char *origin)
 {
     if (!cJSON_IsObject(root))
-        return weft_fail(WEFT_ERR_FORMAT, "fabric %s: must be a JSON object (got %s)", origin, json_kind(root));
+        return weft_fail(WEFT_ERR_FORMAT, "fabric %s: must be a JSON object (got %s)", origin, weft_rdu_json_kind(root));
     WEFT_TRY(check_keys(root, NULL, origin));
 
     const cJSON *v;
@@ -371,7 +371,7 @@ static weft_status parse_root(weft_fabric *f, const cJSON *root, const char *ori
         WEFT_TRY(need(root, NULL, sections[i], origin, &sect[i]));
         if (!cJSON_IsObject(sect[i]))
             return weft_fail(WEFT_ERR_FORMAT, "fabric %s: %s: must be an object (got %s)", origin, sections[i],
-                             json_kind(sect[i]));
+                             weft_rdu_json_kind(sect[i]));
         WEFT_TRY(check_keys(sect[i], sections[i], origin));
     }
     /* Section by section in table order, the grid first: its shape bounds the
@@ -491,18 +491,22 @@ weft_status weft_fabric_load(weft_fabric *f, const char *name_or_path)
 
 /* ---- writing ------------------------------------------------------------------- */
 
-/* The shortest %g that reads back as the same double, so a written fabric
- * parses to the same numbers. A non-finite value (a fabric not from the
- * parser) becomes null, which the parser rejects, rather than invalid JSON. */
-static void put_real(FILE *out, double x)
+const char *weft_rdu_shortest(char *buf, size_t n, double x)
 {
-    if (!isfinite(x)) { fputs("null", out); return; }
-    char buf[40];
     for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, x);
+        snprintf(buf, n, "%.*g", prec, x);
         if (strtod(buf, NULL) == x) break;
     }
-    fputs(buf, out);
+    return buf;
+}
+
+/* The shortest %g, so a written fabric parses to the same numbers. A
+ * non-finite value (a fabric not from the parser) becomes null, which the
+ * parser rejects, rather than invalid JSON. */
+static void put_real(FILE *out, double x)
+{
+    char buf[40];
+    fputs(isfinite(x) ? weft_rdu_shortest(buf, sizeof buf, x) : "null", out);
 }
 
 static void put_num(FILE *out, const weft_fabric *f, const num_field *d)

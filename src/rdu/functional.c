@@ -134,13 +134,15 @@ weft_status weft_plan_check(const weft_plan *p, weft_graph *g, uint64_t seed, we
     for (int v = 0; v < g->nvalues; v++) if (weft_shape_numel(&g->values[v].shape) > big) big = weft_shape_numel(&g->values[v].shape);
     if (!st && (!(x = malloc((size_t)big * sizeof *x + 4)) || !(y = malloc((size_t)big * sizeof *y + 4))))
         st = weft_fail(WEFT_ERR_NOMEM, "check: out of memory");
+    /* a weight's gradient: what an update reads as its input 1 */
+    bool *wgrad = st ? NULL : calloc((size_t)g->nvalues + 1, sizeof *wgrad);
+    if (!st && !wgrad) st = weft_fail(WEFT_ERR_NOMEM, "check: out of memory");
+    for (int i = 0; !st && i < g->nnodes; i++)
+        if (g->nodes[i].phase == WEFT_PHASE_UPDATE) wgrad[g->nodes[i].in[1]] = true;
     for (int v = 0; v < g->nvalues && !st; v++) {
         const weft_value *val = &g->values[v];
         if (val->alias_of >= 0 || val->dtype == WEFT_I32) continue;
-        bool weight_grad = false;
-        if (val->role == WEFT_ROLE_GRAD)
-            for (int i = 0; i < g->nnodes; i++)
-                if (g->nodes[i].phase == WEFT_PHASE_UPDATE && g->nodes[i].in[1] == v) weight_grad = true;
+        bool weight_grad = val->role == WEFT_ROLE_GRAD && wgrad[v];
         /* the loss, or what a graph without one returns (an inference step) */
         bool output = val->role == WEFT_ROLE_LOSS || (val->keep && val->role == WEFT_ROLE_ACT);
         int cls = output ? 0 : weight_grad ? 1 : val->role == WEFT_ROLE_PARAM ? 2
@@ -156,6 +158,7 @@ weft_status weft_plan_check(const weft_plan *p, weft_graph *g, uint64_t seed, we
         if (worse(e, r->worst_err)) { r->worst_err = e; snprintf(r->worst, sizeof r->worst, "%s", val->name); }
         r->compared++;
     }
+    free(wgrad);
     free(x);
     free(y);
     weft_exec_free(a);

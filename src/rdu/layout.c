@@ -137,9 +137,15 @@ weft_status weft_rdu_layout(lw *L, int s)
             for (int j = 0; j < no; j++) {
                 bool in = ins[j];
                 int v = ops[j];
-                if (idx[v] < 0) { idx[v] = nv; sv[nv] = (lw_sval){ .v = v, .ag = -1, .bytes = weft_rdu_value_bytes(g, v) }; nv++; }
+                if (idx[v] < 0) {
+                    const lw_value *vi = &L->vi[v];
+                    sv[nv] = (lw_sval){ .v = v, .ag = -1, .bytes = weft_rdu_value_bytes(g, v), .last_group = -1,
+                                        .later = vi->last_reader >= 0 && P->groups[vi->last_reader].section > s };
+                    idx[v] = nv++;
+                }
                 lw_sval *x = &sv[idx[v]];
-                if (in) x->read = true; else x->made = true;
+                if (!in) x->made = true;
+                else if (x->last_group != k) { x->last_group = k; x->readers++; }   /* the groups that read it */
             }
             if (n->phase == WEFT_PHASE_UPDATE)
                 for (int j = 0; j < n->nin; j++)
@@ -152,8 +158,7 @@ weft_status weft_rdu_layout(lw *L, int s)
         lw_sval *x = &sv[i];
         const lw_value *vi = &L->vi[x->v];
         weft_role role = g->values[x->v].role;
-        bool later = vi->last_reader >= 0 && P->groups[vi->last_reader].section > s;
-        bool streams = x->made && !later && !vi->read_whole && vi->phases_read == vi->phase_made &&
+        bool streams = x->made && !x->later && !vi->read_whole && vi->phases_read == vi->phase_made &&
                        role != WEFT_ROLE_PARAM && role != WEFT_ROLE_STATE && !x->updated;
         x->held = !streams;
         x->pmus = 1;
@@ -168,29 +173,16 @@ weft_status weft_rdu_layout(lw *L, int s)
     /* off-chip traffic per step */
     for (int i = 0; i < nv; i++) {
         lw_sval *x = &sv[i];
-        const lw_value *vi = &L->vi[x->v];
         weft_role role = g->values[x->v].role;
         bool persistent = role == WEFT_ROLE_PARAM || role == WEFT_ROLE_STATE;
-        bool later = vi->last_reader >= 0 && P->groups[vi->last_reader].section > s;
         bool from_outside = !x->made && !(persistent && P->nsections == 1 && x->resident);
-        bool goes_out = (x->made && later) || (x->updated && !(P->nsections == 1 && x->resident));
+        bool goes_out = (x->made && x->later) || (x->updated && !(P->nsections == 1 && x->resident));
         if (!x->held) continue;
         if (x->resident) {
             if (from_outside) x->dram_read = x->bytes;
         } else {
             /* staged: every reader group streams it in again */
-            int readers = 0;
-            for (int k = S->first_group; k < S->first_group + S->ngroups; k++) {
-                const weft_group *G = &P->groups[k];
-                bool reads = false;
-                for (int t = G->first; t < G->first + G->count && !reads; t++) {
-                    const weft_node *n = &g->nodes[P->group_nodes[t]];
-                    for (int j = 0; j < n->nin; j++)
-                        if (!(weft_op_get(n->op)->shape_only & (1u << j)) && weft_rdu_root(g, n->in[j]) == x->v) reads = true;
-                }
-                readers += reads;
-            }
-            x->dram_read = x->bytes * readers;
+            x->dram_read = x->bytes * x->readers;
             if (x->made) goes_out = true;
         }
         if (goes_out) x->dram_write = x->bytes;

@@ -122,11 +122,10 @@ static bool fuses(const weft_graph *g, const lw_node *ln, const weft_group *G, i
     return false;
 }
 
-static int vec_inputs(const weft_graph *g, const weft_node *n)
+static int vec_inputs(const weft_node *n)
 {
     int c = 0;
     for (int k = 0; k < n->nin; k++) if (!(weft_op_get(n->op)->shape_only & (1u << k))) c++;
-    (void)g;
     return c;
 }
 
@@ -188,7 +187,7 @@ weft_status weft_rdu_groups(lw *L)
             if (vecs > *slot) *slot = vecs;
         }
         int chain = x->cost.kind == WEFT_GROUP_GEMM ? 1 : (int)lw_cdiv(G->stage_ops, f->pcu_stages);
-        int ports = (int)lw_cdiv(vec_inputs(g, n), f->pcu_vec_in);
+        int ports = (int)lw_cdiv(vec_inputs(n), f->pcu_vec_in);
         int outs = (int)lw_cdiv(n->nout, f->pcu_vec_out);
         if (ports > chain) chain = ports;
         if (outs > chain) chain = outs;
@@ -231,7 +230,6 @@ weft_status weft_rdu_values(lw *L)
             lw_value *x = &L->vi[weft_rdu_root(g, n->in[k])];
             if (x->first_reader < 0) x->first_reader = G;
             x->last_reader = G;
-            x->readers++;
             x->phases_read |= n->phase;
             if (!L->ln[i].tiled) x->read_whole = true;
         }

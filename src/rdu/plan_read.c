@@ -65,28 +65,6 @@ static weft_status bad(const reader *r, const char *base, const char *key, int i
     return weft_fail(WEFT_ERR_FORMAT, "plan %s: %s: %s", r->origin, path_of(path, sizeof path, base, key, idx), why);
 }
 
-static const char *json_kind(const cJSON *v)
-{
-    if (!v) return "nothing";
-    if (cJSON_IsString(v)) return "a string";
-    if (cJSON_IsNumber(v)) return "a number";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsObject(v)) return "an object";
-    if (cJSON_IsBool(v)) return "a boolean";
-    if (cJSON_IsNull(v)) return "null";
-    return "an invalid value";
-}
-
-/* x as the shortest %g that reads back the same: 1e+300, not 1.0000000000000001e+300. */
-static const char *num_text(char *buf, size_t n, double x)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x) break;
-    }
-    return buf;
-}
-
 /* ---- typed fields ------------------------------------------------------------ */
 
 static weft_status get(const reader *r, const cJSON *obj, const char *base, const char *key, const cJSON **v)
@@ -101,13 +79,13 @@ static weft_status as_i64(const reader *r, const cJSON *v, const char *base, con
 {
     if (!cJSON_IsNumber(v))
         return bad(r, base, key, idx, "must be an integer from %lld to %lld (got %s)", (long long)lo, (long long)hi,
-                   json_kind(v));
+                   weft_rdu_json_kind(v));
     double x = v->valuedouble;
     char got[40];
     /* compared as doubles first: a cast of a value outside int64 is undefined */
     if (!isfinite(x) || x != floor(x) || x < (double)lo || x > (double)hi)
         return bad(r, base, key, idx, "must be an integer from %lld to %lld (got %s)", (long long)lo,
-                   (long long)hi, num_text(got, sizeof got, x));
+                   (long long)hi, weft_rdu_shortest(got, sizeof got, x));
     *out = (int64_t)x;
     return WEFT_OK;
 }
@@ -141,7 +119,7 @@ static weft_status get_bool(const reader *r, const cJSON *obj, const char *base,
 {
     const cJSON *v;
     WEFT_TRY(get(r, obj, base, key, &v));
-    if (!cJSON_IsBool(v)) return bad(r, base, key, -1, "must be true or false (got %s)", json_kind(v));
+    if (!cJSON_IsBool(v)) return bad(r, base, key, -1, "must be true or false (got %s)", weft_rdu_json_kind(v));
     *out = cJSON_IsTrue(v);
     return WEFT_OK;
 }
@@ -150,7 +128,7 @@ static weft_status get_str(const reader *r, const cJSON *obj, const char *base, 
 {
     const cJSON *v;
     WEFT_TRY(get(r, obj, base, key, &v));
-    if (!cJSON_IsString(v)) return bad(r, base, key, -1, "must be a string (got %s)", json_kind(v));
+    if (!cJSON_IsString(v)) return bad(r, base, key, -1, "must be a string (got %s)", weft_rdu_json_kind(v));
     *out = v->valuestring;
     return WEFT_OK;
 }
@@ -161,11 +139,11 @@ static weft_status get_real(const reader *r, const cJSON *obj, const char *base,
 {
     const cJSON *v;
     WEFT_TRY(get(r, obj, base, key, &v));
-    if (!cJSON_IsNumber(v)) return bad(r, base, key, -1, "must be a number %s (got %s)", range, json_kind(v));
+    if (!cJSON_IsNumber(v)) return bad(r, base, key, -1, "must be a number %s (got %s)", range, weft_rdu_json_kind(v));
     double x = v->valuedouble;
     char got[40];
     if (!isfinite(x) || x > hi || (lo_open ? x <= lo : x < lo))
-        return bad(r, base, key, -1, "must be a number %s (got %s)", range, num_text(got, sizeof got, x));
+        return bad(r, base, key, -1, "must be a number %s (got %s)", range, weft_rdu_shortest(got, sizeof got, x));
     *out = x;
     return WEFT_OK;
 }
@@ -210,14 +188,14 @@ static weft_status get_array(const reader *r, const cJSON *obj, const char *base
                              int *n)
 {
     WEFT_TRY(get(r, obj, base, key, a));
-    if (!cJSON_IsArray(*a)) return bad(r, base, key, -1, "must be an array (got %s)", json_kind(*a));
+    if (!cJSON_IsArray(*a)) return bad(r, base, key, -1, "must be an array (got %s)", weft_rdu_json_kind(*a));
     *n = count_items(*a);
     return WEFT_OK;
 }
 
 static weft_status need_object(const reader *r, const cJSON *v, const char *base, const char *key, int idx)
 {
-    return cJSON_IsObject(v) ? WEFT_OK : bad(r, base, key, idx, "must be an object (got %s)", json_kind(v));
+    return cJSON_IsObject(v) ? WEFT_OK : bad(r, base, key, idx, "must be an object (got %s)", weft_rdu_json_kind(v));
 }
 
 /* The optional "id": when given, it must be the element's index. */
@@ -664,7 +642,7 @@ static weft_status read_plan(reader *r, const cJSON *root)
 {
     weft_sim_input *in = r->in;
     if (!cJSON_IsObject(root)) return weft_fail(WEFT_ERR_FORMAT, "plan %s: must be a JSON object (got %s)", r->origin,
-                                                json_kind(root));
+                                                weft_rdu_json_kind(root));
     WEFT_TRY(read_header(r, root));
     WEFT_TRY(read_fabric(r, root));
     WEFT_TRY(read_values(r, root));

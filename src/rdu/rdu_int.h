@@ -17,7 +17,7 @@ typedef struct {
 typedef struct {
     int producer;            /* group that writes it (-1: input, weight, state) */
     int updated;             /* group that updates it in place (weights, states), -1 */
-    int first_reader, last_reader, readers;
+    int first_reader, last_reader;
     unsigned phases_read;    /* WEFT_PHASE_* of its readers                   */
     unsigned phase_made;     /* its producer's phase (0: not made in the step) */
     bool sum;                /* complete only once its maker's last tile is done
@@ -28,7 +28,9 @@ typedef struct {
 /* A value as one section sees it. */
 typedef struct {
     int v;
-    bool made, read, updated; /* in this section                               */
+    bool made, updated;      /* in this section                               */
+    bool later;              /* read by a later section                       */
+    int readers, last_group; /* groups of this section that read it           */
     bool held;               /* must exist whole (not only stream by)         */
     bool resident;           /* held in PMUs (else off-chip, staged through one) */
     int pmus, first_unit;    /* its PMUs                                       */
@@ -71,5 +73,10 @@ weft_status weft_rdu_layout(lw *L, int s);
 struct cJSON;
 weft_status weft_fabric_from_json(weft_fabric *f, const struct cJSON *obj, const char *origin);
 void weft_rdu_json_where(char *buf, size_t n, const char *json, const char *end);
+/* "a string", "a number", ... "nothing": what a JSON value is, for messages. */
+const char *weft_rdu_json_kind(const struct cJSON *v);
+/* x as the shortest %g that reads back as the same double (1e+300, not
+ * 1.0000000000000001e+300); returns buf. */
+const char *weft_rdu_shortest(char *buf, size_t n, double x);
 
 #endif
