@@ -20,6 +20,9 @@ typedef struct {
     int nparams;
     int *param_value;                      /* per initializer used: its value */
     float **param_data;                    /* its numbers, in weft's layout   */
+    char **param_onnx;                     /* the initializer it came from     */
+    bool *param_transposed;                /* its weft layout is the file's 2-D
+                                              tensor transposed ((K,N) -> (N,K)) */
     char producer[64];
     int64_t ir_version, opset;
     int nnodes_onnx;                       /* nodes in the file             */

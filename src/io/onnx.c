@@ -100,20 +100,30 @@ static weft_status tensor_ints(const importer *im, const Onnx__TensorProto *t, i
     return WEFT_OK;
 }
 
-/* Keeps value v's numbers f (owned from here) to fill a store with. */
-static weft_status keep_numbers(importer *im, int v, float *f)
+/* Keeps value v's numbers f (owned from here) to fill a store with, and the
+ * initializer they came from (transposed: as weft's (N, K) of its (K, N)). */
+static weft_status keep_numbers(importer *im, int v, float *f, const char *from, bool transposed)
 {
-    if (im->m->nparams == im->cap_params) {
+    weft_onnx *m = im->m;
+    if (m->nparams == im->cap_params) {
         int cap = im->cap_params * 2 + 16;
-        int *pv = realloc(im->m->param_value, (size_t)cap * sizeof *pv);
-        if (pv) im->m->param_value = pv;
-        float **pd = pv ? realloc(im->m->param_data, (size_t)cap * sizeof *pd) : NULL;
-        if (!pv || !pd) { free(f); return weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin); }
-        im->m->param_data = pd;
+        int *pv = realloc(m->param_value, (size_t)cap * sizeof *pv);
+        if (pv) m->param_value = pv;
+        float **pd = pv ? realloc(m->param_data, (size_t)cap * sizeof *pd) : NULL;
+        if (pd) m->param_data = pd;
+        char **pn = pd ? realloc(m->param_onnx, (size_t)cap * sizeof *pn) : NULL;
+        if (pn) m->param_onnx = pn;
+        bool *pt = pn ? realloc(m->param_transposed, (size_t)cap * sizeof *pt) : NULL;
+        if (pt) m->param_transposed = pt;
+        if (!pt) { free(f); return weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin); }
         im->cap_params = cap;
     }
-    im->m->param_value[im->m->nparams] = v;
-    im->m->param_data[im->m->nparams++] = f;
+    char *name = strdup(from ? from : "");
+    if (!name) { free(f); return weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin); }
+    m->param_value[m->nparams] = v;
+    m->param_data[m->nparams] = f;
+    m->param_onnx[m->nparams] = name;
+    m->param_transposed[m->nparams++] = transposed;
     return WEFT_OK;
 }
 
@@ -147,7 +157,7 @@ static weft_status weight(importer *im, const Onnx__NodeProto *nd, const char *n
     snprintf(pname, sizeof pname, "%s%s", t->name, transpose ? ".T" : "");
     int v = weft_g_param_init(im->g, pname, (int)t->n_dims, d, WEFT_INIT_ZERO, 0);
     if (v < 0) { free(f); return weft_graph_status(im->g); }
-    WEFT_TRY(keep_numbers(im, v, f));
+    WEFT_TRY(keep_numbers(im, v, f, t->name, transpose));
     if (!transpose) x->value = v;
     *out = v;
     return WEFT_OK;
@@ -336,7 +346,7 @@ static weft_status node(importer *im, const Onnx__NodeProto *nd)
                 free(f);
                 return unsupported(im, nd, "its mean or variance does not have one entry per channel");
             }
-            WEFT_TRY(keep_numbers(im, sv, f));
+            WEFT_TRY(keep_numbers(im, sv, f, st->t->name, false));
         }
     } else if (!strcmp(op, "Gather")) {
         /* an embedding: rows of a table (an initializer) picked by ids */
@@ -453,8 +463,10 @@ weft_status weft_onnx_import(const char *path, int batch, weft_onnx *m)
 
 void weft_onnx_free(weft_onnx *m)
 {
-    for (int i = 0; i < m->nparams; i++) free(m->param_data[i]);
+    for (int i = 0; i < m->nparams; i++) { free(m->param_data[i]); free(m->param_onnx[i]); }
     free(m->param_data);
+    free(m->param_onnx);
+    free(m->param_transposed);
     free(m->param_value);
     weft_graph_free(m->g);
     memset(m, 0, sizeof *m);
