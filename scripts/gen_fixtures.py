@@ -17,6 +17,8 @@ tests/test_ops.c; the C table and OP_CASES below must list the same cases):
     in0, in1, ..    F32  the op's float inputs, in the op's input order
                          (embbag, embedding: the table only; bce: the logits only)
     labels          I32  (xent only; -1 is ignored)
+    mask            F32  (where only) 0/1 of x's trailing dims; also the bf16
+                         case's (weft keeps a constant mask an f32 state)
     ids             I32  (embbag only) (B,F) or (B,F,L); (embedding) any shape
     targets         F32  (bce only) in [0,1], multiples of 1/16; bf16.targets BF16
     r               F32  the upstream gradient: the loss is sum(y * r)
@@ -32,8 +34,8 @@ tests/test_ops.c; the C table and OP_CASES below must list the same cases):
                          and 1), and the eval-mode output from them; the
                          same with bf16. (running stats F32, bf16.eval.y BF16)
     metadata: op, act, bias, stride, pad, k, and where a case has them axis,
-    axis2, start, len, eps, momentum, heads, causal (the C test checks them
-    against its table row)
+    axis2, start, len, eps, momentum, heads, causal, pos_back, pos_ahead,
+    alpha, beta, ta, tb (the C test checks them against its table row)
   fp32 references are computed in float64, so the tests measure weft's error
   alone. Inputs are chosen away from non-differentiable points: relu
   pre-activations have |z| >= KINK_MARGIN (also after bf16 rounding) and
@@ -148,10 +150,35 @@ OP_CASES = [
     dict(name="attention_bidir", op="attention", heads=3, causal=0, scale=2, shapes=[(2, 4, 18)]),
     dict(name="attention_posbias", op="attention", heads=2, causal=0, pos_back=0.5, pos_ahead=2.0, scale=2,
          shapes=[(2, 6, 12)]),
+    # the general math of imported (ONNX) models: a second operand of the
+    # first's trailing dims is broadcast over its leading ones
+    dict(name="mul", op="mul", shapes=[(4, 9), (4, 9)]),
+    dict(name="mul_bcast", op="mul", shapes=[(2, 3, 4), (3, 4)]),
+    dict(name="add_bcast", op="add", shapes=[(3, 5, 4), (4,)]),
+    dict(name="scale", op="scale", alpha=-1.5, beta=0.25, shapes=[(5, 7)]),
+    # matmul: ta/tb mean the operand is stored with its last two axes swapped
+    dict(name="matmul_nn", op="matmul", ta=0, tb=0, shapes=[(2, 3, 4), (2, 4, 5)]),
+    dict(name="matmul_tn", op="matmul", ta=1, tb=0, shapes=[(2, 4, 3), (2, 4, 5)]),
+    dict(name="matmul_nt", op="matmul", ta=0, tb=1, shapes=[(2, 3, 4), (2, 5, 4)]),
+    dict(name="matmul_tt", op="matmul", ta=1, tb=1, shapes=[(2, 4, 3), (2, 5, 4)]),
+    dict(name="matmul_2d", op="matmul", ta=0, tb=0, shapes=[(3, 4), (4, 5)]),
+    # a 2-D operand is shared by every batch of the other (its gradient sums them)
+    dict(name="matmul_shared", op="matmul", ta=0, tb=0, shapes=[(2, 3, 4), (4, 5)]),
+    dict(name="matmul_shared_tt", op="matmul", ta=1, tb=1, shapes=[(2, 2, 4, 3), (5, 4)]),
+    dict(name="matmul_shared_a", op="matmul", ta=0, tb=0, shapes=[(3, 4), (2, 4, 5)]),
+    dict(name="erf", op="erf", scale=2, shapes=[(5, 7)]),
+    # where: y = mask != 0 ? x : fill; mask (F32, never bf16: a constant state)
+    # of x's trailing dims, about 60% ones and at least one per row. A -inf
+    # fill is followed by a softmax over the last dim (an attention mask), so
+    # that y and the finite differences are finite.
+    dict(name="where", op="where", alpha=-2.5, mask=(4, 5), shapes=[(3, 4, 5)]),
+    dict(name="where_softmax", op="where", alpha=float("-inf"), mask=(3, 6), scale=3, shapes=[(2, 3, 6)]),
+    dict(name="sum_lead", op="sum_lead", axis=2, shapes=[(2, 3, 4, 5)]),
 ]
 # attributes beyond act/bias/stride/pad/k, written to the metadata only by the
 # cases that have them (the C test reads an absent one as 0)
-OP_EXTRA_META = ("axis", "axis2", "start", "len", "eps", "momentum", "heads", "causal", "pos_back", "pos_ahead")
+OP_EXTRA_META = ("axis", "axis2", "start", "len", "eps", "momentum", "heads", "causal", "pos_back", "pos_ahead",
+                 "alpha", "beta", "ta", "tb")
 
 
 
@@ -212,6 +239,21 @@ def op_forward(c, ins, labels):
         return None, F.layer_norm(ins[0], ins[0].shape[-1:], ins[1], ins[2], c["eps"])
     if op == "attention":
         return None, attention_ref(ins[0], c["heads"], bool(c["causal"]), (c.get("pos_back", 0.0), c.get("pos_ahead", 0.0)))
+    if op == "mul":
+        return None, ins[0] * ins[1]
+    if op == "scale":
+        return None, ins[0] * c["alpha"] + c["beta"]
+    if op == "matmul":
+        a = ins[0].transpose(-1, -2) if c["ta"] else ins[0]
+        b = ins[1].transpose(-1, -2) if c["tb"] else ins[1]
+        return None, torch.matmul(a, b)
+    if op == "erf":
+        return None, torch.erf(ins[0])
+    if op == "where":  # (labels: the mask)
+        y = torch.where(labels != 0, ins[0], torch.full_like(ins[0], c["alpha"]))
+        return None, torch.softmax(y, -1) if c["alpha"] == float("-inf") else y
+    if op == "sum_lead":
+        return None, ins[0].sum(tuple(range(c["axis"])))
     raise ValueError(op)
 
 
@@ -246,6 +288,10 @@ def make_inputs(c, gen):
             # soft targets k/16 (exact in bf16), and both hard ones
             labels = torch.randint(0, 17, c["shapes"][0], generator=gen).double() / 16
             labels[0], labels[1] = 0.0, 1.0
+        if c["op"] == "where":
+            labels = (torch.rand(c["mask"], generator=gen, dtype=torch.float64) < 0.6).double()
+            rows = labels.view(-1, c["mask"][-1])
+            rows[torch.arange(rows.shape[0]), torch.randint(0, rows.shape[1], (rows.shape[0],), generator=gen)] = 1.0
         if c["op"] in ("embbag", "embedding"):
             labels = torch.randint(0, c["shapes"][0][0] - 3, c["ids"], generator=gen)
             flat = labels.view(-1)
@@ -294,8 +340,8 @@ def gen_op_case(c, gen, out_dir):
     grads = torch.autograd.grad(loss, xs)
     for i, t in enumerate(ins):
         tensors.append((f"in{i}", f32(t)))
-    if labels is not None and c["op"] == "bce":
-        tensors.append(("targets", f32(labels)))
+    if labels is not None and c["op"] in ("bce", "where"):
+        tensors.append(("targets" if c["op"] == "bce" else "mask", f32(labels)))
     elif labels is not None:
         tensors.append(("ids" if c["op"] in ("embbag", "embedding") else "labels",
                         labels.to(torch.int32).numpy()))

@@ -54,6 +54,102 @@ static void test_shape_errors(void)
     weft_graph_free(g);
 }
 
+/* ---- the general math ops: inferred shapes, and bad ones refused with a
+ * message naming the op and the shapes ---- */
+
+static weft_graph *two_inputs(int na, const int64_t *a, weft_dtype tb, int nb, const int64_t *b, int *x, int *y)
+{
+    weft_graph *g = weft_graph_new();
+    *x = weft_g_input(g, "a", WEFT_F32, na, a);
+    *y = weft_g_input(g, "b", tb, nb, b);
+    return g;
+}
+
+/* y must be -1 and the message hold every needle given. */
+static void refused(weft_graph *g, int y, const char *n1, const char *n2, const char *n3)
+{
+    const char *m = weft_errmsg();
+    CHECKF(y == -1 && weft_graph_status(g) == WEFT_ERR_SHAPE && strstr(m, n1) && (!n2 || strstr(m, n2)) &&
+           (!n3 || strstr(m, n3)), "%s: y %d, message: %s", n1, y, m);
+    weft_graph_free(g);
+}
+
+static void inferred(weft_graph *g, int y, const char *want)
+{
+    char sb[64];
+    CHECKF(y >= 0 && !strcmp(weft_shape_str(&g->values[y].shape, sb, sizeof sb), want),
+           "inferred %s, want %s (%s)", y >= 0 ? sb : "-", want, weft_errmsg());
+    weft_graph_free(g);
+}
+
+static void test_math_shapes(void)
+{
+    const int64_t d234[3] = { 2, 3, 4 }, d24[2] = { 2, 4 }, d34[2] = { 3, 4 }, d256[3] = { 2, 5, 6 };
+    const int64_t d345[3] = { 3, 4, 5 }, d243[3] = { 2, 4, 3 }, d54[2] = { 5, 4 }, d5[1] = { 5 };
+    const int64_t d2245[4] = { 2, 2, 4, 5 }, d2345[4] = { 2, 3, 4, 5 }, d23[2] = { 2, 3 };
+    int a, b;
+    weft_graph *g = two_inputs(3, d234, WEFT_F32, 2, d24, &a, &b);
+    refused(g, weft_g_mul(g, a, b), "mul: input 1 (b, f32 [2,4])", "[2,3,4] or its trailing dims", NULL);
+    g = two_inputs(2, d34, WEFT_F32, 3, d234, &a, &b);
+    refused(g, weft_g_add(g, a, b), "add: input 1 (b, f32 [2,3,4])", "[3,4]", NULL);
+    g = two_inputs(3, d234, WEFT_BF16, 2, d34, &a, &b);
+    refused(g, weft_g_mul(g, a, b), "mul: input 1", "dtype", NULL);
+    g = two_inputs(3, d234, WEFT_F32, 3, d256, &a, &b);
+    refused(g, weft_g_matmul(g, a, b, false, false), "matmul: inner dims", "K = 4", "K = 5");
+    g = two_inputs(3, d234, WEFT_F32, 3, d345, &a, &b);
+    refused(g, weft_g_matmul(g, a, b, false, false), "matmul: the batch dims", "[3,4,5]", NULL);
+    g = two_inputs(3, d234, WEFT_F32, 1, d5, &a, &b);
+    refused(g, weft_g_matmul(g, a, b, false, false), "matmul: input 1 (b, f32 [5])", "2 to 4", NULL);
+    g = two_inputs(2, d23, WEFT_F32, 1, d5, &a, &b);
+    refused(g, weft_g_sum_lead(g, a, 2), "sum_lead: 2 leading dims of a ([2,3])", "between 1 and 1", NULL);
+    g = two_inputs(3, d234, WEFT_F32, 1, d5, &a, &b);
+    refused(g, weft_g_where(g, a, b, 0.0f), "where: input 1 (b, f32 [5])", "[2,3,4]", NULL);
+    g = two_inputs(3, d234, WEFT_F32, 2, d34, &a, &b);
+    refused(g, weft_g_where(g, a, b, NAN), "where: the fill value is NaN", NULL, NULL);
+    g = two_inputs(3, d234, WEFT_I32, 2, d34, &a, &b);
+    refused(g, weft_g_where(g, a, b, 0.0f), "where: input 1", "f32 or bf16", NULL);
+    g = two_inputs(3, d234, WEFT_F32, 2, d34, &a, &b);
+    refused(g, weft_g_scale(g, a, INFINITY, 0.0f), "scale: alpha inf", "finite", NULL);
+
+    g = two_inputs(3, d243, WEFT_F32, 2, d54, &a, &b);
+    inferred(g, weft_g_matmul(g, a, b, true, true), "[2,3,5]");
+    g = two_inputs(2, d34, WEFT_F32, 4, d2245, &a, &b);
+    inferred(g, weft_g_matmul(g, a, b, false, false), "[2,2,3,5]");
+    g = two_inputs(4, d2345, WEFT_F32, 1, d5, &a, &b);
+    inferred(g, weft_g_sum_lead(g, a, 2), "[4,5]");
+    /* a mask need not share x's dtype: an f32 constant beside bf16 activations */
+    g = weft_graph_new();
+    a = weft_g_input(g, "x", WEFT_BF16, 3, d234);
+    b = weft_g_value(g, "mask", WEFT_ROLE_STATE, WEFT_F32, &(weft_shape){ 2, { 3, 4 } });
+    int y = weft_g_where(g, a, b, -INFINITY);
+    CHECK(y >= 0 && g->values[y].dtype == WEFT_BF16);
+    weft_graph_free(g);
+
+    /* the dump shows the new attributes; the names parse back */
+    g = two_inputs(3, d243, WEFT_F32, 2, d54, &a, &b);
+    CHECK(weft_g_matmul(g, a, b, true, true) >= 0);
+    weft_g_scale(g, a, -1.5f, 0.25f);
+    weft_g_where(g, a, a, -INFINITY);
+    weft_g_sum_lead(g, a, 2);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    weft_graph_dump(g, f);
+    fclose(f);
+    CHECKF(strstr(text, "matmul(%0, %1)") && strstr(text, "ta=1 tb=1") && strstr(text, "alpha=-1.5 beta=0.25") &&
+           strstr(text, "fill=-inf") && strstr(text, "nlead=2"), "dump:\n%s", text);
+    free(text);
+    weft_graph_free(g);
+    static const char *const names[] = { "mul", "scale", "matmul", "erf", "where", "sum_lead", "sum_lead_bwd" };
+    static const weft_op ops[] = { WEFT_OP_MUL, WEFT_OP_SCALE, WEFT_OP_MATMUL, WEFT_OP_ERF, WEFT_OP_WHERE,
+                                   WEFT_OP_SUM_LEAD, WEFT_OP_SUM_LEAD_BWD };
+    for (int i = 0; i < 7; i++) {
+        weft_op op;
+        CHECKF(weft_op_parse(names[i], &op) && op == ops[i] && !strcmp(weft_op_name(ops[i]), names[i]),
+               "op name %s", names[i]);
+    }
+}
+
 static weft_graph *train_graph(const char *model, weft_precision p, weft_optimizer o, weft_model_io *io)
 {
     weft_graph *g = weft_graph_new();
@@ -252,6 +348,7 @@ int main(void)
 {
     test_param_as_gradient();
     test_shape_errors();
+    test_math_shapes();
     test_passes();
     test_verifier();
     test_planner();

@@ -12,6 +12,9 @@
  * those of sum(y * r) — what the fixture holds. xent and bce are their own
  * losses. Inputs that are not differentiated (xent's labels, embbag's and
  * embedding's ids, bce's targets) are INPUT values fed from the fixture.
+ * where's mask is a constant: an f32 STATE value fed from the fixture in both
+ * policies; with a -inf fill the case is where + softmax (an attention mask),
+ * so that y and the finite differences are finite.
  * embbag's table has a sparse gradient (rows, (n,D) values): the test
  * scatters it to a dense (V,D) one; embedding's is dense (V,D) itself.
  * layernorm and attention: y is the node's first output (the others, the
@@ -38,45 +41,64 @@ typedef struct {
     int heads;          /* attention                                */
     bool causal;        /* attention: query i sees keys j <= i only */
     float pos_back, pos_ahead; /* attention: position-bias slopes       */
+    float alpha, beta;  /* scale; where: alpha is the fill          */
+    bool ta, tb;        /* matmul: a, b stored transposed           */
 } op_case;
 
 static const op_case cases[] = {
-    /* name                op                    nin act stride pad k  bias   axis axis2 start len heads causal back ahead */
-    { "linear_bias",       WEFT_OP_LINEAR,       3,  0,  0,     0,  0, true,  0,   0,    0,    0,    0,    false, 0,   0    },
-    { "linear_nobias",     WEFT_OP_LINEAR,       2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "linear_relu",       WEFT_OP_LINEAR,       3,  1,  0,     0,  0, true,  0,   0,    0,    0,    0,    false, 0,   0    },
-    { "add",               WEFT_OP_ADD,          2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "relu",              WEFT_OP_RELU,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "gelu",              WEFT_OP_GELU,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "conv_s1p1_relu",    WEFT_OP_CONV2D,       3,  1,  1,     1,  0, true,  0,   0,    0,    0,    0,    false, 0,   0    },
-    { "conv_s2p0",         WEFT_OP_CONV2D,       3,  0,  2,     0,  0, true,  0,   0,    0,    0,    0,    false, 0,   0    },
-    { "conv_s2p1_nobias",  WEFT_OP_CONV2D,       2,  0,  2,     1,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "maxpool_k2s2",      WEFT_OP_MAXPOOL,      1,  0,  2,     0,  2, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "maxpool_k3s2",      WEFT_OP_MAXPOOL,      1,  0,  2,     0,  3, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "reshape",           WEFT_OP_RESHAPE,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "xent",              WEFT_OP_XENT,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "sigmoid",           WEFT_OP_SIGMOID,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "tanh",              WEFT_OP_TANH,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "softmax",           WEFT_OP_SOFTMAX,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "transpose",         WEFT_OP_TRANSPOSE,    1,  0,  0,     0,  0, false, 1,   2,    0,    0,    0,    false, 0,   0    },
-    { "concat3_axis1",     WEFT_OP_CONCAT,       3,  0,  0,     0,  0, false, 1,   0,    0,    0,    0,    false, 0,   0    },
-    { "concat2_axis2",     WEFT_OP_CONCAT,       2,  0,  0,     0,  0, false, 2,   0,    0,    0,    0,    false, 0,   0    },
-    { "split_axis1",       WEFT_OP_SPLIT,        1,  0,  0,     0,  0, false, 1,   0,    2,    3,    0,    false, 0,   0    },
-    { "split_last",        WEFT_OP_SPLIT,        1,  0,  0,     0,  0, false, 2,   0,    3,    2,    0,    false, 0,   0    },
-    { "bce",               WEFT_OP_BCE,          1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "xent_ignore",       WEFT_OP_XENT,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "embbag",            WEFT_OP_EMBBAG,       1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "embbag_2d",         WEFT_OP_EMBBAG,       1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "dot_interact",      WEFT_OP_DOT_INTERACT, 2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "batchnorm_4d",      WEFT_OP_BATCHNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "batchnorm_2d",      WEFT_OP_BATCHNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "avgpool",           WEFT_OP_AVGPOOL,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "lstm",              WEFT_OP_LSTM,         5,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "embedding",         WEFT_OP_EMBEDDING,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "layernorm",         WEFT_OP_LAYERNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0    },
-    { "attention_causal",  WEFT_OP_ATTENTION,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    2,    true,  0,   0    },
-    { "attention_bidir",   WEFT_OP_ATTENTION,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    3,    false, 0,   0    },
-    { "attention_posbias", WEFT_OP_ATTENTION,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    2,    false, 0.5f, 2.0f },
+    /* name                op                    nin act stride pad k  bias   axis axis2 start len heads causal back ahead alpha beta ta     tb    */
+    { "linear_bias",       WEFT_OP_LINEAR,       3,  0,  0,     0,  0, true,  0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "linear_nobias",     WEFT_OP_LINEAR,       2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "linear_relu",       WEFT_OP_LINEAR,       3,  1,  0,     0,  0, true,  0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "add",               WEFT_OP_ADD,          2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "relu",              WEFT_OP_RELU,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "gelu",              WEFT_OP_GELU,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "conv_s1p1_relu",    WEFT_OP_CONV2D,       3,  1,  1,     1,  0, true,  0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "conv_s2p0",         WEFT_OP_CONV2D,       3,  0,  2,     0,  0, true,  0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "conv_s2p1_nobias",  WEFT_OP_CONV2D,       2,  0,  2,     1,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "maxpool_k2s2",      WEFT_OP_MAXPOOL,      1,  0,  2,     0,  2, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "maxpool_k3s2",      WEFT_OP_MAXPOOL,      1,  0,  2,     0,  3, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "reshape",           WEFT_OP_RESHAPE,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "xent",              WEFT_OP_XENT,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "sigmoid",           WEFT_OP_SIGMOID,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "tanh",              WEFT_OP_TANH,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "softmax",           WEFT_OP_SOFTMAX,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "transpose",         WEFT_OP_TRANSPOSE,    1,  0,  0,     0,  0, false, 1,   2,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "concat3_axis1",     WEFT_OP_CONCAT,       3,  0,  0,     0,  0, false, 1,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "concat2_axis2",     WEFT_OP_CONCAT,       2,  0,  0,     0,  0, false, 2,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "split_axis1",       WEFT_OP_SPLIT,        1,  0,  0,     0,  0, false, 1,   0,    2,    3,    0,    false, 0,   0,    0,     0,    false, false },
+    { "split_last",        WEFT_OP_SPLIT,        1,  0,  0,     0,  0, false, 2,   0,    3,    2,    0,    false, 0,   0,    0,     0,    false, false },
+    { "bce",               WEFT_OP_BCE,          1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "xent_ignore",       WEFT_OP_XENT,         1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "embbag",            WEFT_OP_EMBBAG,       1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "embbag_2d",         WEFT_OP_EMBBAG,       1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "dot_interact",      WEFT_OP_DOT_INTERACT, 2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "batchnorm_4d",      WEFT_OP_BATCHNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "batchnorm_2d",      WEFT_OP_BATCHNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "avgpool",           WEFT_OP_AVGPOOL,      1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "lstm",              WEFT_OP_LSTM,         5,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "embedding",         WEFT_OP_EMBEDDING,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "layernorm",         WEFT_OP_LAYERNORM,    3,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "attention_causal",  WEFT_OP_ATTENTION,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    2,    true,  0,   0,    0,     0,    false, false },
+    { "attention_bidir",   WEFT_OP_ATTENTION,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    3,    false, 0,   0,    0,     0,    false, false },
+    { "attention_posbias", WEFT_OP_ATTENTION,    1,  0,  0,     0,  0, false, 0,   0,    0,    0,    2,    false, 0.5f, 2.0f, 0,     0,    false, false },
+    /* the general math of imported models; sum_lead's leading dims are its axis */
+    { "mul",               WEFT_OP_MUL,          2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "mul_bcast",         WEFT_OP_MUL,          2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "add_bcast",         WEFT_OP_ADD,          2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "scale",             WEFT_OP_SCALE,        1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    -1.5f, 0.25f, false, false },
+    { "matmul_nn",         WEFT_OP_MATMUL,       2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "matmul_tn",         WEFT_OP_MATMUL,       2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    true,  false },
+    { "matmul_nt",         WEFT_OP_MATMUL,       2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, true  },
+    { "matmul_tt",         WEFT_OP_MATMUL,       2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    true,  true  },
+    { "matmul_2d",         WEFT_OP_MATMUL,       2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "matmul_shared",     WEFT_OP_MATMUL,       2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "matmul_shared_tt",  WEFT_OP_MATMUL,       2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    true,  true  },
+    { "matmul_shared_a",   WEFT_OP_MATMUL,       2,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "erf",               WEFT_OP_ERF,          1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
+    { "where",             WEFT_OP_WHERE,        1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    -2.5f, 0,    false, false },
+    { "where_softmax",     WEFT_OP_WHERE,        1,  0,  0,     0,  0, false, 0,   0,    0,    0,    0,    false, 0,   0,    -INFINITY, 0, false, false },
+    { "sum_lead",          WEFT_OP_SUM_LEAD,     1,  0,  0,     0,  0, false, 2,   0,    0,    0,    0,    false, 0,   0,    0,     0,    false, false },
 };
 #define NCASES ((int)(sizeof cases / sizeof *cases))
 
@@ -93,7 +115,7 @@ static bool is_loss_op(weft_op op) { return op == WEFT_OP_XENT || op == WEFT_OP_
 static const char *aux_name(weft_op op)
 {
     return op == WEFT_OP_XENT ? "labels" : op == WEFT_OP_EMBBAG || op == WEFT_OP_EMBEDDING ? "ids"
-         : op == WEFT_OP_BCE ? "targets" : NULL;
+         : op == WEFT_OP_BCE ? "targets" : op == WEFT_OP_WHERE ? "mask" : NULL;
 }
 
 /* ---- tolerances (max |got - want| / max |want| over the tensor) -------------
@@ -194,6 +216,16 @@ static int build_op(weft_graph *g, const op_case *c, const int *p, int aux, cons
     case WEFT_OP_EMBEDDING: return weft_g_embedding(g, aux, p[0]);
     case WEFT_OP_LAYERNORM: return weft_g_layernorm(g, p[0], p[1], p[2], LN_EPS);
     case WEFT_OP_ATTENTION: return weft_g_attention_pos(g, p[0], c->heads, c->causal, c->pos_back, c->pos_ahead);
+    case WEFT_OP_MUL:     return weft_g_mul(g, p[0], p[1]);
+    case WEFT_OP_SCALE:   return weft_g_scale(g, p[0], c->alpha, c->beta);
+    case WEFT_OP_MATMUL:  return weft_g_matmul(g, p[0], p[1], c->ta, c->tb);
+    case WEFT_OP_ERF:     return weft_g_erf(g, p[0]);
+    case WEFT_OP_SUM_LEAD: return weft_g_sum_lead(g, p[0], c->axis);
+    case WEFT_OP_WHERE: {
+        /* a -inf fill masks scores out before a softmax, as attention does */
+        int w = weft_g_where(g, p[0], aux, c->alpha);
+        return isinf(c->alpha) ? weft_g_softmax(g, w) : w;
+    }
     default:              return -1;
     }
 }
@@ -353,6 +385,9 @@ static void run_case(const op_case *c, const weft_st_file *f, weft_precision pre
     const bool is_loss = is_loss_op(c->op), sparse = c->op == WEFT_OP_EMBBAG;
     const char *tag = bf ? "bf16" : "fp32", *an = aux_name(c->op);
     const bool aux_float = c->op == WEFT_OP_BCE;
+    /* where's mask: a constant, an f32 state in every policy (read as a
+     * predicate: weft lets it keep f32 beside bf16 activations) */
+    const bool aux_state = c->op == WEFT_OP_WHERE;
     e->y = e->stats = e->eval_y = INFINITY;
     for (int i = 0; i < MAX_FIN; i++) { e->grad[i] = e->fd[i] = INFINITY; e->fd_n[i] = 0; }
 
@@ -368,7 +403,8 @@ static void run_case(const op_case *c, const weft_st_file *f, weft_precision pre
     if (an) {
         at = need(f, aux_float ? pre : "", an, -1);
         if (!at) return;
-        CHECKF(at->dtype == (aux_float ? dt : WEFT_I32), "%s %s: %s has dtype %d", c->name, tag, an, (int)at->dtype);
+        weft_dtype want = aux_float ? dt : aux_state ? WEFT_F32 : WEFT_I32;
+        CHECKF(at->dtype == want, "%s %s: %s has dtype %d", c->name, tag, an, (int)at->dtype);
     }
     if (!yt || (!is_loss && !rt)) return;
 
@@ -380,7 +416,12 @@ static void run_case(const op_case *c, const weft_st_file *f, weft_precision pre
         snprintf(name, sizeof name, "in%d", i);
         pid[i] = weft_g_param(g, name, in[i]->ndim, in[i]->dims, 0.0f);
     }
-    if (an) aux = weft_g_input(g, an, aux_float ? WEFT_F32 : WEFT_I32, at->ndim, at->dims);
+    if (an && aux_state) {
+        weft_shape ms = weft_shape_make(at->ndim, at->dims);
+        aux = weft_g_value(g, an, WEFT_ROLE_STATE, WEFT_F32, &ms);
+    } else if (an) {
+        aux = weft_g_input(g, an, aux_float ? WEFT_F32 : WEFT_I32, at->ndim, at->dims);
+    }
     int y = build_op(g, c, pid, aux, yt);
     if (is_loss) loss = y;
     else {
@@ -491,7 +532,12 @@ static bool same_case(const op_case *c, const weft_st_file *f)
               meta_int(f, "pad") == c->pad && meta_int(f, "k") == c->k &&
               meta_int0(f, "axis") == c->axis && meta_int0(f, "axis2") == c->axis2 &&
               meta_int0(f, "start") == c->start && meta_int0(f, "len") == c->len &&
-              meta_int0(f, "heads") == c->heads && meta_int0(f, "causal") == (int)c->causal;
+              meta_int0(f, "heads") == c->heads && meta_int0(f, "causal") == (int)c->causal &&
+              meta_int0(f, "ta") == (int)c->ta && meta_int0(f, "tb") == (int)c->tb;
+    if (ok) {
+        const char *al = weft_st_meta(f, "alpha"), *be = weft_st_meta(f, "beta");
+        ok = (float)(al ? atof(al) : 0.0) == c->alpha && (float)(be ? atof(be) : 0.0) == c->beta;
+    }
     if (ok && c->op == WEFT_OP_ATTENTION) {
         const char *b = weft_st_meta(f, "pos_back"), *a = weft_st_meta(f, "pos_ahead");
         ok = (b ? atof(b) : 0.0) == c->pos_back && (a ? atof(a) : 0.0) == c->pos_ahead;
@@ -620,6 +666,82 @@ done:
     weft_graph_free(g);
 }
 
+/* ---- the general math ops split across a pool: what one thread computes --------
+ * Sizes past the executor's split grain (2^15 elements), so the elementwise
+ * kernels run as several chunks (by elements, by rows of a broadcast
+ * operand, by columns of a sum, by rows of its backward) and the products
+ * by batches or by blocks. A pool's GEMM blocks may round some sums
+ * differently (kernels/gemm.c): 1e-5 of the largest element. */
+#define THREADS_TOL 1e-5
+
+static weft_status math_graph(weft_graph *g, int *loss, int *out, int *r, int *params, int *np)
+{
+    const int64_t dx[3] = { 64, 32, 40 }, db[2] = { 32, 40 }, dc[1] = { 40 }, dw[2] = { 40, 24 };
+    const int64_t dv[3] = { 64, 24, 8 }, dz[2] = { 40, 8 }, dr[2] = { 32, 8 };
+    int x = weft_g_param(g, "x", 3, dx, 1.0f), b = weft_g_param(g, "b", 2, db, 1.0f);
+    int c = weft_g_param(g, "c", 1, dc, 1.0f), w = weft_g_param(g, "w", 2, dw, 0.3f);
+    int v = weft_g_param(g, "v", 3, dv, 0.3f), z = weft_g_param(g, "z", 2, dz, 0.3f);
+    weft_shape ms = weft_shape_make(2, db);
+    int mask = weft_g_value(g, "mask", WEFT_ROLE_STATE, WEFT_F32, &ms);
+    int e = weft_g_erf(g, weft_g_scale(g, weft_g_add(g, weft_g_mul(g, x, b), c), 0.5f, 0.1f));
+    int m = weft_g_where(g, e, mask, -1.0f);
+    int h = weft_g_matmul(g, weft_g_matmul(g, m, w, false, false), v, false, false);      /* (64,32,8) */
+    int y3 = weft_g_matmul(g, weft_g_sum_lead(g, m, 1), z, false, false);                 /* (32,8)    */
+    *out = weft_g_add(g, weft_g_sum_lead(g, h, 1), y3);
+    *r = weft_g_input(g, "r", WEFT_F32, 2, dr);
+    *loss = weft_g_dot(g, *out, *r);
+    int ps[6] = { x, b, c, w, v, z };
+    memcpy(params, ps, sizeof ps);
+    *np = 6;
+    return weft_graph_status(g);
+}
+
+static void test_math_threads(void)
+{
+    weft_graph *g = weft_graph_new();
+    if (!g) abort();
+    int loss, out, rv, params[6], np;
+    weft_status s = math_graph(g, &loss, &out, &rv, params, &np);
+    if (!s) s = weft_pass_autodiff(g, loss);
+    if (!s) {
+        g->values[out].keep = true;
+        for (int i = 0; i < np; i++) g->values[g->values[params[i]].grad].keep = true;
+        s = weft_pass_plan_memory(g);
+    }
+    weft_store st[2];
+    weft_exec *ex[2] = { NULL, NULL };
+    float r[32 * 8];
+    for (int i = 0; i < 32 * 8; i++) r[i] = (float)(i % 7) / 7.0f - 0.4f;
+    for (int k = 0; k < 2; k++) {
+        weft_store_init(&st[k]);
+        if (!s) s = weft_store_bind(&st[k], g, 3);
+        weft_tensor *mt = s ? NULL : weft_store_find(&st[k], "mask");
+        for (int i = 0; mt && i < 32 * 40; i++) ((float *)mt->data)[i] = (float)(i % 3 != 0);
+        if (!s) s = weft_exec_create(&ex[k], g, &st[k], k ? 3 : 1, 1);
+        if (!s) s = weft_exec_feed(ex[k], rv, r, WEFT_F32);
+        weft_run_opts ro = { .phases = WEFT_PHASE_FWD | WEFT_PHASE_BWD, .step = 1 };
+        if (!s) s = weft_exec_run(ex[k], &ro);
+    }
+    CHECK_OK(s);
+    double worst = 0;
+    const char *at = "-";
+    for (int i = -1; i < np && !s; i++) {
+        int v = i < 0 ? out : g->values[params[i]].grad;
+        int64_t n = weft_shape_numel(&g->values[v].shape);
+        float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+        if (!a || !b) abort();
+        weft_exec_read(ex[0], v, a);
+        weft_exec_read(ex[1], v, b);
+        double e = test_rel_err(b, a, n);
+        if (!(e <= worst)) { worst = e; at = g->values[v].name; }
+        free(a); free(b);
+    }
+    CHECKF(worst <= THREADS_TOL, "math ops on 3 threads differ from 1 by %.3g in %s", worst, at);
+    printf("%-18s %-4s 3 threads against 1: max rel error %.2e (%s)\n", "math split", "fp32", worst, at);
+    for (int k = 0; k < 2; k++) { weft_exec_free(ex[k]); weft_store_free(&st[k]); }
+    weft_graph_free(g);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -651,5 +773,6 @@ int main(void)
         weft_st_free(&f);
     }
     test_dropout();
+    test_math_threads();
     return test_summary();
 }

@@ -46,6 +46,9 @@ typedef struct {
     int grad;            /* value id of d(loss)/d(this), -1 when none             */
     int alias_of;        /* a view (reshape) shares this value's bytes; -1 none   */
     bool keep;           /* must survive to the end of a run (outputs)            */
+    bool fixed;          /* STATE read as data (an imported model's constant):
+                            never trained, held in the compute precision (bf16
+                            under every policy but fp32, as activations are)    */
     weft_init init;      /* persistent values: how the store initialises them     */
     float init_bound;    /* UNIFORM: U(-bound, bound); NORMAL: N(0, bound^2)       */
     int64_t offset;      /* arena byte offset, set by the planner (-1: not in it) */
@@ -54,7 +57,8 @@ typedef struct {
 typedef enum {
     /* forward */
     WEFT_OP_LINEAR,          /* x (M,K), w (N,K), [b (N)] -> y (M,N); attr act          */
-    WEFT_OP_ADD,             /* a, b (same shape) -> y                                    */
+    WEFT_OP_ADD,             /* a, b -> y (a's shape): b has a's shape, or a's trailing dims
+                                (broadcast over a's leading ones)                     */
     WEFT_OP_RELU,            /* x -> y                                                    */
     WEFT_OP_GELU,            /* x -> y (erf form)                                          */
     WEFT_OP_CONV2D,          /* x (N,C,H,W), w (OC,C,KH,KW), [b (OC)] -> y; stride, pad, act */
@@ -93,8 +97,20 @@ typedef enum {
     WEFT_OP_LSTM,            /* x (T,B,I), w_ih (4H,I), w_hh (4H,H), b_ih, b_hh (4H) ->
                                 y (T,B,H), gates (T,B,4H), cells (T,B,H) (saved); zero
                                 initial state; torch.nn.LSTM's gate order i, f, g, o   */
+    WEFT_OP_MUL,             /* a, b -> y = a*b, b broadcast as add's                      */
+    WEFT_OP_SCALE,           /* x -> y = a.alpha * x + a.beta                               */
+    WEFT_OP_MATMUL,          /* a (..., M, K), b (..., K, N) -> y (..., M, N): batched
+                                products, 2-D to 4-D; a.ta / a.tb: a is stored (..., K, M)
+                                / b (..., N, K); leading dims equal, or one operand 2-D
+                                (shared by every batch of the other)                  */
+    WEFT_OP_ERF,             /* x -> y = erf(x)                                           */
+    WEFT_OP_WHERE,           /* x, mask -> y = mask != 0 ? x : a.alpha (may be -inf); mask
+                                float, x's shape or its trailing dims; no gradient    */
+    WEFT_OP_SUM_LEAD,        /* x (L1..Lk, T...) -> y (T...): the sum over the first
+                                k = a.axis dims (1 <= k < x's rank)                   */
     /* backward */
-    WEFT_OP_ACT_BWD,         /* dy, saved -> dx; attr act (relu: saved = y; gelu: saved = x) */
+    WEFT_OP_ACT_BWD,         /* dy, saved -> dx; attr act (relu, sigmoid, tanh: saved = y;
+                                gelu, erf: saved = x)                                 */
     WEFT_OP_LINEAR_BWD_DATA, /* dy (M,N), w (N,K) -> dx (M,K)                                */
     WEFT_OP_LINEAR_BWD_WEIGHT, /* dy (M,N), x (M,K) -> dw (N,K), [db (N)]                    */
     WEFT_OP_CONV2D_BWD_DATA, /* dy, w, x (for its shape only) -> dx; stride, pad             */
@@ -116,6 +132,8 @@ typedef enum {
     WEFT_OP_AVGPOOL_BWD,     /* dy (N,C), x (shape only) -> dx                               */
     WEFT_OP_LSTM_BWD,        /* dy, x, y, gates, cells, w_ih, w_hh -> dx, dw_ih, dw_hh, db_ih,
                                 db_hh                                                       */
+    WEFT_OP_SUM_LEAD_BWD,    /* dy (T...), x (L1..Lk, T...) (shape only) -> dx: dy repeated over
+                                x's k = a.axis leading dims                              */
     /* update (mutate their inputs in place; no outputs) */
     WEFT_OP_SGD,             /* w, g, [m], [comp], [rows]                                     */
     WEFT_OP_ADAMW,           /* w, g, m, v, [comp], [rows]; with rows (slot_rows) the gradient
@@ -127,7 +145,7 @@ typedef enum {
 typedef enum { WEFT_PHASE_FWD = 1, WEFT_PHASE_BWD = 2, WEFT_PHASE_UPDATE = 4 } weft_phase;
 
 typedef struct {
-    int act;             /* 0 none, 1 relu, 2 gelu; act_bwd also 3 sigmoid, 4 tanh */
+    int act;             /* 0 none, 1 relu, 2 gelu; act_bwd also 3 sigmoid, 4 tanh, 5 erf */
     int stride, pad;     /* conv, pool                                      */
     int k;               /* pool window                                     */
     bool has_bias;       /* linear / conv: last input is the bias           */
@@ -142,8 +160,11 @@ typedef struct {
                                   heads mirrored (weft_g_attention_pos) */
     float eps;           /* layer norm, batch norm                           */
     float p;             /* dropout probability; batch norm momentum          */
-    int axis, axis2;     /* transpose, concat, split                         */
+    int axis, axis2;     /* transpose, concat, split; sum_lead: axis = the leading
+                            dims summed                                       */
     int64_t start, len;  /* split: the part's slab along axis                */
+    float alpha, beta;   /* scale: y = alpha*x + beta; where: alpha is the fill value */
+    bool ta, tb;         /* matmul: use a^T / b^T (last two axes)             */
 } weft_attrs;
 
 typedef struct {
@@ -221,6 +242,19 @@ int weft_g_dot_interact(weft_graph *g, int dense, int emb);
 int weft_g_batchnorm(weft_graph *g, const char *name, int x, int gamma, int beta, float eps, float momentum);
 int weft_g_avgpool(weft_graph *g, int x);
 int weft_g_lstm(weft_graph *g, int x, int w_ih, int w_hh, int b_ih, int b_hh);
+/* General math, for imported models (ONNX). mul: a*b, b broadcast as add's. */
+int weft_g_mul(weft_graph *g, int a, int b);
+/* y = alpha*x + beta. */
+int weft_g_scale(weft_graph *g, int x, float alpha, float beta);
+/* y = op(a) op(b) per batch, op a transpose of the last two axes where ta/tb. */
+int weft_g_matmul(weft_graph *g, int a, int b, bool ta, bool tb);
+int weft_g_erf(weft_graph *g, int x);
+/* y = mask != 0 ? x : fill (fill may be -INFINITY: an attention mask before a
+ * softmax). mask: f32 or bf16, x's shape or its trailing dims; a constant
+ * mask is a STATE value. No gradient reaches mask. */
+int weft_g_where(weft_graph *g, int x, int mask, float fill);
+/* The sum over x's first nlead dims. */
+int weft_g_sum_lead(weft_graph *g, int x, int nlead);
 /* Low level: appends a node whose output shapes are inferred by the op table. */
 int weft_g_node(weft_graph *g, weft_op op, weft_phase ph, const int *in, int nin,
                 const weft_attrs *a, int *out, int nout_expected);

@@ -217,7 +217,7 @@ static weft_status check_finite(weft_exec *ex, const weft_node *n, int idx, cons
         for (int64_t i = 0; i < m; i++) {
             float f = x->dtype == WEFT_F32 ? ((float *)ex->ptr[n->out[j]])[i]
                                             : weft_bf16_to_f32(((weft_bf16 *)ex->ptr[n->out[j]])[i]);
-            if (!isfinite(f))
+            if (!isfinite(f) && !weft_exec_fill_value(n, f))
                 return weft_fail(WEFT_ERR_NUMERIC, "step %lld: node #%d (%s) wrote a non-finite value (%g) "
                                  "to %s at element %lld", (long long)o->step, idx, weft_op_name(n->op),
                                  (double)f, x->name, (long long)i);

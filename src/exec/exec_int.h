@@ -36,6 +36,13 @@ static inline bool weft_exec_widened(const weft_graph *g, const weft_node *n, in
     return g->values[n->in[i]].dtype == WEFT_BF16 && !(weft_op_get(n->op)->shape_only & (1u << i));
 }
 
+/* A non-finite value that node n writes on purpose: where's fill (-inf
+ * masks a score out before a softmax). check_finite lets it pass. */
+static inline bool weft_exec_fill_value(const weft_node *n, float f)
+{
+    return n->op == WEFT_OP_WHERE && f == n->a.alpha;
+}
+
 /* bf16 -> fp32 and fp32 -> bf16 (nearest even) of n elements, split across
  * the pool. */
 void weft_exec_widen(weft_pool *p, const weft_bf16 *src, float *dst, int64_t n);

@@ -47,4 +47,15 @@ void weft_run_lstm(const weft_kctx *k);
 void weft_run_lstm_bwd(const weft_kctx *k);
 int64_t weft_exec_nn_scratch(const weft_graph *g, const weft_node *n);
 
+/* ops_math.c: the general math of imported models. */
+void weft_run_bcast(const weft_kctx *k);        /* add, mul, where   */
+void weft_run_scale(const weft_kctx *k);
+void weft_run_erf(const weft_kctx *k);
+void weft_run_sum_lead(const weft_kctx *k);     /* and sum_lead_bwd  */
+void weft_run_matmul(const weft_kctx *k);
+
+/* Elementwise and per-plane kernels are memory-bound: split them across the
+ * pool by element ranges (or rows, or image planes), which are independent. */
+#define SPLIT_GRAIN (1 << 15)
+
 #endif

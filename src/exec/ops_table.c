@@ -23,25 +23,10 @@ static void run_linear(const weft_kctx *k)
                       (int)x->d[0], (int)x->d[1], (int)w->d[0], (weft_act)k->n->a.act);
 }
 
-/* Elementwise and per-plane kernels are memory-bound: split them across the
- * pool by element ranges (or image planes), which are independent. */
-#define SPLIT_GRAIN (1 << 15)
-
-static void add_chunk(void *c, int64_t b, int64_t e)
-{
-    const weft_kctx *k = c;
-    weft_k_add(OUT(0) + b, IN(0) + b, IN(1) + b, e - b);
-}
-
 static void act_chunk(void *c, int64_t b, int64_t e)
 {
     const weft_kctx *k = c;
     weft_k_act_fwd(OUT(0) + b, IN(0) + b, e - b, k->n->op == WEFT_OP_RELU ? WEFT_ACT_RELU : WEFT_ACT_GELU);
-}
-
-static void run_add(const weft_kctx *k)
-{
-    weft_pool_for(k->pool, weft_shape_numel(SH(k->n->out[0])), SPLIT_GRAIN, add_chunk, (void *)k);
 }
 
 static void run_act(const weft_kctx *k)
@@ -105,6 +90,7 @@ static void act_bwd_chunk(void *c, int64_t b, int64_t e)
     const weft_kctx *k = c;
     if (k->n->a.act == 3) weft_k_sigmoid_bwd(OUT(0) + b, IN(0) + b, IN(1) + b, e - b);
     else if (k->n->a.act == 4) weft_k_tanh_bwd(OUT(0) + b, IN(0) + b, IN(1) + b, e - b);
+    else if (k->n->a.act == 5) weft_k_erf_bwd(OUT(0) + b, IN(0) + b, IN(1) + b, e - b);
     else weft_k_act_bwd(OUT(0) + b, IN(0) + b, IN(1) + b, e - b, (weft_act)k->n->a.act);
 }
 
@@ -357,7 +343,7 @@ static void run_update(const weft_kctx *k)
 
 static const weft_kernel_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_LINEAR]            = { run_linear, false },
-    [WEFT_OP_ADD]               = { run_add, false },
+    [WEFT_OP_ADD]               = { weft_run_bcast, false },
     [WEFT_OP_RELU]              = { run_act, false },
     [WEFT_OP_GELU]              = { run_act, false },
     [WEFT_OP_CONV2D]            = { run_conv, false },
@@ -392,6 +378,12 @@ static const weft_kernel_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_BATCHNORM]         = { weft_run_batchnorm, false },
     [WEFT_OP_AVGPOOL]           = { weft_run_avgpool, false },
     [WEFT_OP_LSTM]              = { weft_run_lstm, false },
+    [WEFT_OP_MUL]               = { weft_run_bcast, false },
+    [WEFT_OP_SCALE]             = { weft_run_scale, false },
+    [WEFT_OP_MATMUL]            = { weft_run_matmul, false },
+    [WEFT_OP_ERF]               = { weft_run_erf, false },
+    [WEFT_OP_WHERE]             = { weft_run_bcast, false },
+    [WEFT_OP_SUM_LEAD]          = { weft_run_sum_lead, false },
     [WEFT_OP_SOFTMAX_BWD]       = { weft_run_softmax, false },
     [WEFT_OP_SPLIT_BWD]         = { weft_run_split, false },
     [WEFT_OP_DROPOUT_BWD]       = { weft_run_dropout, false },
@@ -401,6 +393,7 @@ static const weft_kernel_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_BATCHNORM_BWD]     = { weft_run_batchnorm_bwd, false },
     [WEFT_OP_AVGPOOL_BWD]       = { weft_run_avgpool, false },
     [WEFT_OP_LSTM_BWD]          = { weft_run_lstm_bwd, false },
+    [WEFT_OP_SUM_LEAD_BWD]      = { weft_run_sum_lead, false },
     [WEFT_OP_SGD]               = { run_update, true },
     [WEFT_OP_ADAMW]             = { run_update, true },
 };

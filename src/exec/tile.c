@@ -79,7 +79,7 @@ static weft_status check_written(const weft_value *x, const void *p, int64_t n, 
 {
     for (int64_t i = 0; i < n; i++) {
         float f = x->dtype == WEFT_F32 ? ((const float *)p)[i] : weft_bf16_to_f32(((const weft_bf16 *)p)[i]);
-        if (!isfinite(f))
+        if (!isfinite(f) && !weft_exec_fill_value(nd, f))
             return weft_fail(WEFT_ERR_NUMERIC, "step %lld: node #%d (%s) wrote a non-finite value (%g) to %s "
                              "in a tile", (long long)o->step, node, weft_op_name(nd->op), (double)f, x->name);
     }

@@ -3,8 +3,8 @@
  *
  * FLOPs count a multiply-add as 2. GEMM-shaped ops (linear, convolution and
  * their backward halves, attention's two batched products, the LSTM's gate
- * products) are 2·M·N·K; everything else is a few operations per element
- * of its largest tensor. Bytes are what the node's inputs and outputs
+ * products, matmul's batches) are 2·M·N·K; everything else is a few
+ * operations per element of its largest tensor. Bytes are what the node's inputs and outputs
  * occupy as stored. These are estimates: `weft pipeline --balance measured`
  * replaces them with timed runs. */
 #include "graph/ops.h"
@@ -53,6 +53,11 @@ int64_t weft_node_flops(const weft_graph *g, const weft_node *n)
         const weft_shape *x = shp(g, n->in[xi]), *w = shp(g, n->in[wi]);
         int64_t T = x->d[0], B = x->d[1], H4 = w->d[0], I = x->d[2], H = H4 / 4;
         return (n->op == WEFT_OP_LSTM ? 2 : 4) * T * B * H4 * (I + H);
+    }
+    case WEFT_OP_MATMUL: {
+        /* y (..., M, N): 2 · K per output element */
+        const weft_shape *a = shp(g, n->in[0]);
+        return 2 * numel(g, n->out[0]) * a->d[a->ndim - (n->a.ta ? 2 : 1)];
     }
     case WEFT_OP_RESHAPE:
         return 0;

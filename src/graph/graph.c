@@ -337,6 +337,40 @@ int weft_g_lstm(weft_graph *g, int x, int w_ih, int w_hh, int b_ih, int b_hh)
     return weft_g_node(g, WEFT_OP_LSTM, WEFT_PHASE_FWD, in, 5, NULL, out, 3);
 }
 
+int weft_g_mul(weft_graph *g, int a_, int b)
+{
+    int in[2] = { a_, b };
+    return fwd1(g, WEFT_OP_MUL, in, 2, NULL);
+}
+
+int weft_g_scale(weft_graph *g, int x, float alpha, float beta)
+{
+    weft_attrs a = { .alpha = alpha, .beta = beta };
+    return fwd1(g, WEFT_OP_SCALE, &x, 1, &a);
+}
+
+int weft_g_matmul(weft_graph *g, int a_, int b, bool ta, bool tb)
+{
+    int in[2] = { a_, b };
+    weft_attrs a = { .ta = ta, .tb = tb };
+    return fwd1(g, WEFT_OP_MATMUL, in, 2, &a);
+}
+
+int weft_g_erf(weft_graph *g, int x) { return fwd1(g, WEFT_OP_ERF, &x, 1, NULL); }
+
+int weft_g_where(weft_graph *g, int x, int mask, float fill)
+{
+    int in[2] = { x, mask };
+    weft_attrs a = { .alpha = fill };
+    return fwd1(g, WEFT_OP_WHERE, in, 2, &a);
+}
+
+int weft_g_sum_lead(weft_graph *g, int x, int nlead)
+{
+    weft_attrs a = { .axis = nlead };
+    return fwd1(g, WEFT_OP_SUM_LEAD, &x, 1, &a);
+}
+
 /* ---- verifier ------------------------------------------------------------- */
 
 weft_status weft_graph_verify(const weft_graph *g)
@@ -435,14 +469,18 @@ void weft_graph_dump(const weft_graph *g, FILE *f)
             fprintf(f, " ->");
             for (int j = 0; j < n->nout; j++) fprintf(f, " %%%d", n->out[j]);
         }
-        static const char *acts[] = { "", "relu", "gelu", "sigmoid", "tanh" };
-        if (n->a.act > 0 && n->a.act < 5) fprintf(f, " act=%s", acts[n->a.act]);
+        static const char *acts[] = { "", "relu", "gelu", "sigmoid", "tanh", "erf" };
+        if (n->a.act > 0 && n->a.act < 6) fprintf(f, " act=%s", acts[n->a.act]);
         if (n->op == WEFT_OP_CONV2D || n->op == WEFT_OP_CONV2D_BWD_DATA || n->op == WEFT_OP_CONV2D_BWD_WEIGHT)
             fprintf(f, " stride=%d pad=%d", n->a.stride, n->a.pad);
         if (n->op == WEFT_OP_MAXPOOL || n->op == WEFT_OP_MAXPOOL_BWD)
             fprintf(f, " k=%d stride=%d", n->a.k, n->a.stride);
         if (n->op == WEFT_OP_ATTENTION && (n->a.pos_back != 0.0f || n->a.pos_ahead != 0.0f))
             fprintf(f, " pos-bias=%g,%g", n->a.pos_back, n->a.pos_ahead);
+        if (n->op == WEFT_OP_SCALE) fprintf(f, " alpha=%g beta=%g", n->a.alpha, n->a.beta);
+        if (n->op == WEFT_OP_WHERE) fprintf(f, " fill=%g", n->a.alpha);
+        if (n->op == WEFT_OP_MATMUL && (n->a.ta || n->a.tb)) fprintf(f, " ta=%d tb=%d", n->a.ta, n->a.tb);
+        if (n->op == WEFT_OP_SUM_LEAD || n->op == WEFT_OP_SUM_LEAD_BWD) fprintf(f, " nlead=%d", n->a.axis);
         fputc('\n', f);
     }
     if (g->planned) fprintf(f, "arena: %lld bytes\n", (long long)g->arena_bytes);

@@ -178,7 +178,7 @@ static weft_status infer_dropout(const weft_graph *g, const weft_node *n, weft_s
 
 static weft_status infer_act_bwd(const weft_graph *g, const weft_node *n, weft_shape *s, weft_dtype *t)
 {
-    if (n->a.act < 1 || n->a.act > 4) return weft_fail(WEFT_ERR_SHAPE, "act_bwd: no activation");
+    if (n->a.act < 1 || n->a.act > 5) return weft_fail(WEFT_ERR_SHAPE, "act_bwd: no activation");
     return wop_infer_same(g, n, s, t);
 }
 
@@ -398,20 +398,14 @@ static weft_status grad_linear(weft_graph *g, const weft_node *n, int dy, unsign
     return weft_graph_status(g);
 }
 
-static weft_status grad_add(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
-{
-    (void)n;
-    if (need & 1u) dx[0] = dy;
-    if (need & 2u) dx[1] = dy;
-    return weft_graph_status(g);
-}
-
-/* gelu's backward reads its input; relu's, sigmoid's and tanh's their output. */
+/* gelu's and erf's backward read their input; relu's, sigmoid's and tanh's
+ * their output. */
 weft_status wop_grad_act(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx)
 {
     if (!(need & 1u)) return WEFT_OK;
-    int act = n->op == WEFT_OP_RELU ? 1 : n->op == WEFT_OP_GELU ? 2 : n->op == WEFT_OP_SIGMOID ? 3 : 4;
-    int in[2] = { dy, act == 2 ? n->in[0] : n->out[0] };
+    int act = n->op == WEFT_OP_RELU ? 1 : n->op == WEFT_OP_GELU ? 2 : n->op == WEFT_OP_SIGMOID ? 3
+            : n->op == WEFT_OP_TANH ? 4 : 5;
+    int in[2] = { dy, act == 2 || act == 5 ? n->in[0] : n->out[0] };
     weft_attrs a = { .act = act };
     dx[0] = wop_bwd(g, WEFT_OP_ACT_BWD, in, 2, &a, NULL);
     return weft_graph_status(g);
@@ -518,7 +512,7 @@ static weft_status grad_attention(weft_graph *g, const weft_node *n, int dy, uns
 
 static const weft_op_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_LINEAR]            = { "linear", 2, 3, 1, 0, infer_linear, grad_linear },
-    [WEFT_OP_ADD]               = { "add", 2, 2, 1, 0, wop_infer_same, grad_add },
+    [WEFT_OP_ADD]               = { "add", 2, 2, 1, 0, wop_infer_bcast, wop_grad_add },
     [WEFT_OP_RELU]              = { "relu", 1, 1, 1, 0, wop_infer_same, wop_grad_act },
     [WEFT_OP_GELU]              = { "gelu", 1, 1, 1, 0, wop_infer_same, wop_grad_act },
     [WEFT_OP_CONV2D]            = { "conv2d", 2, 3, 1, 0, infer_conv, grad_conv },
@@ -553,6 +547,12 @@ static const weft_op_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_BATCHNORM]         = { "batchnorm", 5, 5, 3, 0, wop_infer_batchnorm, wop_grad_batchnorm },
     [WEFT_OP_AVGPOOL]           = { "avgpool", 1, 1, 1, 0, wop_infer_avgpool, wop_grad_avgpool },
     [WEFT_OP_LSTM]              = { "lstm", 5, 5, 3, 0, wop_infer_lstm, wop_grad_lstm },
+    [WEFT_OP_MUL]               = { "mul", 2, 2, 1, 0, wop_infer_bcast, wop_grad_mul },
+    [WEFT_OP_SCALE]             = { "scale", 1, 1, 1, 0, wop_infer_scale, wop_grad_scale },
+    [WEFT_OP_MATMUL]            = { "matmul", 2, 2, 1, 0, wop_infer_matmul, wop_grad_matmul },
+    [WEFT_OP_ERF]               = { "erf", 1, 1, 1, 0, wop_infer_same, wop_grad_act },
+    [WEFT_OP_WHERE]             = { "where", 2, 2, 1, 0, wop_infer_where, wop_grad_where },
+    [WEFT_OP_SUM_LEAD]          = { "sum_lead", 1, 1, 1, 0, wop_infer_sum_lead, wop_grad_sum_lead },
     [WEFT_OP_SOFTMAX_BWD]       = { "softmax_bwd", 2, 2, 1, 0, wop_infer_softmax_bwd, NULL },
     [WEFT_OP_SPLIT_BWD]         = { "split_bwd", 2, 2, 1, 1u << 1, wop_infer_split_bwd, NULL },
     [WEFT_OP_DROPOUT_BWD]       = { "dropout_bwd", 1, 1, 1, 0, infer_dropout, NULL },
@@ -562,6 +562,7 @@ static const weft_op_info table[WEFT_OP_COUNT] = {
     [WEFT_OP_BATCHNORM_BWD]     = { "batchnorm_bwd", 5, 5, 3, 0, wop_infer_batchnorm_bwd, NULL },
     [WEFT_OP_AVGPOOL_BWD]       = { "avgpool_bwd", 2, 2, 1, 1u << 1, wop_infer_avgpool_bwd, NULL },
     [WEFT_OP_LSTM_BWD]          = { "lstm_bwd", 7, 7, 5, 0, wop_infer_lstm_bwd, NULL },
+    [WEFT_OP_SUM_LEAD_BWD]      = { "sum_lead_bwd", 2, 2, 1, 1u << 1, wop_infer_sum_lead_bwd, NULL },
     [WEFT_OP_SGD]               = { "sgd", 2, 5, 0, 0, infer_update, NULL },
     [WEFT_OP_ADAMW]             = { "adamw", 4, 6, 0, 0, infer_update, NULL },
 };

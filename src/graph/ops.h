@@ -51,7 +51,12 @@ WOP_DECL(dot_interact_bwd); WOP_DECL(batchnorm_bwd); WOP_DECL(avgpool_bwd); WOP_
 WOP_GRAD(softmax); WOP_GRAD(transpose); WOP_GRAD(concat); WOP_GRAD(split); WOP_GRAD(dropout);
 WOP_GRAD(bce); WOP_GRAD(embbag); WOP_GRAD(dot_interact); WOP_GRAD(batchnorm); WOP_GRAD(avgpool);
 WOP_GRAD(lstm);
-/* grad_act serves sigmoid and tanh too. */
+/* The rows of ops_math.c: the general math of imported models (add's
+ * broadcast, mul, scale, matmul, where, sum_lead). bcast serves add and mul. */
+WOP_DECL(bcast); WOP_DECL(scale); WOP_DECL(matmul); WOP_DECL(where); WOP_DECL(sum_lead);
+WOP_DECL(sum_lead_bwd);
+WOP_GRAD(add); WOP_GRAD(mul); WOP_GRAD(scale); WOP_GRAD(matmul); WOP_GRAD(where); WOP_GRAD(sum_lead);
+/* grad_act serves sigmoid, tanh and erf too. */
 weft_status wop_grad_act(weft_graph *g, const weft_node *n, int dy, unsigned need, int *dx);
 
 /* The value id of a sparse gradient's rows (an embbag_bwd's first output,

@@ -29,7 +29,7 @@ weft_status weft_pass_precision(weft_graph *g, weft_precision p)
     for (int v = 0; v < g->nvalues; v++) {
         weft_value *x = &g->values[v];
         if (x->dtype != WEFT_F32) continue;
-        if (x->role == WEFT_ROLE_INPUT) x->dtype = WEFT_BF16;
+        if (x->role == WEFT_ROLE_INPUT || (x->role == WEFT_ROLE_STATE && x->fixed)) x->dtype = WEFT_BF16;
         if (x->role == WEFT_ROLE_PARAM && p != WEFT_PREC_MIXED) x->dtype = WEFT_BF16;
     }
     if (p == WEFT_PREC_MIXED) {

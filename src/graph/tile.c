@@ -12,7 +12,9 @@
 typedef enum {
     TC_NONE,
     TC_AXIS,     /* transpose/concat/split: the moved axes must not include 0  */
-    TC_UPDATE    /* updates: a dense gradient, and no index-keyed rounding     */
+    TC_UPDATE,   /* updates: a dense gradient, and no index-keyed rounding     */
+    TC_BCAST,    /* add, mul, where: input 1 is whole when it is broadcast     */
+    TC_MATMUL    /* the batched operands are those with batch dims             */
 } tile_cond;
 
 typedef struct {
@@ -40,7 +42,15 @@ static const tile_rule rules[WEFT_OP_COUNT] = {
     /* forward: weights, biases, gammas and tables are passed whole */
     [WEFT_OP_LINEAR]            = { true, B(0), 0, 2, TC_NONE },
     [WEFT_OP_CONV2D]            = { true, B(0), 0, 4, TC_NONE },
-    [WEFT_OP_ADD]               = { true, B(0) | B(1), 0, 1, TC_NONE },
+    [WEFT_OP_ADD]               = { true, B(0) | B(1), 0, 1, TC_BCAST },
+    [WEFT_OP_MUL]               = { true, B(0) | B(1), 0, 1, TC_BCAST },
+    [WEFT_OP_WHERE]             = { true, B(0) | B(1), 0, 1, TC_BCAST },
+    [WEFT_OP_SCALE]             = { true, B(0), 0, 1, TC_NONE },
+    [WEFT_OP_ERF]               = { true, B(0), 0, 1, TC_NONE },
+    /* rows of a 2-D a (not transposed) or the batches */
+    [WEFT_OP_MATMUL]            = { true, B(0) | B(1), 0, 2, TC_MATMUL },
+    /* each tile's rows summed: y is a sum over the rows */
+    [WEFT_OP_SUM_LEAD]          = { true, B(0), B(0), 2, TC_NONE },
     [WEFT_OP_RELU]              = { true, B(0), 0, 1, TC_NONE },
     [WEFT_OP_GELU]              = { true, B(0), 0, 1, TC_NONE },
     [WEFT_OP_SIGMOID]           = { true, B(0), 0, 1, TC_NONE },
@@ -77,16 +87,29 @@ static const tile_rule rules[WEFT_OP_COUNT] = {
     [WEFT_OP_EMBEDDING_BWD]     = { true, B(0) | B(1), B(0), 1, TC_NONE },
     [WEFT_OP_DOT_INTERACT_BWD]  = { true, B(0) | B(1) | B(2), 0, 2, TC_NONE },
     [WEFT_OP_SPLIT_BWD]         = { true, B(0) | B(1), 0, 1, TC_AXIS },
+    /* x (input 1) is read for its shape: its rows are the tile's; dy whole */
+    [WEFT_OP_SUM_LEAD_BWD]      = { true, B(1), 0, 1, TC_NONE },
     /* updates: in place, no outputs; "rows" are the weight's, and the
      * gradient and every state have the weight's shape */
     [WEFT_OP_SGD]               = { true, ALL, 0, 1, TC_UPDATE },
     [WEFT_OP_ADAMW]             = { true, ALL, 0, 1, TC_UPDATE },
 };
 
-static bool cond_holds(const weft_graph *g, const weft_node *n, tile_cond c)
+/* Whether the rule's condition holds; it may narrow the batched inputs. */
+static bool cond_holds(const weft_graph *g, const weft_node *n, tile_cond c, unsigned *bin)
 {
+    const weft_shape *s0 = &g->values[n->in[0]].shape, *s1 = n->nin > 1 ? &g->values[n->in[1]].shape : s0;
     switch (c) {
     case TC_NONE: return true;
+    case TC_BCAST:
+        if (!weft_shape_eq(s0, s1)) *bin &= ~B(1);
+        return true;
+    case TC_MATMUL:
+        /* a 2-D operand is shared by the batches; two 2-D ones are a product
+         * whose rows are a's, unless a is stored transposed (K rows) */
+        if (s0->ndim == 2 && s1->ndim == 2) { *bin = B(0); return !n->a.ta; }
+        *bin = (s0->ndim > 2 ? B(0) : 0) | (s1->ndim > 2 ? B(1) : 0);
+        return true;
     case TC_AXIS: return n->a.axis != 0 && (n->op != WEFT_OP_TRANSPOSE || n->a.axis2 != 0);
     case TC_UPDATE:
         /* A sparse gradient lists rows of the weight, not a slab of it; and a
@@ -123,8 +146,8 @@ bool weft_node_tiling(const weft_graph *g, int node, unsigned *batched_in, unsig
     *rows = whole_rows(g, n);
     if ((unsigned)n->op >= WEFT_OP_COUNT || n->nin < 1) return false;
     const tile_rule *r = &rules[n->op];
-    if (!r->ok || !cond_holds(g, n, r->cond)) return false;
     unsigned bin = r->batched & ((1u << n->nin) - 1), pout = r->partial & ((1u << n->nout) - 1);
+    if (!r->ok || !cond_holds(g, n, r->cond, &bin)) return false;
     if (!bin || g->values[n->in[0]].shape.ndim < r->rank0) return false;
     int first = __builtin_ctz(bin);
     int64_t m = g->values[n->in[first]].shape.ndim >= 1 ? g->values[n->in[first]].shape.d[0] : 0;

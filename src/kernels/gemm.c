@@ -12,6 +12,7 @@
 #include "kernels/kernels.h"
 
 #include <cblas.h>
+#include <limits.h>
 
 /* C (M,N) = alpha * op(A) op(B) + beta * C.
  * A is (M,K), or (K,M) when ta; B is (K,N), or (N,K) when tb; C is (M,N). */
@@ -69,4 +70,39 @@ void weft_k_gemm_pool(weft_pool *pool, bool ta, bool tb, int M, int N, int K, fl
     /* Split the longer side; column blocks stay multiples of 16 floats. */
     int64_t len = j.split_n ? N : M, grain = j.split_n ? 16 : 4;
     weft_pool_for(pool, len, grain, gemm_chunk, &j);
+}
+
+typedef struct {
+    bool ta, tb;
+    int M, N, K;
+    const float *A, *B;
+    int64_t sa, sb;
+    float *C;
+} batch_job;
+
+static void batch_chunk(void *ctx, int64_t b, int64_t e)
+{
+    const batch_job *j = ctx;
+    for (int64_t i = b; i < e; i++)
+        weft_k_gemm(j->ta, j->tb, j->M, j->N, j->K, 1.0f, j->A + i * j->sa, j->B + i * j->sb, 0.0f,
+                    j->C + i * (int64_t)j->M * j->N);
+}
+
+void weft_k_gemm_batched_pool(weft_pool *pool, bool ta, bool tb, int64_t batch, int M, int N, int K,
+                              const float *A, int64_t sa, const float *B, int64_t sb, float *C)
+{
+    if (batch <= 0 || M <= 0 || N <= 0) return;
+    /* A_i stacked as rows under one shared B: C_i are the rows of one product */
+    if (sb == 0 && !ta && sa == (int64_t)M * K && batch * M <= INT_MAX) {
+        weft_k_gemm_pool(pool, false, tb, (int)(batch * M), N, K, 1.0f, A, B, 0.0f, C);
+        return;
+    }
+    batch_job j = { ta, tb, M, N, K, A, B, sa, sb, C };
+    int nt = pool ? weft_pool_threads(pool) : 1;
+    if (nt >= 2 && batch >= nt) {
+        weft_pool_for(pool, batch, 1, batch_chunk, &j);
+        return;
+    }
+    for (int64_t i = 0; i < batch; i++)
+        weft_k_gemm_pool(pool, ta, tb, M, N, K, 1.0f, A + i * sa, B + i * sb, 0.0f, C + i * (int64_t)M * N);
 }

@@ -26,6 +26,13 @@ void weft_k_gemm(bool ta, bool tb, int M, int N, int K, float alpha,
  * running a single-threaded sgemm on its block of C. */
 void weft_k_gemm_pool(weft_pool *pool, bool ta, bool tb, int M, int N, int K, float alpha,
                       const float *A, const float *B, float beta, float *C);
+/* Batched: C_i (M,N) = op(A_i) op(B_i) for i < batch, A_i = A + i*sa,
+ * B_i = B + i*sb (a stride 0: one matrix shared by every batch),
+ * C_i = C + i*M*N; overwrites C. The batches are split across `pool` (each
+ * a single-threaded sgemm), or, fewer than its threads, each product is;
+ * a shared B under an untransposed A is one product of the stacked A_i. */
+void weft_k_gemm_batched_pool(weft_pool *pool, bool ta, bool tb, int64_t batch, int M, int N, int K,
+                              const float *A, int64_t sa, const float *B, int64_t sb, float *C);
 
 /* ---- linear (linear.c) -----------------------------------------------------
  * forward: y = act(x w^T + b)    x (M,K), w (N,K), b (N) or NULL, y (M,N)
@@ -58,6 +65,21 @@ void weft_k_act_fwd(float *y, const float *x, int64_t n, weft_act act);
 void weft_k_act_bwd(float *dx, const float *dy, const float *saved, int64_t n, weft_act act);
 /* db (N) = column sums of dy (M,N). */
 void weft_k_colsum(float *db, const float *dy, int64_t M, int64_t N);
+/* Columns [c0, c1) of it only (db[c0..c1) written): a split by columns. */
+void weft_k_colsum_range(float *db, const float *dy, int64_t M, int64_t N, int64_t c0, int64_t c1);
+/* y = a * b, n elements. */
+void weft_k_mul(float *y, const float *a, const float *b, int64_t n);
+/* y (M,N) = a (M,N) + b (N) / a (M,N) * b (N), b on every row. */
+void weft_k_add_rows(float *y, const float *a, const float *b, int64_t M, int64_t N);
+void weft_k_mul_rows(float *y, const float *a, const float *b, int64_t M, int64_t N);
+/* y = alpha * x + beta, n elements. */
+void weft_k_scale(float *y, const float *x, int64_t n, float alpha, float beta);
+/* y (M,N) = mask (N) != 0 ? x : fill, the mask on every row (M = 1: the
+ * same shape). fill may be infinite. */
+void weft_k_where_rows(float *y, const float *x, const float *mask, float fill, int64_t M, int64_t N);
+/* y = erf(x) (within 3 ulp); dx = dy * 2/sqrt(pi) * exp(-x^2) from the input x. */
+void weft_k_erf_fwd(float *y, const float *x, int64_t n);
+void weft_k_erf_bwd(float *dx, const float *dy, const float *x, int64_t n);
 
 /* ---- convolution (conv.c) --------------------------------------------------
  * 2-D convolution, stride s, zero padding p, im2col + one batched GEMM.

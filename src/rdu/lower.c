@@ -24,7 +24,7 @@ static op_cost cost_of(const weft_graph *g, const weft_node *n)
     case WEFT_OP_LINEAR: case WEFT_OP_LINEAR_BWD_DATA: case WEFT_OP_LINEAR_BWD_WEIGHT:
     case WEFT_OP_CONV2D: case WEFT_OP_CONV2D_BWD_DATA: case WEFT_OP_CONV2D_BWD_WEIGHT:
     case WEFT_OP_ATTENTION: case WEFT_OP_ATTENTION_BWD: case WEFT_OP_LSTM: case WEFT_OP_LSTM_BWD:
-    case WEFT_OP_DOT_INTERACT: case WEFT_OP_DOT_INTERACT_BWD:
+    case WEFT_OP_DOT_INTERACT: case WEFT_OP_DOT_INTERACT_BWD: case WEFT_OP_MATMUL:
         return (op_cost){ WEFT_GROUP_GEMM, 0, 1 };
     case WEFT_OP_TRANSPOSE: case WEFT_OP_CONCAT: case WEFT_OP_SPLIT: case WEFT_OP_SPLIT_BWD:
     case WEFT_OP_EMBEDDING: case WEFT_OP_RESHAPE:
@@ -32,7 +32,10 @@ static op_cost cost_of(const weft_graph *g, const weft_node *n)
     case WEFT_OP_EMBEDDING_BWD: case WEFT_OP_EMBBAG: case WEFT_OP_EMBBAG_BWD:
         return (op_cost){ WEFT_GROUP_MOVE, 2, 1 };
     case WEFT_OP_ADD: case WEFT_OP_RELU: case WEFT_OP_CAST: case WEFT_OP_AVGPOOL: case WEFT_OP_AVGPOOL_BWD:
+    case WEFT_OP_MUL: case WEFT_OP_WHERE: case WEFT_OP_SUM_LEAD: case WEFT_OP_SUM_LEAD_BWD:
         return (op_cost){ WEFT_GROUP_MAP, 1, 1 };
+    case WEFT_OP_SCALE:
+        return (op_cost){ WEFT_GROUP_MAP, 2, 1 };
     case WEFT_OP_DOT: case WEFT_OP_MAXPOOL_BWD:
         return (op_cost){ WEFT_GROUP_MAP, 2, 1 };
     case WEFT_OP_DROPOUT: case WEFT_OP_DROPOUT_BWD:
@@ -43,7 +46,7 @@ static op_cost cost_of(const weft_graph *g, const weft_node *n)
         return (op_cost){ WEFT_GROUP_MAP, n->a.k > 0 ? n->a.k * n->a.k : 4, 1 };
     case WEFT_OP_ACT_BWD:
         return (op_cost){ WEFT_GROUP_MAP, n->a.act == 2 ? 10 : n->a.act >= 3 ? 4 : 2, 1 };
-    case WEFT_OP_GELU: case WEFT_OP_BCE:
+    case WEFT_OP_GELU: case WEFT_OP_BCE: case WEFT_OP_ERF:
         return (op_cost){ WEFT_GROUP_MAP, 8, 1 };
     case WEFT_OP_SOFTMAX: case WEFT_OP_XENT_BWD:
         return (op_cost){ WEFT_GROUP_MAP, 5, 2 };
