@@ -15,19 +15,26 @@ static const char *fixtures(void)
     return d ? d : "tests/fixtures";
 }
 
-static void check_model(const char *name)
+/* Imports onnx_<name>, runs it forward under precision p and compares with
+ * PyTorch's output: fp32 to 1e-5 of the output's scale; bf16 (weights and
+ * activations rounded to bfloat16, 8 bits of mantissa, through every layer)
+ * to 5e-2 of it. Returns the max error. */
+static double check_model_in(const char *name, weft_precision p)
 {
     char path[512], io[512];
     snprintf(path, sizeof path, "%s/onnx_%s.onnx", fixtures(), name);
     snprintf(io, sizeof io, "%s/onnx_%s.io", fixtures(), name);
     weft_onnx m;
+    double err = -1;
     CHECK_OK(weft_onnx_import(path, 2, &m));
-    if (!m.g) return;
-    CHECK(m.ninputs == 1 && m.noutputs == 1 && m.nparams > 0);
+    if (!m.g) return err;
+    CHECK_OK(weft_pass_precision(m.g, p));
+    CHECK(m.ninputs >= 1 && m.noutputs == 1 && m.nparams > 0);
     char *buf;
     size_t n;
     CHECK_OK(weft_read_file(io, &buf, &n));
-    int64_t nin = weft_shape_numel(&m.g->values[m.inputs[0]].shape), nout = weft_shape_numel(&m.g->values[m.outputs[0]].shape);
+    int64_t nin = 0, nout = weft_shape_numel(&m.g->values[m.outputs[0]].shape);   /* the inputs in order, then the output */
+    for (int i = 0; i < m.ninputs; i++) nin += weft_shape_numel(&m.g->values[m.inputs[i]].shape);
     CHECKF((int64_t)n == 4 * (nin + nout), "%s: %zu bytes of input and output, want %lld", name, n,
            (long long)(4 * (nin + nout)));
     weft_store st;
@@ -38,32 +45,48 @@ static void check_model(const char *name)
     CHECK_OK(weft_onnx_fill_store(&m, &st));
     CHECK_OK(weft_exec_create(&ex, m.g, &st, 1, 0));
     if (ex && (int64_t)n == 4 * (nin + nout)) {
-        if (m.g->values[m.inputs[0]].dtype == WEFT_I32) {   /* token ids, stored as floats */
-            int32_t *ids = malloc((size_t)nin * sizeof *ids);
-            for (int64_t i = 0; i < nin; i++) ids[i] = (int32_t)((const float *)buf)[i];
-            CHECK_OK(weft_exec_feed(ex, m.inputs[0], ids, WEFT_I32));
-            free(ids);
-        } else CHECK_OK(weft_exec_feed(ex, m.inputs[0], buf, WEFT_F32));
+        const float *in = (const float *)buf;
+        for (int i = 0; i < m.ninputs; i++) {
+            const weft_value *v = &m.g->values[m.inputs[i]];
+            int64_t k = weft_shape_numel(&v->shape);
+            if (v->dtype == WEFT_I32) {   /* token ids, stored as floats */
+                int32_t *ids = malloc((size_t)k * sizeof *ids);
+                for (int64_t j = 0; j < k; j++) ids[j] = (int32_t)in[j];
+                CHECK_OK(weft_exec_feed(ex, m.inputs[i], ids, WEFT_I32));
+                free(ids);
+            } else CHECK_OK(weft_exec_feed(ex, m.inputs[i], in, WEFT_F32));
+            in += k;
+        }
         weft_run_opts ro = { .phases = WEFT_PHASE_FWD, .step = 1, .eval = true };
         CHECK_OK(weft_exec_run(ex, &ro));
         float *y = malloc((size_t)nout * sizeof *y);
         CHECK_OK(weft_exec_read(ex, m.outputs[0], y));
         const float *want = (const float *)buf + nin;
-        double err = 0, big = 0;
+        double big = 0;
+        err = 0;
         for (int64_t i = 0; i < nout; i++) {
             double e = fabs((double)y[i] - (double)want[i]);
             if (e > err) err = e;
             if (fabs((double)want[i]) > big) big = fabs((double)want[i]);
         }
-        CHECKF(err <= 1e-5 * (big > 1 ? big : 1), "%s: max error %g against PyTorch", name, err);
-        printf("%s: imported %d ONNX nodes, %d parameters; output max error %.2g against PyTorch\n", name, m.nnodes_onnx,
-               m.nparams, err);
+        double tol = p == WEFT_PREC_FP32 ? 1e-5 : 5e-2;
+        CHECKF(err <= tol * (big > 1 ? big : 1), "%s (%s): max error %g against PyTorch (outputs up to %g)", name,
+               weft_precision_name(p), err, big);
+        printf("%s (%s): imported %d ONNX nodes, %d parameters; output max error %.2g against PyTorch (outputs up to "
+               "%.2g)\n", name, weft_precision_name(p), m.nnodes_onnx, m.nparams, err, big);
         free(y);
     }
     weft_exec_free(ex);
     weft_store_free(&st);
     free(buf);
     weft_onnx_free(&m);
+    return err;
+}
+
+static void check_model(const char *name)
+{
+    check_model_in(name, WEFT_PREC_FP32);
+    check_model_in(name, WEFT_PREC_BF16);
 }
 
 /* Damaged files: truncated, not protobuf, and an op the importer lacks. */
@@ -116,6 +139,11 @@ int main(void)
     check_model("cnn");
     check_model("resnet");
     check_model("embed");
+    check_model("gpt");
+    check_model("bert");
+    check_model("gpt14");
+    check_model("lstm");
+    check_model("dlrm");
     test_bad();
     return test_summary();
 }

@@ -11,7 +11,7 @@
 extern "C" {
 #endif
 
-enum { WEFT_ONNX_MAX_IO = 16 };
+enum { WEFT_ONNX_MAX_IO = 16, WEFT_ONNX_MAX_OPS = 64 };
 
 typedef struct {
     weft_graph *g;                         /* the forward graph             */
@@ -26,7 +26,7 @@ typedef struct {
     char producer[64];
     int64_t ir_version, opset;
     int nnodes_onnx;                       /* nodes in the file             */
-    int op_count[32];                      /* per supported op type, in the file */
+    int op_count[WEFT_ONNX_MAX_OPS];       /* per op type weft_onnx_ops lists, in the file */
 } weft_onnx;
 
 /* Reads path and builds its graph. batch: the size of a symbolic first

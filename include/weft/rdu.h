@@ -287,6 +287,10 @@ typedef struct {
     int64_t tiles;          /* node tiles run */
 } weft_plan_check_result;
 weft_status weft_plan_check(const weft_plan *p, weft_graph *g, uint64_t seed, weft_plan_check_result *r);
+/* The same with the weights and constants a model brings (an imported one):
+ * fill(ctx, store) overwrites both runs' stores after their initialisation. */
+weft_status weft_plan_check_with(const weft_plan *p, weft_graph *g, uint64_t seed,
+                                 weft_status (*fill)(void *ctx, weft_store *st), void *ctx, weft_plan_check_result *r);
 
 /* ---- the simulator's input: a plan read back from its JSON ----------------------
  * Everything the simulator needs, and nothing of the graph: the fabric, and

@@ -29,13 +29,20 @@ int weft_cmd_import(int argc, char **argv)
     if (help) { weft_opts_usage(stdout, "import", V_IMPORT, summary); return 0; }
     if (!s && !path) s = weft_fail(WEFT_ERR_ARG, "which model? usage: weft import MODEL.onnx");
     weft_onnx m = { 0 };
+    double t0 = weft_now();
     if (!s) s = weft_onnx_import(path, o.batch > 0 ? o.batch : 1, &m);
+    double secs = weft_now() - t0;
     if (s) {
         fprintf(stderr, "weft import: %s\n", weft_errmsg());
         return weft_exit_code(s);
     }
-    int64_t params = 0;
-    for (int i = 0; i < m.nparams; i++) params += weft_shape_numel(&m.g->values[m.param_value[i]].shape);
+    int64_t params = 0, consts = 0;   /* trained weights; constants (masks, biases, statistics) */
+    int ntensors = 0;
+    for (int i = 0; i < m.nparams; i++) {
+        const weft_value *v = &m.g->values[m.param_value[i]];
+        if (v->role == WEFT_ROLE_PARAM) { params += weft_shape_numel(&v->shape); ntensors++; }
+        else consts += weft_shape_numel(&v->shape);
+    }
     const char *const *ops = weft_onnx_ops();
     char sh[128];
     if (o.json) {
@@ -61,8 +68,10 @@ int weft_cmd_import(int argc, char **argv)
     } else {
         printf("%s: ONNX IR %lld, opset %lld, from %s\n", path, (long long)m.ir_version, (long long)m.opset,
                m.producer[0] ? m.producer : "an unnamed producer");
-        printf("  %d ONNX nodes -> %d weft nodes; %lld parameters (%.2f MiB fp32) in %d tensors\n", m.nnodes_onnx,
-               m.g->nnodes, (long long)params, (double)params * 4 / 1048576.0, m.nparams);
+        printf("  %d ONNX nodes -> %d weft nodes in %.3f s; %lld parameters (%.2f MiB fp32) in %d tensors", m.nnodes_onnx,
+               m.g->nnodes, secs, (long long)params, (double)params * 4 / 1048576.0, ntensors);
+        if (consts) printf("; %lld constant numbers (masks, statistics)", (long long)consts);
+        printf("\n");
         printf("  ops:");
         for (int i = 0; ops[i]; i++) if (m.op_count[i]) printf(" %s x%d", ops[i], m.op_count[i]);
         printf("\n");

@@ -11,14 +11,15 @@
 static const char *summary =
     "usage: weft infer --onnx MODEL.onnx --input X.npy [-o Y.npy] [--threads N] [--json]\n\n"
     "Imports an ONNX model (weft import says what it reads) and runs it forward on the input: a\n"
-    ".npy file of float32 (its shape sets the batch) or raw little-endian float32 (the batch is its\n"
-    "size over one sample's). Prints each output's shape, its first values and, for 2-D outputs, each\n"
-    "row's largest entry; -o writes the first output as .npy. The time is the forward pass alone\n"
-    "(the median of 5 runs after a warm-up).";
+    ".npy file of float32, or of int64/int32 token ids (its shape sets the batch), or raw\n"
+    "little-endian float32 (the batch is its size over one sample's). Prints each output's shape,\n"
+    "its first values and, for 2-D outputs, each row's largest entry; -o writes the first output as\n"
+    ".npy. The time is the forward pass alone (the median of 5 runs after a warm-up).";
 
-/* A .npy of float32 in C order: its shape and numbers (NPY format 1.0/2.0). */
+/* A .npy in C order: its shape and numbers (NPY format 1.0/2.0), float32,
+ * or token ids as int64 or int32 (*ints: their width in bytes, else 0). */
 static weft_status read_npy(const char *path, const char *data, size_t n, int64_t *shape, int *ndim, const float **x,
-                            int64_t *count)
+                            int64_t *count, int *ints)
 {
     if (n < 10 || memcmp(data, "\x93NUMPY", 6))
         return weft_fail(WEFT_ERR_FORMAT, "--input %s: not a .npy file", path);
@@ -30,7 +31,9 @@ static weft_status read_npy(const char *path, const char *data, size_t n, int64_
     size_t m = hl < sizeof hdr - 1 ? hl : sizeof hdr - 1;
     memcpy(hdr, data + off, m);
     hdr[m] = 0;
-    if (!strstr(hdr, "'<f4'")) return weft_fail(WEFT_ERR_FORMAT, "--input %s: not little-endian float32 ('<f4')", path);
+    *ints = strstr(hdr, "'<i8'") ? 8 : strstr(hdr, "'<i4'") ? 4 : 0;
+    if (!*ints && !strstr(hdr, "'<f4'"))
+        return weft_fail(WEFT_ERR_FORMAT, "--input %s: not little-endian float32 ('<f4'), int64 or int32 ids", path);
     if (strstr(hdr, "'fortran_order': True")) return weft_fail(WEFT_ERR_FORMAT, "--input %s: Fortran order", path);
     const char *p = strstr(hdr, "'shape':");
     p = p ? strchr(p, '(') : NULL;
@@ -46,7 +49,7 @@ static weft_status read_npy(const char *path, const char *data, size_t n, int64_
         total *= d;
         p = end;
     }
-    if (off + hl + (size_t)total * 4 > n)
+    if (off + hl + (size_t)total * (size_t)(*ints ? *ints : 4) > n)
         return weft_fail(WEFT_ERR_FORMAT, "--input %s: %lld numbers declared, the file is shorter", path, (long long)total);
     *x = (const float *)(data + off + hl);
     *count = total;
@@ -92,7 +95,8 @@ int weft_cmd_infer(int argc, char **argv)
     const float *x = NULL;
     int64_t count = 0;
     bool npy = !s && n >= 6 && !memcmp(data, "\x93NUMPY", 6);
-    if (!s && npy) s = read_npy(o.input, data, n, shape, &ndim, &x, &count);
+    int ints = 0;
+    if (!s && npy) s = read_npy(o.input, data, n, shape, &ndim, &x, &count, &ints);
     else if (!s) { x = (const float *)data; count = (int64_t)(n / 4); }
     /* the batch: a .npy's first dimension; raw: its size over one sample's */
     weft_onnx m = { 0 };
@@ -119,7 +123,22 @@ int weft_cmd_infer(int argc, char **argv)
     if (!s) s = weft_store_bind(&st, m.g, 0);
     if (!s) s = weft_onnx_fill_store(&m, &st);
     if (!s) s = weft_exec_create(&ex, m.g, &st, o.threads, 0);
-    if (!s) s = weft_exec_feed(ex, m.inputs[0], x, WEFT_F32);
+    if (!s) {   /* token ids (an int .npy, or whole floats) for an integer input */
+        bool ids = m.g->values[m.inputs[0]].dtype == WEFT_I32;
+        int32_t *iv = ids || ints ? malloc((size_t)count * sizeof *iv + 4) : NULL;
+        if ((ids || ints) && !iv) s = weft_fail(WEFT_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; iv && i < count; i++) {
+            int64_t v8;
+            int32_t v4;
+            if (ints == 8) { memcpy(&v8, (const char *)x + 8 * i, 8); iv[i] = (int32_t)v8; }
+            else if (ints == 4) { memcpy(&v4, (const char *)x + 4 * i, 4); iv[i] = v4; }
+            else iv[i] = (int32_t)x[i];
+        }
+        if (!s && ints && !ids) s = weft_fail(WEFT_ERR_ARG, "--input %s: integers, but the model's input %s takes floats",
+                                              o.input, m.g->values[m.inputs[0]].name);
+        if (!s) s = ids ? weft_exec_feed(ex, m.inputs[0], iv, WEFT_I32) : weft_exec_feed(ex, m.inputs[0], x, WEFT_F32);
+        free(iv);
+    }
     double times[6];
     weft_run_opts ro = { .phases = WEFT_PHASE_FWD, .step = 1, .eval = true };
     for (int r = 0; r < 6 && !s; r++) {

@@ -90,6 +90,12 @@ static bool worse(double e, double than) { return isnan(e) || (!isnan(than) && e
 
 weft_status weft_plan_check(const weft_plan *p, weft_graph *g, uint64_t seed, weft_plan_check_result *r)
 {
+    return weft_plan_check_with(p, g, seed, NULL, NULL, r);
+}
+
+weft_status weft_plan_check_with(const weft_plan *p, weft_graph *g, uint64_t seed,
+                                 weft_status (*fill)(void *ctx, weft_store *st), void *ctx, weft_plan_check_result *r)
+{
     memset(r, 0, sizeof *r);
     if (p->g != g) return weft_fail(WEFT_ERR_ARG, "check: the plan was compiled from another graph");
     /* fp32 sums tiles in another order than exec; a bf16 policy also rounds
@@ -102,6 +108,8 @@ weft_status weft_plan_check(const weft_plan *p, weft_graph *g, uint64_t seed, we
     float *x = NULL, *y = NULL;
     weft_status st = weft_store_bind(&sa, g, seed);
     if (!st) st = weft_store_bind(&sb, g, seed);
+    if (!st && fill) st = fill(ctx, &sa);
+    if (!st && fill) st = fill(ctx, &sb);
     if (!st) st = weft_exec_create(&a, g, &sa, 1, seed);
     if (!st) st = weft_exec_create(&b, g, &sb, 1, seed);
     if (!st) st = feed_inputs(g, a, b, seed);
@@ -141,10 +149,11 @@ weft_status weft_plan_check(const weft_plan *p, weft_graph *g, uint64_t seed, we
         if (g->nodes[i].phase == WEFT_PHASE_UPDATE) wgrad[g->nodes[i].in[1]] = true;
     for (int v = 0; v < g->nvalues && !st; v++) {
         const weft_value *val = &g->values[v];
-        if (val->alias_of >= 0 || val->dtype == WEFT_I32) continue;
-        bool weight_grad = val->role == WEFT_ROLE_GRAD && wgrad[v];
-        /* the loss, or what a graph without one returns (an inference step) */
+        /* the loss, or what a graph without one returns (an inference step;
+         * a view too: an imported model often ends in a reshape) */
         bool output = val->role == WEFT_ROLE_LOSS || (val->keep && val->role == WEFT_ROLE_ACT);
+        if ((val->alias_of >= 0 && !output) || val->dtype == WEFT_I32) continue;
+        bool weight_grad = val->role == WEFT_ROLE_GRAD && wgrad[v];
         int cls = output ? 0 : weight_grad ? 1 : val->role == WEFT_ROLE_PARAM ? 2
                 : val->role == WEFT_ROLE_STATE ? 3 : -1;
         if (cls < 0) continue;
