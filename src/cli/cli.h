@@ -57,9 +57,13 @@ typedef struct {
     bool check;           /* compile: run the plan tile by tile beside exec        */
     const char *mode;     /* simulate: spatial, kernel, or both (default)           */
     int waves;            /* simulate: tokens per net per step                      */
-    const char *onnx;     /* infer, compile: an ONNX model instead of a preset      */
+    const char *onnx;     /* infer, compile, train, pipeline: an ONNX model instead of a preset */
     const char *input;    /* infer: the input (.npy, or raw float32)                */
-    char model_buf[WEFT_NAME_MAX], schedule_buf[16]; /* owned copies, from a checkpoint */
+    const char *loss;     /* train --onnx: the loss on the model's output (xent)    */
+    const char *export_weights; /* train --onnx: write the trained weights here for PyTorch */
+    bool model_set;       /* --model given (not with --onnx)                        */
+    /* owned copies, from a checkpoint */
+    char model_buf[WEFT_NAME_MAX], schedule_buf[16], onnx_buf[4096], data_buf[16], loss_buf[16];
 } weft_opts;
 
 /* Verbs a flag belongs to. */
@@ -67,6 +71,8 @@ enum { V_TRAIN = 1, V_EVAL = 2, V_DEMO = 4, V_BENCH = 8, V_SAMPLE = 16, V_STUDY 
        V_SIM = 256, V_IMPORT = 512, V_INFER = 1024 };
 
 void weft_opts_defaults(weft_opts *o);
+/* *dst = *src, the strings src owns (read from a checkpoint) pointing into dst's copies. */
+void weft_opts_copy(weft_opts *dst, const weft_opts *src);
 /* Fills what the flags left unset from the model preset: batch, optimizer,
  * learning rate, evaluation batch. */
 void weft_opts_resolve(weft_opts *o, const void *preset);

@@ -56,6 +56,8 @@ static const flag flags[] = {
       "the data: Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist), or the Brown "
       "corpus for gpt-mini (default: scripts/fetch_brown.sh's cache)", 0, 0 },
     { "--data", F_STR, O(data), V_PIPE | V_TRAIN | V_EVAL | V_STUDY, "SPEC",
+      "with --onnx: what the model trains on, fmnist (Fashion-MNIST images, default) or brown (Brown bytes: "
+      "a language model's token ids (B,T)); "
       "click data for dlrm-small: synthetic (default: 4000000 training, 100000 validation examples), "
       "synthetic:N (N training examples), or criteo:PATH (Criteo's tab-separated file, .gz too; "
       "the last tenth of its lines validates)", 0, 0 },
@@ -84,7 +86,9 @@ static const flag flags[] = {
     { "--timeline", F_STR, O(timeline), V_PIPE, "FILE", "write the timeline (stages x time, SVG) here", 0, 0 },
     { "--fabric", F_STR, O(fabric), V_COMPILE, "F", "the fabric: plasticine (default), sn10, or a fabric JSON file (`weft fabric list`)", 0, 0 },
     { "-o", F_STR, O(out), V_COMPILE | V_INFER, "FILE", "compile: write the plan (JSON, docs/PLAN.md) here; infer: the output (.npy)", 0, 0 },
-    { "--onnx", F_STR, O(onnx), V_INFER | V_COMPILE, "FILE", "an ONNX model (from PyTorch) instead of a preset (docs/ONNX.md); compile: its forward (inference) step", 0, 0 },
+    { "--onnx", F_STR, O(onnx), V_INFER | V_COMPILE | V_TRAIN | V_PIPE, "FILE", "an ONNX model (from PyTorch) instead of a preset (docs/ONNX.md); compile: its forward (inference) step; train: fine-tune it on --data with --loss, its weights the file's", 0, 0 },
+    { "--loss", F_STR, O(loss), V_TRAIN | V_PIPE, "LOSS", "with --onnx: the loss on the model's first output: xent (cross-entropy on its logits; the default)", 0, 0 },
+    { "--export-weights", F_STR, O(export_weights), V_TRAIN, "FILE", "with --onnx: at the end, write the trained weights under the file's initializer names and layouts (float32 safetensors; scripts/weft_to_torch.py loads them into PyTorch)", 0, 0 },
     { "--input", F_STR, O(input), V_INFER, "FILE", "the model's input: .npy (float32, its shape) or raw little-endian float32", 0, 0 },
     { "--svg", F_STR, O(svg), V_SIM | V_COMPILE, "FILE", "compile: the placed and routed fabric; simulate: its units' and links' utilization (SVG)", 0, 0 },
     { "--place", F_STR, O(place), V_COMPILE, "HOW", "placement: anneal (default; simulated annealing from greedy), greedy, random", 0, 0 },
@@ -116,6 +120,16 @@ void weft_opts_defaults(weft_opts *o)
     o->lr_delay_scale = -1;
     o->discrepancy_decay = 0.1;
     o->microbatches = 1;
+}
+
+void weft_opts_copy(weft_opts *dst, const weft_opts *src)
+{
+    if (dst == src) return;
+    *dst = *src;
+    const char **own[] = { &dst->model, &dst->schedule, &dst->onnx, &dst->data, &dst->loss };
+    const char *from[] = { src->model_buf, src->schedule_buf, src->onnx_buf, src->data_buf, src->loss_buf };
+    char *to[] = { dst->model_buf, dst->schedule_buf, dst->onnx_buf, dst->data_buf, dst->loss_buf };
+    for (size_t i = 0; i < sizeof own / sizeof *own; i++) if (*own[i] == from[i]) *own[i] = to[i];
 }
 
 bool weft_parse_number(const char *s, bool integer, double lo, double hi, double *out)
@@ -198,6 +212,7 @@ weft_status weft_opts_parse(weft_opts *o, unsigned verb, int argc, char **argv, 
         case F_STR:
             if (!*val) return weft_fail(WEFT_ERR_ARG, "%s: empty value", f->name);
             *(const char **)p = val;
+            if (f->off == offsetof(weft_opts, model)) o->model_set = true;
             break;
         case F_INT:
             WEFT_TRY(parse_num(f->name, val, true, f->lo, f->hi, &d));

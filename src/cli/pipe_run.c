@@ -34,11 +34,8 @@ static weft_status parse_split(const char *s, int S, int *cut)
  * --no-op-split), not yet planned: the partition plans it. */
 static weft_status compile_pipe(weft_compiled *c, const weft_opts *o, int batch, int *nsplit)
 {
-    weft_model_size size = { o->layers, o->heads, o->d_model, o->ctx, o->vocab };
-    memset(c, 0, sizeof *c);
     *nsplit = 0;
-    if (!(c->g = weft_graph_new())) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
-    WEFT_TRY(weft_model_build_sized(c->g, o->model, batch, &size, &c->io));
+    WEFT_TRY(weft_compile_forward(c, o, batch));
     /* split first: under mixed the weights reach their ops through casts */
     if (!o->no_op_split && o->stages > 1) {
         int *vmap = malloc((size_t)c->g->nvalues * sizeof *vmap);
@@ -47,6 +44,7 @@ static weft_status compile_pipe(weft_compiled *c, const weft_opts *o, int batch,
         if (!s) {
             int *f[] = { &c->io.x, &c->io.y, &c->io.pos, &c->io.ids, &c->io.logits, &c->io.loss };
             for (size_t k = 0; k < sizeof f / sizeof *f; k++) if (*f[k] >= 0) *f[k] = vmap[*f[k]];
+            weft_onnx_remap(c, vmap);   /* the parameters are not split: they keep a value */
         }
         free(vmap);
         WEFT_TRY(s);
@@ -63,7 +61,7 @@ weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, 
     weft_store_init(&ps->store);
     ps->o = *oin;
     weft_opts *o = &ps->o;
-    WEFT_TRY(weft_model_find(o->model, &ps->preset));
+    WEFT_TRY(weft_run_preset(o, &ps->preset));
     weft_opts_resolve(o, ps->preset);
     if (o->stages < 1) o->stages = 4;
     if (o->batch % o->microbatches)
@@ -80,8 +78,8 @@ weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, 
     ps->mb_batch = o->batch / o->microbatches;
     weft_opts ob = *o;
     ob.batch = ps->mb_batch;
+    WEFT_TRY(compile_pipe(&ps->tr, o, ps->mb_batch, &ps->nsplit));   /* the model before the data */
     WEFT_TRY(weft_task_open(&ps->task, ps->preset, &ob, true, eval));
-    WEFT_TRY(compile_pipe(&ps->tr, o, ps->mb_batch, &ps->nsplit));
     WEFT_TRY(ps->task.check(&ps->task, ps->tr.g, &ps->tr.io, false));
     ps->updates_per_epoch = ps->task.steps_per_epoch / o->microbatches;
     if (ps->updates_per_epoch < 1) ps->updates_per_epoch = 1;
@@ -133,6 +131,7 @@ weft_status weft_pipe_session_start(weft_pipe_session *ps, weft_pipe_kind k)
     weft_store_init(&ps->store);
     const weft_opts *o = &ps->o;
     WEFT_TRY(weft_store_bind(&ps->store, ps->tr.g, (uint64_t)o->seed));
+    WEFT_TRY(weft_compiled_fill(&ps->tr, &ps->store));   /* an ONNX model's weights */
     weft_pipe_opts po = {
         .kind = k, .stages = o->stages, .microbatches = o->microbatches, .serial = o->serial,
         .threads = o->threads, .queue = o->queue_depth, .cpu_node_clock = ps->cpu_node_clock,
@@ -244,11 +243,8 @@ weft_status weft_train_pipe(weft_opts *oio, weft_train_result *r)
     weft_pipe_session ps;
     weft_compiled ev = { 0 };
     weft_status s = weft_pipe_session_open(&ps, &o, !o.no_eval);
-    if (!s && o.checkpoint) {
-        weft_outfile probe;
-        if ((s = weft_outfile_open(&probe, o.checkpoint))) weft_fail_wrap(s, "--checkpoint");
-        else weft_outfile_abort(&probe);
-    }
+    if (!s) s = weft_probe_output(o.checkpoint, "--checkpoint");
+    if (!s) s = weft_probe_output(o.export_weights, "--export-weights");
     if (!s) s = weft_pipe_session_start(&ps, kind);
     if (!s && !o.no_eval) s = weft_compile(&ev, &ps.o, ps.o.eval_batch, false);
     if (!s && !o.no_eval) s = ps.task.check(&ps.task, ev.g, &ev.io, true);
@@ -281,14 +277,14 @@ weft_status weft_train_pipe(weft_opts *oio, weft_train_result *r)
         r->task = ps.task.name;
     }
     if (!s && o.checkpoint) s = weft_ckpt_save(o.checkpoint, &ps.store, &ps.o, total, total);
+    if (!s) s = weft_onnx_export(&ps.tr, &ps.store, &ps.o, total);
     if (!s && !o.no_eval) {
         weft_eval_result er = WEFT_EVAL_NONE;
         s = ps.task.evaluate(&ps.task, ev.ex, ev.g, &ev.io, &er);
         if (!s) weft_take_eval(r, &er);
     }
     r->wall_s = weft_now() - t0;
-    *oio = ps.o;
-    oio->stages = ps.o.stages;
+    weft_opts_copy(oio, &ps.o);
     weft_compiled_free(&ev);
     weft_pipe_session_close(&ps);
     return s;

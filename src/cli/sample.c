@@ -45,7 +45,7 @@ weft_status weft_sample_text(weft_opts *o)
     int32_t *tok = NULL, *pos = NULL, *tgt = NULL;
     weft_status s = weft_st_read(o->checkpoint, &ck);
     if (!s) s = weft_ckpt_read_run(&ck, o->checkpoint, o, &step);
-    if (!s) s = weft_model_find(o->model, &p);
+    if (!s) s = weft_run_preset(o, &p);   /* a preset, or an ONNX language model */
     if (!s && p->task != WEFT_TASK_TEXT)
         s = weft_fail(WEFT_ERR_ARG, "%s: %s is not a language model", o->checkpoint, o->model);
     if (!s) s = weft_compile(&m, o, 1, false);

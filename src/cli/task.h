@@ -8,6 +8,7 @@
 #include "weft/exec.h"
 #include "weft/io.h"
 #include "weft/models.h"
+#include "weft/onnx.h"
 
 /* A model compiled for one batch size: graph, its inputs and outputs, and
  * (once created) its executor. */
@@ -15,12 +16,41 @@ typedef struct {
     weft_graph *g;
     weft_model_io io;
     weft_exec *ex;
+    weft_onnx *onnx;   /* --onnx: the import (owns g): the file's weights and names; else NULL */
 } weft_compiled;
 
-/* Builds o's model (preset, size) for `batch`, then precision (o's) ->
- * [autodiff -> optimizer (o's)] -> verify -> plan. */
+/* Builds o's model (preset, size; or o->onnx with its loss) for `batch`,
+ * then precision (o's) -> [autodiff -> optimizer (o's)] -> verify -> plan. */
 weft_status weft_compile(weft_compiled *c, const weft_opts *o, int batch, bool train);
+/* Just the forward graph and its loss (weft_compile's first step). */
+weft_status weft_compile_forward(weft_compiled *c, const weft_opts *o, int batch);
 void weft_compiled_free(weft_compiled *c);
+
+/* ---- ONNX models (onnx_model.c) ---- */
+/* The preset a run trains like: o's zoo model by name; with --onnx, the one
+ * of the data --data names (images or text), o->model becoming "onnx".
+ * Checks that --loss and --export-weights come with --onnx, and --model
+ * does not. */
+weft_status weft_run_preset(weft_opts *o, const weft_model_preset **out);
+/* o->onnx imported for `batch`, its input checked against --data, with
+ * cross-entropy on its first output: c->g, c->io, c->onnx. */
+weft_status weft_onnx_build(weft_compiled *c, const weft_opts *o, int batch);
+/* After a pass renumbered c's values (vmap: old id -> new): the ONNX
+ * parameters' ids follow. */
+void weft_onnx_remap(weft_compiled *c, const int *vmap);
+/* Fresh weights: an ONNX model's numbers into st (bound to c->g); a
+ * preset's stay as the store initialised them. */
+weft_status weft_compiled_fill(const weft_compiled *c, weft_store *st);
+/* --export-weights: st's weights of c's ONNX model written back (after
+ * `step` updates); nothing without the flag. */
+weft_status weft_onnx_export(const weft_compiled *c, weft_store *st, const weft_opts *o, int64_t step);
+/* A checkpoint's ONNX keys (onnx, data, loss) appended to meta (n strings
+ * so far; buf holds the absolute path); returns the new count. */
+int weft_onnx_ckpt_meta(const weft_opts *o, const char **meta, int n, char *buf, size_t cap);
+/* Reads them back into o's owned copies (--onnx given: that path instead). */
+weft_status weft_onnx_ckpt_read(const weft_st_file *f, const char *path, weft_opts *o);
+/* Fails now, naming the flag, when an output file could not be written. */
+weft_status weft_probe_output(const char *path, const char *flag);
 
 /* Checkpoints: the run a checkpoint belongs to (model, policy, optimizer,
  * hyperparameters, schedule, length, step), read strictly; and its tensors

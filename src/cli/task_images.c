@@ -20,11 +20,20 @@ static weft_status check(weft_task *t, const weft_graph *g, const weft_model_io 
 {
     images *m = t->impl;
     const weft_dataset *d = eval ? &m->test : &m->train;
-    const weft_shape *x = &g->values[io->x].shape;
+    const weft_value *xv = &g->values[io->x];
+    const weft_shape *x = &xv->shape;
     int64_t want = weft_shape_numel(x) / x->d[0];
-    if (g->values[io->x].dtype == WEFT_I32 || (int64_t)d->rows * d->cols != want)
-        return weft_fail(WEFT_ERR_FORMAT, "%s: images are %dx%d, the model takes %lld pixels", m->dir, d->rows,
-                         d->cols, (long long)want);
+    char a[64];
+    if (xv->dtype == WEFT_I32)
+        return weft_fail(WEFT_ERR_FORMAT, "%s: images are %dx%d floats; the model's input %s is i32 %s (token ids)",
+                         m->dir, d->rows, d->cols, xv->name, weft_shape_str(x, a, sizeof a));
+    if ((int64_t)d->rows * d->cols != want)
+        return weft_fail(WEFT_ERR_FORMAT, "%s: images are %dx%d, the model takes %lld pixels (its input %s is %s)",
+                         m->dir, d->rows, d->cols, (long long)want, xv->name, weft_shape_str(x, a, sizeof a));
+    const weft_value *lv = &g->values[io->logits];
+    if (lv->shape.ndim != 2 || lv->shape.d[1] < d->nclasses)   /* a label past the logits: out of bounds */
+        return weft_fail(WEFT_ERR_SHAPE, "%s: %d classes; the model's logits %s are %s", m->dir, d->nclasses,
+                         lv->name, weft_shape_str(&lv->shape, a, sizeof a));
     int B = batch_of(g, io);
     if (!eval && B > d->n) return weft_fail(WEFT_ERR_ARG, "--batch %d is larger than the training set", B);
     if (!eval) t->steps_per_epoch = d->n / B;

@@ -47,10 +47,17 @@ static weft_status buffers(text *m, int n)
 static weft_status check(weft_task *t, const weft_graph *g, const weft_model_io *io, bool eval)
 {
     text *m = t->impl;
-    if (g->values[io->x].dtype != WEFT_I32 || g->values[io->x].shape.ndim != 2)
-        return weft_fail(WEFT_ERR_ARG, "the model does not take token ids (B,T): not a language model");
+    const weft_value *xv = &g->values[io->x], *lv = &g->values[io->logits];
+    char a[64];
+    if (xv->dtype != WEFT_I32 || xv->shape.ndim != 2)
+        return weft_fail(WEFT_ERR_ARG, "the model does not take token ids (B,T): not a language model (its input %s "
+                         "is %s %s)", xv->name, weft_dtype_name(xv->dtype), weft_shape_str(&xv->shape, a, sizeof a));
     int B, T;
     dims(g, io, &B, &T);
+    if (lv->shape.ndim != 2 || lv->shape.d[0] != (int64_t)B * T || lv->shape.d[1] < 256)
+        return weft_fail(WEFT_ERR_SHAPE, "Brown bytes: the model's logits %s are %s; a byte-level language model "
+                         "needs (B*T, V >= 256) for its input (%d, %d)", lv->name, weft_shape_str(&lv->shape, a, sizeof a),
+                         B, T);
     int64_t n = eval ? m->nval : m->ntrain;
     if (n < (int64_t)T + 1)
         return weft_fail(WEFT_ERR_FORMAT, "%s: the %s text (%lld bytes) is shorter than one window of %d",

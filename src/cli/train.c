@@ -2,9 +2,12 @@
 #include "cli/cli.h"
 
 static const char *summary =
-    "Trains a model preset on Fashion-MNIST with the chosen precision policy and\n"
-    "optimizer, then evaluates it on the test set. Progress goes to stderr; with\n"
-    "--json one summary object goes to stdout.";
+    "Trains a model preset on its data (Fashion-MNIST, Brown bytes, Brown tags, clicks)\n"
+    "with the chosen precision policy and optimizer, then evaluates it on the held-out\n"
+    "split. --onnx MODEL.onnx fine-tunes a model exported from PyTorch instead, from its\n"
+    "own weights (--data fmnist or brown, --loss xent; --export-weights writes the result\n"
+    "back for PyTorch: docs/ONNX.md). Progress goes to stderr; with --json one summary\n"
+    "object goes to stdout.";
 
 int weft_cmd_train(int argc, char **argv)
 {

@@ -17,21 +17,28 @@
 void weft_compiled_free(weft_compiled *c)
 {
     weft_exec_free(c->ex);
-    weft_graph_free(c->g);
+    if (c->onnx) weft_onnx_free(c->onnx);   /* and its graph, c->g */
+    else weft_graph_free(c->g);
+    free(c->onnx);
     memset(c, 0, sizeof *c);
+}
+
+weft_status weft_compile_forward(weft_compiled *c, const weft_opts *o, int batch)
+{
+    if (o->onnx) return weft_onnx_build(c, o, batch);
+    weft_model_size size = { o->layers, o->heads, o->d_model, o->ctx, o->vocab };
+    memset(c, 0, sizeof *c);
+    c->g = weft_graph_new();
+    if (!c->g) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    return weft_model_build_sized(c->g, o->model, batch, &size, &c->io);
 }
 
 /* Builds model -> precision -> [autodiff -> optimizer] -> plan. */
 weft_status weft_compile(weft_compiled *c, const weft_opts *o, int batch, bool train)
 {
-    const char *model = o->model;
     weft_precision p = o->precision;
     weft_optimizer opt = o->optimizer;
-    weft_model_size size = { o->layers, o->heads, o->d_model, o->ctx, o->vocab };
-    memset(c, 0, sizeof *c);
-    c->g = weft_graph_new();
-    if (!c->g) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
-    WEFT_TRY(weft_model_build_sized(c->g, model, batch, &size, &c->io));
+    WEFT_TRY(weft_compile_forward(c, o, batch));
     WEFT_TRY(weft_pass_precision(c->g, p));
     if (train) {
         WEFT_TRY(weft_pass_autodiff(c->g, c->io.loss));
@@ -68,14 +75,18 @@ weft_status weft_ckpt_save(const char *path, weft_store *st, const weft_opts *o,
     snprintf(smom, sizeof smom, "%.17g", o->momentum);
     snprintf(swd, sizeof swd, "%.17g", o->weight_decay);
     snprintf(ssize, sizeof ssize, "%d %d %d %d %d", o->layers, o->heads, o->d_model, o->ctx, o->vocab);
-    const char *meta[] = {
+    const char *meta[40] = {
         "format", CKPT_FORMAT, "model", o->model, "precision", weft_precision_name(o->precision),
         "optimizer", o->optimizer == WEFT_OPT_ADAMW ? "adamw" : "sgd",
         "step", sstep, "total_steps", stotal, "seed", sseed, "batch", sbatch, "lr", slr,
         "schedule", o->schedule, "warmup", swarm, "momentum", smom, "weight_decay", swd,
         "size", ssize,   /* layers heads d_model ctx vocab; 0: the preset's */
     };
-    weft_status s = weft_st_write(path, ts, st->n, meta, (int)(sizeof meta / sizeof *meta) / 2);
+    int nmeta = 0;
+    while (meta[nmeta]) nmeta++;   /* the strings above; room for the ONNX run's */
+    char onnx[4096];
+    nmeta = weft_onnx_ckpt_meta(o, meta, nmeta, onnx, sizeof onnx);   /* the ONNX file, its data and loss */
+    weft_status s = weft_st_write(path, ts, st->n, meta, nmeta / 2);
     free(ts);
     return s;
 }
@@ -119,9 +130,14 @@ weft_status weft_ckpt_read_run(const weft_st_file *f, const char *path, weft_opt
     if (strcmp(v, CKPT_FORMAT)) return weft_fail(WEFT_ERR_FORMAT, "%s: unknown checkpoint format '%s'", path, v);
     WEFT_TRY(meta_need(f, path, "model", &v));
     const weft_model_preset *mp;
-    if (weft_model_find(v, &mp)) return weft_fail(WEFT_ERR_FORMAT, "%s: metadata \"model\" is '%s', not a known model", path, v);
-    snprintf(o->model_buf, sizeof o->model_buf, "%s", mp->name);
-    o->model = o->model_buf;
+    if (!strcmp(v, "onnx")) {
+        WEFT_TRY(weft_onnx_ckpt_read(f, path, o));
+    } else {
+        if (weft_model_find(v, &mp)) return weft_fail(WEFT_ERR_FORMAT, "%s: metadata \"model\" is '%s', not a known model", path, v);
+        if (o->onnx) return weft_fail(WEFT_ERR_ARG, "--onnx %s: %s is a checkpoint of the %s preset", o->onnx, path, v);
+        snprintf(o->model_buf, sizeof o->model_buf, "%s", mp->name);
+        o->model = o->model_buf;
+    }
     WEFT_TRY(meta_need(f, path, "precision", &v));
     if (weft_precision_parse(v, &o->precision)) return weft_fail_wrap(WEFT_ERR_FORMAT, "%s: metadata", path);
     WEFT_TRY(meta_need(f, path, "optimizer", &v));
@@ -288,22 +304,22 @@ weft_status weft_train_run_observed(weft_opts *oio, weft_train_result *r, const 
                           o.resume, (long long)step0);
         if (s) goto done;
     }
-    if ((s = weft_model_find(o.model, &preset))) goto done;
+    if ((s = weft_run_preset(&o, &preset))) goto done;
     weft_opts_resolve(&o, preset);
-    /* Fail now, not after the run, when the checkpoint cannot be written. */
-    if (o.checkpoint) {
-        weft_outfile probe;
-        if ((s = weft_outfile_open(&probe, o.checkpoint))) { weft_fail_wrap(s, "--checkpoint"); goto done; }
-        weft_outfile_abort(&probe);
-    }
+    /* Fail now, not after the run, when an output cannot be written. */
+    if ((s = weft_probe_output(o.checkpoint, "--checkpoint")) ||
+        (s = weft_probe_output(o.export_weights, "--export-weights"))) goto done;
 
-    if ((s = weft_task_open(&task, preset, &o, true, !o.no_eval))) goto done;
+    /* The model before the data: a model that cannot be built, or does not
+     * fit the data, is told before the data loads. */
     s = weft_compile(&tr, &o, o.batch, true);
     if (!s && !o.no_eval) s = weft_compile(&ev, &o, o.eval_batch, false);
+    if (!s) s = weft_task_open(&task, preset, &o, true, !o.no_eval);
     if (!s) s = task.check(&task, tr.g, &tr.io, false);
     if (!s && !o.no_eval) s = task.check(&task, ev.g, &ev.io, true);
     if (!s) s = weft_store_bind(&store, tr.g, (uint64_t)o.seed);
     if (!s && o.resume) s = weft_ckpt_load(&ck, o.resume, &store, false, tr.g);
+    else if (!s) s = weft_compiled_fill(&tr, &store);   /* an ONNX model's weights */
     if (!s) s = weft_exec_create(&tr.ex, tr.g, &store, o.threads, (uint64_t)o.seed);
     if (!s && !o.no_eval) s = weft_exec_create(&ev.ex, ev.g, &store, o.threads, (uint64_t)o.seed);
     if (s) goto done;
@@ -403,6 +419,7 @@ weft_status weft_train_run_observed(weft_opts *oio, weft_train_result *r, const 
     weft_take_eval(r, NULL);
     r->task = task.name;
     if (o.checkpoint && (s = weft_ckpt_save(o.checkpoint, &store, &o, end, total))) goto done;
+    if ((s = weft_onnx_export(&tr, &store, &o, end))) goto done;
     if (!o.no_eval) {
         weft_eval_result er = EVAL_NONE;
         if ((s = task.evaluate(&task, ev.ex, ev.g, &ev.io, &er))) goto done;
@@ -415,9 +432,7 @@ weft_status weft_train_run_observed(weft_opts *oio, weft_train_result *r, const 
     r->wall_s = weft_now() - t_start;
 done:
     /* Hand back the options the run used; owned strings move with them. */
-    *oio = o;
-    if (o.model == o.model_buf) oio->model = oio->model_buf;
-    if (o.schedule == o.schedule_buf) oio->schedule = oio->schedule_buf;
+    weft_opts_copy(oio, &o);
     if (logf) fclose(logf);
     free(counts);
     if (o.resume) weft_st_free(&ck);
@@ -443,7 +458,7 @@ weft_status weft_eval_checkpoint(weft_opts *oio, weft_train_result *r)
     int eval_batch = o.eval_batch;
     weft_status s = weft_st_read(o.checkpoint, &ck);
     if (!s) s = weft_ckpt_read_run(&ck, o.checkpoint, &o, &r->steps);
-    if (!s) s = weft_model_find(o.model, &preset);
+    if (!s) s = weft_run_preset(&o, &preset);
     if (!s) {
         o.eval_batch = eval_batch;
         weft_opts_resolve(&o, preset);
@@ -464,9 +479,7 @@ weft_status weft_eval_checkpoint(weft_opts *oio, weft_train_result *r)
         r->wall_s = weft_now() - t0;
         r->train_loss = NAN;
     }
-    *oio = o;
-    if (o.model == o.model_buf) oio->model = oio->model_buf;
-    if (o.schedule == o.schedule_buf) oio->schedule = oio->schedule_buf;
+    weft_opts_copy(oio, &o);
     weft_st_free(&ck);
     weft_compiled_free(&ev);
     weft_store_free(&store);
@@ -482,9 +495,14 @@ static void jnum(FILE *f, const char *k, double v, bool last)
 
 void weft_train_print_json(FILE *f, const weft_opts *o, const weft_train_result *r)
 {
-    fprintf(f, "{\"model\": \"%s\", \"precision\": \"%s\", \"optimizer\": \"%s\", \"steps\": %lld, ",
-            o->model, weft_precision_name(o->precision), o->optimizer == WEFT_OPT_ADAMW ? "adamw" : "sgd",
-            (long long)r->steps);
+    fprintf(f, "{\"model\": \"%s\", ", o->model);
+    if (o->onnx) {
+        fprintf(f, "\"onnx\": ");
+        weft_json_string(f, o->onnx);
+        fprintf(f, ", \"data\": \"%s\", \"loss\": \"%s\", ", o->data ? o->data : "fmnist", o->loss ? o->loss : "xent");
+    }
+    fprintf(f, "\"precision\": \"%s\", \"optimizer\": \"%s\", \"steps\": %lld, ", weft_precision_name(o->precision),
+            o->optimizer == WEFT_OPT_ADAMW ? "adamw" : "sgd", (long long)r->steps);
     jnum(f, "epochs", r->epochs, false);
     fprintf(f, "\"batch\": %d, \"threads\": %d, ", o->batch, o->threads);
     jnum(f, "train_loss", r->train_loss, false);
@@ -517,8 +535,10 @@ void weft_train_print_json(FILE *f, const weft_opts *o, const weft_train_result 
 
 void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_result *r)
 {
-    fprintf(f, "model %s, precision %s, %lld steps (%.2f epochs) of batch %d on %d threads\n", o->model,
-            weft_precision_name(o->precision), (long long)r->steps, r->epochs, o->batch, o->threads);
+    fprintf(f, "model %s%s%s, precision %s, %lld steps (%.2f epochs) of batch %d on %d threads\n", o->model,
+            o->onnx ? " " : "", o->onnx ? o->onnx : "", weft_precision_name(o->precision), (long long)r->steps, r->epochs,
+            o->batch, o->threads);
+    if (o->export_weights) fprintf(f, "  weights written   %s (the ONNX file's names and layouts)\n", o->export_weights);
     if (isfinite(r->train_loss)) fprintf(f, "  train loss        %.4f\n", r->train_loss);
     if (isfinite(r->test_acc))
         fprintf(f, "  %-17s %.2f%%  (loss %.4f)\n", isfinite(r->baseline_acc) ? "val accuracy" : "test accuracy",
