@@ -22,6 +22,10 @@ static const char *summary =
     "the plan in weft-demo-plan.json, the fabric in weft-demo-fabric.svg (weft compile);\n"
     "then that plan simulated, spatially against kernel by kernel, its utilization\n"
     "drawn in weft-demo-util.svg (weft simulate).\n"
+    "And a model brought from PyTorch: a small CNN exported to ONNX (tests/fixtures/\n"
+    "onnx_cnn.onnx, by scripts/export_onnx.py) imported (weft import), fine-tuned\n"
+    "for 300 steps in bf16-sr from its own weights, and written back under its\n"
+    "PyTorch names to weft-demo-onnx-weights.safetensors (weft train --onnx).\n"
     "With --json, only the CNN's summary object is printed.";
 
 /* A short run of another preset in bf16-sr; its summary, or why it was skipped. */
@@ -123,6 +127,25 @@ static void demo_compile(const weft_opts *cnn)
     if (weft_cmd_simulate(nsargs, sargs)) printf("  (the simulation failed)\n");
 }
 
+/* Part six: bring your own model — a PyTorch export imported, fine-tuned
+ * and written back for PyTorch (weft import, weft train --onnx). */
+static void demo_onnx(const weft_opts *cnn)
+{
+    char model[] = "tests/fixtures/onnx_cnn.onnx";
+    if (access(model, R_OK)) { printf("\nweft demo: skipped the ONNX part: no %s here\n", model); return; }
+    char *iargs[] = { model };
+    printf("\nweft demo: a CNN exported from PyTorch to ONNX, imported (weft import)\n");
+    fflush(stdout);
+    if (weft_cmd_import(1, iargs)) { printf("  (the import failed)\n"); return; }
+    char *targs[] = { "--onnx", model, "--data", "fmnist", "--precision", "bf16-sr", "--steps", "300",
+                      "--export-weights", "weft-demo-onnx-weights.safetensors", "--quiet" };
+    int nargs = (int)(sizeof targs / sizeof *targs) - (cnn->quiet ? 0 : 1);
+    printf("\nweft demo: that model fine-tuned from its own weights, bf16-sr, 300 steps, its weights written back "
+           "for PyTorch (weft train --onnx; scripts/weft_to_torch.py loads them)\n");
+    fflush(stdout);
+    if (weft_cmd_train(nargs, targs)) printf("  (the fine-tuning failed)\n");
+}
+
 int weft_cmd_demo(int argc, char **argv)
 {
     weft_opts o;
@@ -152,6 +175,7 @@ int weft_cmd_demo(int argc, char **argv)
         demo_study(&o);
         demo_pipeline(&o);
         demo_compile(&o);
+        demo_onnx(&o);
     }
     return 0;
 }
