@@ -64,14 +64,19 @@ weft_status weft_read_file(const char *path, char **data, size_t *size)
     *data = NULL; *size = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return weft_fail(WEFT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* a regular file's size is known: one allocation, no doubling and copying */
+    struct stat st;
     size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap + 1);
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) cap = (size_t)st.st_size + 1;
+    char *buf = weft_alloc(cap + 1);
     while (buf) {
         size_t got = fread(buf + len, 1, cap - len, f);
         len += got;
         if (len < cap) break;
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (!nb) { free(buf); buf = NULL; break; }
+        char *nb = weft_alloc(cap * 2 + 1);   /* grown (a pipe, or a file that grew) */
+        if (nb) memcpy(nb, buf, len);
+        free(buf);
+        if (!nb) { buf = NULL; break; }
         buf = nb; cap *= 2;
     }
     int err = ferror(f);

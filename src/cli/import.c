@@ -51,7 +51,8 @@ int weft_cmd_import(int argc, char **argv)
         printf(", \"producer\": ");
         weft_json_string(stdout, m.producer);
         printf(", \"ir_version\": %lld, \"opset\": %lld, \"onnx_nodes\": %d, \"weft_nodes\": %d, \"parameters\": %lld, "
-               "\"ops\": {", (long long)m.ir_version, (long long)m.opset, m.nnodes_onnx, m.g->nnodes, (long long)params);
+               "\"constants\": %lld, \"seconds\": %.6g, \"ops\": {", (long long)m.ir_version, (long long)m.opset,
+               m.nnodes_onnx, m.g->nnodes, (long long)params, (long long)consts, secs);
         int first = 1;
         for (int i = 0; ops[i]; i++)
             if (m.op_count[i]) { printf("%s\"%s\": %d", first ? "" : ", ", ops[i], m.op_count[i]); first = 0; }

@@ -102,7 +102,7 @@ weft_status onnx_tensor_floats(const importer *im, const Onnx__TensorProto *t, f
     if (!raw && !listed)
         return weft_fail(WEFT_ERR_FORMAT, "onnx %s: initializer %s: %lld elements declared, the data holds %zu", im->origin,
                          t->name, (long long)n, t->has_raw_data ? t->raw_data.len / 4 : t->n_float_data);
-    float *f = malloc((size_t)n * sizeof *f + 4);
+    float *f = weft_alloc((size_t)n * sizeof *f + 4);
     if (!f) return weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin);
     memcpy(f, raw ? (const void *)t->raw_data.data : (const void *)t->float_data, (size_t)n * 4);
     *out = f;
@@ -174,7 +174,7 @@ weft_status onnx_weight(importer *im, const Onnx__NodeProto *nd, entry *x, bool 
     for (size_t k = 0; k < t->n_dims; k++) d[k] = t->dims[k];
     if (transpose) {
         if (t->n_dims != 2) { free(f); return weft_fail(WEFT_ERR_SHAPE, "onnx %s: %s: a 2-D weight to transpose", im->origin, name); }
-        float *tr = malloc((size_t)(d[0] * d[1]) * sizeof *tr + 4);
+        float *tr = weft_alloc((size_t)(d[0] * d[1]) * sizeof *tr + 4);
         if (!tr) { free(f); return weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin); }
         for (int64_t i = 0; i < d[0]; i++)
             for (int64_t j = 0; j < d[1]; j++) tr[j * d[0] + i] = f[i * d[1] + j];
@@ -294,10 +294,16 @@ static weft_status import_graph(importer *im, const Onnx__ModelProto *mp, int ba
     return weft_graph_verify(im->g);
 }
 
+/* protobuf-c's allocations through weft's: a large initializer's copy gets
+ * huge pages (weft_alloc), so decoding a big model is not page faults. */
+static void *pb_alloc(void *ctx, size_t n) { (void)ctx; return weft_alloc(n); }
+static void pb_free(void *ctx, void *p) { (void)ctx; weft_free(p); }
+static ProtobufCAllocator pb_allocator = { pb_alloc, pb_free, NULL };
+
 weft_status weft_onnx_import_bytes(const uint8_t *data, size_t n, const char *origin, int batch, weft_onnx *m)
 {
     memset(m, 0, sizeof *m);
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, n, data);
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(&pb_allocator, n, data);
     if (!mp) return weft_fail(WEFT_ERR_FORMAT, "onnx %s: not an ONNX model (protobuf decoding failed: truncated or "
                               "another format)", origin);
     importer im = { .origin = origin, .m = m };
@@ -313,7 +319,7 @@ weft_status weft_onnx_import_bytes(const uint8_t *data, size_t n, const char *or
     for (int i = 0; i < im.n; i++) cval_free(im.e[i].c);
     free(im.e);
     free(im.head);
-    onnx__model_proto__free_unpacked(mp, NULL);
+    onnx__model_proto__free_unpacked(mp, &pb_allocator);
     if (s) weft_onnx_free(m);
     return s;
 }

@@ -22,7 +22,7 @@ cval *cval_new(cval_type t, int ndim, const int64_t *d)
     }
     cval *c = calloc(1, sizeof *c);
     if (!c) return NULL;
-    c->v = calloc((size_t)(n ? n : 1), sizeof *c->v);
+    c->v = weft_calloc((size_t)(n ? n : 1) * sizeof *c->v);
     if (!c->v) { free(c); return NULL; }
     c->type = t;
     c->ndim = ndim;
@@ -34,7 +34,7 @@ cval *cval_new(cval_type t, int ndim, const int64_t *d)
 void cval_free(cval *c)
 {
     if (!c) return;
-    free(c->v);
+    weft_free(c->v);
     free(c);
 }
 
@@ -119,7 +119,7 @@ weft_status onnx_materialize(importer *im, const cval *c, const_use use, int *ou
     for (int k = 0; k < c->ndim; k++)
         if (nd || c->d[k] != 1 || k == c->ndim - 1) d[nd++] = c->d[k];
     if (!nd) d[nd++] = 1;
-    float *f = malloc((size_t)(c->n ? c->n : 1) * sizeof *f);
+    float *f = weft_alloc((size_t)(c->n ? c->n : 1) * sizeof *f);
     if (!f) return weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin);
     for (int64_t i = 0; i < c->n; i++) f[i] = (float)c->v[i];
     char name[WEFT_NAME_MAX];
@@ -186,34 +186,42 @@ static weft_status emit(fold_ctx *f, cval *c, size_t out_i)
     return onnx_add(f->im, f->nd->output[out_i], E_CONST, -1, NULL, c);
 }
 
+/* The elementwise ops folded, in the order of their names below. */
+typedef enum { F_ADD, F_SUB, F_MUL, F_DIV, F_POW, F_SQRT, F_NEG, F_EQUAL, F_LESS, F_GREATER, F_NOT, F_AND, F_OR,
+               F_WHERE } fold_op;
+static const char *const fold_names[] = { "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Neg", "Equal", "Less",
+                                          "Greater", "Not", "And", "Or", "Where" };
+
 static weft_status fold_elementwise(fold_ctx *f, const char *op)
 {
     int nd;
     int64_t d[WEFT_MAX_DIMS];
     size_t k = f->nin;
     if (!bcast_shape((const cval *const *)f->in, (int)k, &nd, d)) return bad(f, "its inputs' shapes do not broadcast");
-    bool cmp = !strcmp(op, "Equal") || !strcmp(op, "Less") || !strcmp(op, "Greater") || !strcmp(op, "Not") ||
-               !strcmp(op, "And") || !strcmp(op, "Or");
-    cval_type t = cmp ? C_BOOL : !strcmp(op, "Where") ? f->in[1]->type : f->in[0]->type;
-    if (!strcmp(op, "Sqrt")) t = C_FLOAT;
+    fold_op o = F_ADD;
+    while (o < F_WHERE && strcmp(op, fold_names[o])) o++;   /* named once, not per number */
+    cval_type t = o >= F_EQUAL && o <= F_OR ? C_BOOL : o == F_WHERE ? f->in[1]->type
+                : o == F_SQRT ? C_FLOAT : f->in[0]->type;
     cval *c = cval_new(t, nd, d);
     if (!c) return too_big(f->im, f->nd->output[0]);
     for (int64_t i = 0; i < c->n; i++) {
         double a = at(f->in[0], c, i), b = k > 1 ? at(f->in[1], c, i) : 0, r;
-        if (!strcmp(op, "Add")) r = a + b;
-        else if (!strcmp(op, "Sub")) r = a - b;
-        else if (!strcmp(op, "Mul")) r = a * b;
-        else if (!strcmp(op, "Div")) r = t == C_FLOAT ? a / b : b != 0 ? trunc(a / b) : 0;
-        else if (!strcmp(op, "Pow")) r = pow(a, b);
-        else if (!strcmp(op, "Sqrt")) r = sqrt(a);
-        else if (!strcmp(op, "Neg")) r = -a;
-        else if (!strcmp(op, "Equal")) r = a == b;
-        else if (!strcmp(op, "Less")) r = a < b;
-        else if (!strcmp(op, "Greater")) r = a > b;
-        else if (!strcmp(op, "Not")) r = a == 0;
-        else if (!strcmp(op, "And")) r = a != 0 && b != 0;
-        else if (!strcmp(op, "Or")) r = a != 0 || b != 0;
-        else r = a != 0 ? b : at(f->in[2], c, i);   /* Where */
+        switch (o) {
+        case F_ADD: r = a + b; break;
+        case F_SUB: r = a - b; break;
+        case F_MUL: r = a * b; break;
+        case F_DIV: r = t == C_FLOAT ? a / b : b != 0 ? trunc(a / b) : 0; break;
+        case F_POW: r = pow(a, b); break;
+        case F_SQRT: r = sqrt(a); break;
+        case F_NEG: r = -a; break;
+        case F_EQUAL: r = a == b; break;
+        case F_LESS: r = a < b; break;
+        case F_GREATER: r = a > b; break;
+        case F_NOT: r = a == 0; break;
+        case F_AND: r = a != 0 && b != 0; break;
+        case F_OR: r = a != 0 || b != 0; break;
+        default: r = a != 0 ? b : at(f->in[2], c, i); break;   /* Where */
+        }
         c->v[i] = to_type(t, r);
     }
     return emit(f, c, 0);
