@@ -64,14 +64,17 @@ class TBlock(nn.Module):
         self.h, self.causal = h, causal
         self.ln1, self.qkv, self.proj = nn.LayerNorm(d), nn.Linear(d, 3 * d), nn.Linear(d, d)
         self.ln2, self.fc1, self.fc2 = nn.LayerNorm(d), nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
-        self.register_buffer("bias", bias if bias is not None else torch.zeros(0), persistent=False)
+        if bias is not None:
+            self.register_buffer("bias", bias, persistent=False)
+        else:
+            self.bias = None
 
     def forward(self, x):
         B, T, D = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(D, 2)
         q, k, v = (t.view(B, T, self.h, D // self.h).transpose(1, 2) for t in (q, k, v))
         att = (q @ k.transpose(-2, -1)) / (D // self.h) ** 0.5
-        if self.bias.numel():
+        if self.bias is not None:
             att = att - self.bias
         if self.causal:
             att = att.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))

@@ -6,8 +6,9 @@ parameter's gradient and the weights after one plain SGD step.
 
     /usr/bin/python3 scripts/onnx_train_fixture.py [OUT_DIR]   (default tests/fixtures)
 
-Writes, per model (mlp, cnn, lm):
-  onnx_train_<name>.onnx          torch.onnx.export, opset 13, a symbolic batch
+Writes, per model (mlp, cnn, lm, gpt):
+  onnx_train_<name>.onnx          torch.onnx.export, opset 13 (gpt: 17), a
+                                  symbolic batch
   onnx_train_<name>.safetensors   x (the batch: f32 images, or i32 token ids),
                                   labels (i32: one per image, or per token),
                                   logits (the model's output), loss (a scalar),
@@ -17,7 +18,9 @@ Writes, per model (mlp, cnn, lm):
 The reference is computed in float64 from the exported float32 weights, so a
 comparison measures weft's error alone. The mlp multiplies by a bare
 parameter (x @ W: an ONNX MatMul whose weight weft holds transposed), so the
-test checks that the transpose is undone. Needs Debian's python3-torch;
+test checks that the transpose is undone. gpt is scripts/export_onnx.py's
+transformer (causal attention, GELU, layer norms, a head tied to the token
+embedding: one weight, two uses). Needs Debian's python3-torch;
 deterministic for a torch version (seed 0). Writes its files atomically.
 """
 import json
@@ -29,6 +32,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_onnx import Transformer  # noqa: E402
 
 LR = 0.1
 BATCH = 4
@@ -72,7 +78,7 @@ def models():
     cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2),
                         nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2),
                         nn.Flatten(), nn.Linear(8 * 7 * 7, 10))
-    return {"mlp": mlp, "cnn": cnn, "lm": TinyLM()}
+    return {"mlp": mlp, "cnn": cnn, "lm": TinyLM(), "gpt": Transformer()}
 
 
 def batch(name):
@@ -80,6 +86,9 @@ def batch(name):
     if name == "lm":
         x = torch.randint(0, 256, (BATCH, T))
         y = torch.randint(0, 256, (BATCH * T,))
+    elif name == "gpt":   # its vocabulary 64, context 16
+        x = torch.randint(0, 64, (BATCH, 16))
+        y = torch.randint(0, 64, (BATCH * 16,))
     else:
         x = torch.rand(BATCH, 1, 28, 28)
         y = torch.randint(0, 10, (BATCH,))
@@ -105,9 +114,9 @@ def write_safetensors(path, tensors, meta):
     os.replace(tmp, path)
 
 
-def export(m, x, path):
+def export(m, x, path, opset):
     tmp = path + ".tmp"
-    torch.onnx.export(m, x, tmp, opset_version=13, input_names=["x"], output_names=["logits"],
+    torch.onnx.export(m, x, tmp, opset_version=opset, input_names=["x"], output_names=["logits"],
                       dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, do_constant_folding=False)
     data = open(tmp, "rb").read()
     # without constant folding every weight keeps its state_dict name
@@ -138,8 +147,9 @@ def main():
         m.train()
         x, y = batch(name)
         path = os.path.join(out, f"onnx_train_{name}.onnx")
-        export(m, x, path)
-        t = {"x": x.numpy().astype(np.int32) if name == "lm" else x.numpy(), "labels": y.numpy().astype(np.int32)}
+        export(m, x, path, 17 if name == "gpt" else 13)
+        ids = name in ("lm", "gpt")
+        t = {"x": x.numpy().astype(np.int32) if ids else x.numpy(), "labels": y.numpy().astype(np.int32)}
         t.update(reference(m, x, y))
         st = os.path.join(out, f"onnx_train_{name}.safetensors")
         write_safetensors(st, t, {"lr": repr(LR), "torch": torch.__version__})

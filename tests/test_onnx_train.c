@@ -253,9 +253,9 @@ static void test_softmax_refused(void)
 
 int main(void)
 {
-    const char *names[] = { "mlp", "cnn", "lm" };
-    for (int i = 0; i < 3; i++) check_model(names[i], WEFT_PREC_FP32);
-    for (int i = 0; i < 3; i++) check_model(names[i], WEFT_PREC_BF16_SR);
+    const char *names[] = { "mlp", "cnn", "lm", "gpt" };
+    for (int i = 0; i < 4; i++) check_model(names[i], WEFT_PREC_FP32);
+    for (int i = 0; i < 4; i++) check_model(names[i], WEFT_PREC_BF16_SR);
     test_softmax_refused();
     return test_summary();
 }
