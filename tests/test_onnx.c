@@ -1,11 +1,16 @@
-/* test_onnx.c — ONNX import: PyTorch's exports of a small MLP, CNN,
- * residual net (batch norm, global average pooling, a sigmoid head) and
- * embedding model (Gather)
- * (scripts/export_onnx.py) imported and run forward by exec match PyTorch's
- * outputs; malformed files and unsupported ops get errors naming them. */
+/* test_onnx.c — ONNX import: PyTorch's exports (scripts/export_onnx.py) of
+ * each of the zoo's model families, small — an MLP, a CNN, a residual net,
+ * an embedding model, a GPT (opset 17, and 14 with its layer norms written
+ * out), a BERT-style encoder, an LSTM, a DLRM — imported and run forward by
+ * exec match PyTorch's outputs in fp32 and, within a stated tolerance, in
+ * bf16; damaged files, hand-made malformed models (dangling names, a
+ * cycle, wrong types, absurd shapes, …) and unsupported ops get errors
+ * naming them. */
 #include "test_util.h"
 #include "weft/exec.h"
 #include "weft/onnx.h"
+
+#include "onnx.pb-c.h"
 
 #include <string.h>
 
@@ -133,6 +138,144 @@ static void test_bad(void)
     free(buf);
 }
 
+/* Hand-made models, each wrong in one way, built with the structs protobuf-c
+ * generated from onnx.proto and packed to bytes: a Relu (or a Gemm on a
+ * weight) on a (1, 4) float input named x. */
+typedef struct {
+    Onnx__ModelProto m;
+    Onnx__GraphProto g;
+    Onnx__OperatorSetIdProto op, *ops[1];
+    Onnx__ValueInfoProto in, out, *ins[1], *outs[1];
+    Onnx__TypeProto ty;
+    Onnx__TypeProto__Tensor tt;
+    Onnx__TensorShapeProto sh;
+    Onnx__TensorShapeProto__Dimension d0, d1, *dims[2];
+    Onnx__NodeProto n, *nodes[1];
+    char *n_in[2], *n_out[1];
+    Onnx__TensorProto w, *inits[1];
+    int64_t wd[2];
+    float wv[16];
+} tiny;
+
+static void tiny_make(tiny *t, const char *op)
+{
+    memset(t, 0, sizeof *t);
+    onnx__model_proto__init(&t->m);
+    onnx__graph_proto__init(&t->g);
+    onnx__operator_set_id_proto__init(&t->op);
+    t->op.domain = "";
+    t->op.has_version = true;
+    t->op.version = 17;
+    t->ops[0] = &t->op;
+    t->m.n_opset_import = 1;
+    t->m.opset_import = t->ops;
+    t->m.has_ir_version = true;
+    t->m.ir_version = 8;
+    t->m.graph = &t->g;
+    onnx__tensor_shape_proto__dimension__init(&t->d0);
+    onnx__tensor_shape_proto__dimension__init(&t->d1);
+    t->d0.value_case = t->d1.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+    t->d0.dim_value = 1;
+    t->d1.dim_value = 4;
+    t->dims[0] = &t->d0;
+    t->dims[1] = &t->d1;
+    onnx__tensor_shape_proto__init(&t->sh);
+    t->sh.n_dim = 2;
+    t->sh.dim = t->dims;
+    onnx__type_proto__tensor__init(&t->tt);
+    t->tt.has_elem_type = true;
+    t->tt.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    t->tt.shape = &t->sh;
+    onnx__type_proto__init(&t->ty);
+    t->ty.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    t->ty.tensor_type = &t->tt;
+    onnx__value_info_proto__init(&t->in);
+    t->in.name = "x";
+    t->in.type = &t->ty;
+    t->ins[0] = &t->in;
+    onnx__value_info_proto__init(&t->out);
+    t->out.name = "y";
+    t->outs[0] = &t->out;
+    onnx__node_proto__init(&t->n);
+    t->n.op_type = (char *)op;
+    t->n.name = "the_node";
+    t->n_in[0] = "x";
+    t->n_in[1] = "w";
+    t->n_out[0] = "y";
+    t->n.n_input = !strcmp(op, "Gemm") ? 2 : 1;
+    t->n.input = t->n_in;
+    t->n.n_output = 1;
+    t->n.output = t->n_out;
+    t->nodes[0] = &t->n;
+    onnx__tensor_proto__init(&t->w);
+    t->w.name = "w";
+    t->w.has_data_type = true;
+    t->w.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    t->wd[0] = t->wd[1] = 4;
+    t->w.n_dims = 2;
+    t->w.dims = t->wd;
+    t->w.n_float_data = 16;
+    t->w.float_data = t->wv;
+    t->inits[0] = &t->w;
+    t->g.n_input = 1;
+    t->g.input = t->ins;
+    t->g.n_output = 1;
+    t->g.output = t->outs;
+    t->g.n_node = 1;
+    t->g.node = t->nodes;
+    t->g.n_initializer = !strcmp(op, "Gemm");
+    t->g.initializer = t->inits;
+}
+
+/* Packs t and imports it: the status, the message kept in why. */
+static weft_status tiny_import(tiny *t, char *why, size_t n)
+{
+    size_t len = onnx__model_proto__get_packed_size(&t->m);
+    uint8_t *buf = malloc(len + 1);
+    onnx__model_proto__pack(&t->m, buf);
+    weft_onnx m;
+    weft_status s = weft_onnx_import_bytes(buf, len, "tiny.onnx", 2, &m);
+    snprintf(why, n, "%s", s ? weft_errmsg() : "imported");
+    if (!s) weft_onnx_free(&m);
+    free(buf);
+    return s;
+}
+
+static void test_malformed(void)
+{
+    tiny t;
+    char why[512];
+    tiny_make(&t, "Relu");
+    CHECKF(!tiny_import(&t, why, sizeof why), "the well-formed tiny model: %s", why);
+    tiny_make(&t, "Gemm");
+    CHECKF(!tiny_import(&t, why, sizeof why), "the well-formed tiny Gemm: %s", why);
+    struct { const char *what, *op, *want; void (*spoil)(tiny *); } cases[] = {
+        { "a dangling input", "Relu", "made by no node before it", NULL },
+        { "a cycle", "Relu", "made by no node before it", NULL },
+        { "a weight of the wrong type", "Gemm", "not float32", NULL },
+        { "absurd dimensions", "Gemm", "negative or absurd", NULL },
+        { "a weight shorter than its dimensions", "Gemm", "elements declared", NULL },
+        { "a symbolic dimension past the batch", "Relu", "symbolic", NULL },
+        { "an output no node makes", "Relu", "made by no node", NULL },
+        { "another opset", "Relu", "opsets 13 to 17", NULL },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        tiny_make(&t, cases[k].op);
+        switch (k) {
+        case 0: t.n_in[0] = "nowhere"; break;
+        case 1: t.n_in[0] = "y"; break;                                     /* reads its own output */
+        case 2: t.w.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__STRING; break;
+        case 3: t.wd[0] = (int64_t)1 << 40; break;
+        case 4: t.w.n_float_data = 3; break;
+        case 5: t.d1.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM; t.d1.dim_param = "n"; break;
+        case 6: t.out.name = "z"; break;
+        case 7: t.op.version = 9; break;
+        }
+        weft_status s = tiny_import(&t, why, sizeof why);
+        CHECKF(s && strstr(why, cases[k].want) && strstr(why, "tiny.onnx"), "%s: %s", cases[k].what, why);
+    }
+}
+
 int main(void)
 {
     check_model("mlp");
@@ -145,5 +288,6 @@ int main(void)
     check_model("lstm");
     check_model("dlrm");
     test_bad();
+    test_malformed();
     return test_summary();
 }
