@@ -7,6 +7,8 @@
  * stride edge cases are all exercised. Buffers are exactly sized heap
  * allocations, so ASan catches any overrun, and scratch is filled with NaN
  * before each call so nothing may depend on its contents. */
+#define TEST_RAND_SEED 0x9E3779B97F4A7C15ull
+#include "test_rand.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
 
@@ -17,17 +19,6 @@
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd_u32(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-/* uniform in [-1, 1) */
-static float rnd(void) { return (float)((rnd_u32() >> 8) * (2.0 / 16777216.0) - 1.0); }
-static void fill(float *p, int64_t n) { for (int64_t i = 0; i < n; i++) p[i] = rnd(); }
 /* distinct multiples of 1/64 in random order, so a finite-difference step
  * of 1e-3 never changes which element of a max-pool window wins */
 static void fill_distinct(float *p, int64_t n)
@@ -41,9 +32,7 @@ static void fill_distinct(float *p, int64_t n)
 /* small integers, so that max-pool windows have ties */
 static void fill_ties(float *p, int64_t n) { for (int64_t i = 0; i < n; i++) p[i] = (float)(rnd_u32() % 4); }
 
-static float *fbuf(int64_t n) { float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p); if (!p) abort(); return p; }
 static double *dbuf(int64_t n) { double *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p); if (!p) abort(); return p; }
-static void fill_nan(float *p, int64_t n) { for (int64_t i = 0; i < n; i++) p[i] = NAN; }
 
 
 

@@ -4,6 +4,8 @@
  * with shared operands, against plain references in double. Shapes are small
  * and odd so that vector tails are exercised; buffers are exactly sized heap
  * allocations, so ASan catches any overrun. */
+#define TEST_RAND_SEED 0x13198A2E03707344ull
+#include "test_rand.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
 
@@ -11,19 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng_state = 0x13198A2E03707344ull;
-static uint32_t rnd_u32(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-/* uniform in [-1, 1) */
-static float rnd(void) { return (float)((rnd_u32() >> 8) * (2.0 / 16777216.0) - 1.0); }
-static void fill(float *p, int64_t n) { for (int64_t i = 0; i < n; i++) p[i] = rnd(); }
-static void fill_nan(float *p, int64_t n) { for (int64_t i = 0; i < n; i++) p[i] = NAN; }
-static float *fbuf(int64_t n) { float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p); if (!p) abort(); return p; }
 static double *dbuf(int64_t n) { double *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p); if (!p) abort(); return p; }
 
 /* erf within 3 ulp of the exact value (kernels.h) over a sweep of [-6, 6]

@@ -7,6 +7,8 @@
  *
  * Shapes are small and odd so that vector tails are exercised; buffers are
  * exactly sized heap allocations, so ASan catches any overrun. */
+#define TEST_RAND_SEED 0x243F6A8885A308D3ull
+#include "test_rand.h"
 #include "kernels/nn.h"
 #include "test_util.h"
 
@@ -17,19 +19,7 @@
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-static uint64_t rng_state = 0x243F6A8885A308D3ull;
-static uint32_t rnd_u32(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-/* uniform in [-1, 1) */
-static float rnd(void) { return (float)((rnd_u32() >> 8) * (2.0 / 16777216.0) - 1.0); }
-static void fill(float *p, int64_t n) { for (int64_t i = 0; i < n; i++) p[i] = rnd(); }
 static void fill_scaled(float *p, int64_t n, float s) { for (int64_t i = 0; i < n; i++) p[i] = s * rnd(); }
-static float *fbuf(int64_t n) { float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p); if (!p) abort(); return p; }
 static double *dbuf(int64_t n) { double *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p); if (!p) abort(); return p; }
 static float *fcopy(const float *x, int64_t n) { float *p = fbuf(n); memcpy(p, x, (size_t)n * sizeof *p); return p; }
 static bool same(const float *a, const float *b, int64_t n) { return memcmp(a, b, (size_t)n * sizeof *a) == 0; }

@@ -23,16 +23,12 @@ static inline float relu1(float x) { return x < 0.0f ? 0.0f : x; } /* NaN passes
 
 static inline float gelu1(float x) { return x * 0.5f * (1.0f + erff(x * k_sqrt1_2)); }
 
-/* Phi(x) and phi(x) for a block, vectorised. Phi from erfc by the rational
- * Chebyshev fit of Numerical Recipes' erfcc (fractional error below 1.2e-7
- * everywhere): erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2), z >= 0; and
- * Phi(x) = erfc(-x/sqrt2)/2. The exponentials are nn_math's polynomial exp
- * (within 3 ulp), so a GELU block costs two exps instead of two libm calls. */
+/* erfc(z) = t e for a block of z >= 0: t = 1/(1 + z/2) and e = exp(-z^2 +
+ * P(t)), the rational Chebyshev fit of Numerical Recipes' erfcc (fractional
+ * error below 1.2e-7 everywhere), the exponential nn_math's (within 3 ulp). */
 static inline __attribute__((always_inline))
-void phi_block(const float *restrict x, float *restrict cdf, float *restrict pdf)
+void erfc_block(const float *restrict z, float *restrict t, float *restrict e)
 {
-    float z[VB], t[VB], e[VB];
-    for (int j = 0; j < VB; j++) z[j] = fabsf(x[j]) * k_sqrt1_2;
     for (int j = 0; j < VB; j++) t[j] = 1.0f / (1.0f + 0.5f * z[j]);
     for (int j = 0; j < VB; j++) {
         float u = t[j];
@@ -49,6 +45,19 @@ void phi_block(const float *restrict x, float *restrict cdf, float *restrict pdf
         e[j] = p - z[j] * z[j];
     }
     nn_exp_block(e);
+}
+
+/* Phi(x) and phi(x) for a block, vectorised. Phi from erfc by the rational
+ * Chebyshev fit of Numerical Recipes' erfcc (fractional error below 1.2e-7
+ * everywhere): erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2), z >= 0; and
+ * Phi(x) = erfc(-x/sqrt2)/2. The exponentials are nn_math's polynomial exp
+ * (within 3 ulp), so a GELU block costs two exps instead of two libm calls. */
+static inline __attribute__((always_inline))
+void phi_block(const float *restrict x, float *restrict cdf, float *restrict pdf)
+{
+    float z[VB], t[VB], e[VB];
+    for (int j = 0; j < VB; j++) z[j] = fabsf(x[j]) * k_sqrt1_2;
+    erfc_block(z, t, e);
     for (int j = 0; j < VB; j++) {
         float half_erfc = 0.5f * t[j] * e[j];            /* Phi(-|x|) */
         cdf[j] = x[j] >= 0.0f ? 1.0f - half_erfc : half_erfc;
@@ -256,22 +265,7 @@ static inline __attribute__((always_inline)) void erf_block(const float *restric
         s[j] = x[j] * p;
     }
     for (int j = 0; j < VB; j++) z[j] = fabsf(x[j]);
-    for (int j = 0; j < VB; j++) t[j] = 1.0f / (1.0f + 0.5f * z[j]);
-    for (int j = 0; j < VB; j++) {
-        float u = t[j];
-        float p = 0.17087277f;
-        p = p * u - 0.82215223f;
-        p = p * u + 1.48851587f;
-        p = p * u - 1.13520398f;
-        p = p * u + 0.27886807f;
-        p = p * u - 0.18628806f;
-        p = p * u + 0.09678418f;
-        p = p * u + 0.37409196f;
-        p = p * u + 1.00002368f;
-        p = p * u - 1.26551223f;
-        e[j] = p - z[j] * z[j];
-    }
-    nn_exp_block(e);
+    erfc_block(z, t, e);
     for (int j = 0; j < VB; j++) {
         float c = 1.0f - t[j] * e[j];
         c = x[j] < 0.0f ? -c : c;
