@@ -152,9 +152,11 @@ typedef struct {
     Onnx__TensorShapeProto__Dimension d0, d1, *dims[2];
     Onnx__NodeProto n, *nodes[1];
     char *n_in[2], *n_out[1];
-    Onnx__TensorProto w, *inits[1];
-    int64_t wd[2];
+    Onnx__TensorProto w, sh2, *inits[2];
+    int64_t wd[2], sd[1], sv[2];
     float wv[16];
+    Onnx__AttributeProto perm, *attrs[1];
+    int64_t pv[2];
 } tiny;
 
 static void tiny_make(tiny *t, const char *op)
@@ -217,13 +219,34 @@ static void tiny_make(tiny *t, const char *op)
     t->w.n_float_data = 16;
     t->w.float_data = t->wv;
     t->inits[0] = &t->w;
+    onnx__tensor_proto__init(&t->sh2);   /* an int64 list: a shape */
+    t->sh2.name = "s";
+    t->sh2.has_data_type = true;
+    t->sh2.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    t->sd[0] = 2;
+    t->sh2.n_dims = 1;
+    t->sh2.dims = t->sd;
+    t->sv[0] = 2;
+    t->sv[1] = 8;
+    t->sh2.n_int64_data = 2;
+    t->sh2.int64_data = t->sv;
+    t->inits[1] = &t->sh2;
+    onnx__attribute_proto__init(&t->perm);
+    t->perm.name = "perm";
+    t->perm.has_type = true;
+    t->perm.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    t->pv[0] = 1;
+    t->pv[1] = 0;
+    t->perm.n_ints = 2;
+    t->perm.ints = t->pv;
+    t->attrs[0] = &t->perm;
     t->g.n_input = 1;
     t->g.input = t->ins;
     t->g.n_output = 1;
     t->g.output = t->outs;
     t->g.n_node = 1;
     t->g.node = t->nodes;
-    t->g.n_initializer = !strcmp(op, "Gemm");
+    t->g.n_initializer = !strcmp(op, "Gemm") ? 2 : 0;
     t->g.initializer = t->inits;
 }
 
@@ -258,6 +281,9 @@ static void test_malformed(void)
         { "a symbolic dimension past the batch", "Relu", "symbolic", NULL },
         { "an output no node makes", "Relu", "made by no node", NULL },
         { "another opset", "Relu", "opsets 13 to 17", NULL },
+        { "a Concat missing an input", "Gemm", "missing", NULL },
+        { "a perm that is no permutation", "Gemm", "not a permutation", NULL },
+        { "a shape that overflows", "Gemm", "a size of", NULL },
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         tiny_make(&t, cases[k].op);
@@ -270,6 +296,11 @@ static void test_malformed(void)
         case 5: t.d1.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM; t.d1.dim_param = "n"; break;
         case 6: t.out.name = "z"; break;
         case 7: t.op.version = 9; break;
+        case 8: t.n.op_type = "Concat"; t.n_in[0] = "w"; t.n_in[1] = ""; break;   /* folded: both known */
+        case 9: t.n.op_type = "Transpose"; t.n_in[0] = "w"; t.n.n_input = 1; t.pv[1] = 1;   /* perm [1, 1] */
+                t.n.n_attribute = 1; t.n.attribute = t.attrs; break;
+        case 10: t.n.op_type = "Reshape"; t.n_in[0] = "w"; t.n_in[1] = "s"; t.sv[0] = (int64_t)1 << 40;
+                 t.sv[1] = (int64_t)1 << 40; break;
         }
         weft_status s = tiny_import(&t, why, sizeof why);
         CHECKF(s && strstr(why, cases[k].want) && strstr(why, "tiny.onnx"), "%s: %s", cases[k].what, why);

@@ -5,6 +5,7 @@
 #include "weft/exec.h"
 #include "weft/onnx.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,7 @@ static const char *summary =
 static weft_status read_npy(const char *path, const char *data, size_t n, int64_t *shape, int *ndim, const float **x,
                             int64_t *count, int *ints)
 {
-    if (n < 10 || memcmp(data, "\x93NUMPY", 6))
+    if (n < 12 || memcmp(data, "\x93NUMPY", 6))
         return weft_fail(WEFT_ERR_FORMAT, "--input %s: not a .npy file", path);
     size_t hl = data[6] == 1 ? (size_t)(uint8_t)data[8] | (size_t)(uint8_t)data[9] << 8
                              : (size_t)(uint8_t)data[8] | (size_t)(uint8_t)data[9] << 8 | (size_t)(uint8_t)data[10] << 16;
@@ -44,7 +45,8 @@ static weft_status read_npy(const char *path, const char *data, size_t n, int64_
         char *end;
         long long d = strtoll(p, &end, 10);
         if (end == p) { p++; continue; }
-        if (*ndim == WEFT_MAX_DIMS || d < 0) return weft_fail(WEFT_ERR_FORMAT, "--input %s: its shape", path);
+        if (*ndim == WEFT_MAX_DIMS || d < 0 || (d > 0 && total > INT64_MAX / d))
+            return weft_fail(WEFT_ERR_FORMAT, "--input %s: its shape", path);
         shape[(*ndim)++] = d;
         total *= d;
         p = end;
@@ -127,12 +129,17 @@ int weft_cmd_infer(int argc, char **argv)
         bool ids = m.g->values[m.inputs[0]].dtype == WEFT_I32;
         int32_t *iv = ids || ints ? malloc((size_t)count * sizeof *iv + 4) : NULL;
         if ((ids || ints) && !iv) s = weft_fail(WEFT_ERR_NOMEM, "out of memory");
-        for (int64_t i = 0; iv && i < count; i++) {
-            int64_t v8;
+        for (int64_t i = 0; iv && !s && i < count; i++) {
+            int64_t v8 = 0;
             int32_t v4;
-            if (ints == 8) { memcpy(&v8, (const char *)x + 8 * i, 8); iv[i] = (int32_t)v8; }
-            else if (ints == 4) { memcpy(&v4, (const char *)x + 4 * i, 4); iv[i] = v4; }
-            else iv[i] = (int32_t)x[i];
+            if (ints == 8) memcpy(&v8, (const char *)x + 8 * i, 8);
+            else if (ints == 4) { memcpy(&v4, (const char *)x + 4 * i, 4); v8 = v4; }
+            else if (x[i] == x[i] && fabsf(x[i]) < 2147483648.0f) v8 = (int64_t)x[i];
+            else v8 = INT64_MAX;   /* NaN or huge: refused below */
+            if (v8 < INT32_MIN || v8 > INT32_MAX)
+                s = weft_fail(WEFT_ERR_ARG, "--input %s: id %lld (number %lld) does not fit the model's ids", o.input,
+                              (long long)v8, (long long)i);
+            else iv[i] = (int32_t)v8;
         }
         if (!s && ints && !ids) s = weft_fail(WEFT_ERR_ARG, "--input %s: integers, but the model's input %s takes floats",
                                               o.input, m.g->values[m.inputs[0]].name);

@@ -75,6 +75,13 @@ weft_status onnx_add_transposed(importer *im, const char *name, const entry *bas
     return WEFT_OK;
 }
 
+void onnx_value_name(char *buf, const char *name, const char *suffix)
+{
+    size_t n = strlen(name), k = strlen(suffix);
+    if (n + k < WEFT_NAME_MAX) { memcpy(buf, name, n); memcpy(buf + n, suffix, k + 1); return; }
+    snprintf(buf, WEFT_NAME_MAX, "%.40s~%08x%s", name, name_hash(name), suffix);
+}
+
 /* ---- parameters ---- */
 /* Its element count, or -1 when a dimension is negative or the count is
  * absurd (a damaged file must not make us allocate it). */
@@ -159,7 +166,7 @@ weft_status onnx_weight(importer *im, const Onnx__NodeProto *nd, entry *x, bool 
     const Onnx__TensorProto *t = x->t;
     const char *name = x->name;
     char pname[WEFT_NAME_MAX];
-    snprintf(pname, sizeof pname, "%s%s", name, transpose ? ".T" : "");
+    onnx_value_name(pname, name, transpose ? ".T" : "");
     for (int i = 0; i < im->m->nparams; i++)
         if (!strcmp(im->m->param_onnx[i], name) && im->m->param_transposed[i] == transpose &&
             im->g->values[im->m->param_value[i]].role == WEFT_ROLE_PARAM) {
@@ -201,7 +208,7 @@ weft_status onnx_value_of(importer *im, const Onnx__NodeProto *nd, size_t i, int
         return onnx_unsupported(im, nd, "input %s is a piece of a written-out layer norm (ReduceMean, Sub, Pow, ReduceMean, "
                                 "Add, Sqrt, Div) used otherwise; only the whole is supported", x->name);
     if (x->kind == E_CONST) {   /* a constant tensor read as data: made once */
-        if (x->value < 0) WEFT_TRY(onnx_materialize(im, x->c, AS_DATA, &x->value));
+        if (x->value < 0) WEFT_TRY(onnx_materialize(im, x->c, AS_DATA, x->name, &x->value));
         *out = x->value;
         return WEFT_OK;
     }
@@ -259,7 +266,7 @@ static weft_status import_graph(importer *im, const Onnx__ModelProto *mp, int ba
             if (!fixed && k > 0)
                 return weft_fail(WEFT_ERR_SHAPE, "onnx %s: graph input %s: dimension %zu is symbolic (only the first, the "
                                  "batch, may be)", im->origin, vi->name, k);
-            d[k] = fixed ? (k == 0 && batch > 0 ? batch : dm->dim_value) : (batch > 0 ? batch : 1);
+            d[k] = fixed ? dm->dim_value : (batch > 0 ? batch : 1);   /* only a symbolic one is the batch */
             if (d[k] > ((int64_t)1 << 31))
                 return weft_fail(WEFT_ERR_SHAPE, "onnx %s: graph input %s: dimension %zu is %lld", im->origin, vi->name, k,
                                  (long long)d[k]);
@@ -310,7 +317,9 @@ weft_status weft_onnx_import_bytes(const uint8_t *data, size_t n, const char *or
     weft_status s = WEFT_OK;
     m->ir_version = mp->has_ir_version ? mp->ir_version : 0;
     for (size_t i = 0; i < mp->n_opset_import; i++)
-        if (!mp->opset_import[i]->domain || !mp->opset_import[i]->domain[0]) m->opset = mp->opset_import[i]->version;
+        if (!mp->opset_import[i]->domain || !mp->opset_import[i]->domain[0] ||
+            !strcmp(mp->opset_import[i]->domain, "ai.onnx"))   /* the default domain, by either name */
+            m->opset = mp->opset_import[i]->version;
     snprintf(m->producer, sizeof m->producer, "%s", mp->producer_name ? mp->producer_name : "");
     if (m->opset && (m->opset < 13 || m->opset > 17))
         s = weft_fail(WEFT_ERR_FORMAT, "onnx %s: opset %lld; weft reads opsets 13 to 17", origin, (long long)m->opset);

@@ -112,7 +112,7 @@ weft_status onnx_const_in(importer *im, const Onnx__NodeProto *nd, size_t i, cva
     return WEFT_OK;
 }
 
-weft_status onnx_materialize(importer *im, const cval *c, const_use use, int *out)
+weft_status onnx_materialize(importer *im, const cval *c, const_use use, const char *fname, int *out)
 {
     int64_t d[WEFT_MAX_DIMS];
     int nd = 0;
@@ -123,10 +123,18 @@ weft_status onnx_materialize(importer *im, const cval *c, const_use use, int *ou
     if (!f) return weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin);
     for (int64_t i = 0; i < c->n; i++) f[i] = (float)c->v[i];
     char name[WEFT_NAME_MAX];
-    snprintf(name, sizeof name, "onnx.const%d", im->g->nvalues);
+    bool trained = use == AS_DATA && c->weight && fname;
+    if (trained) onnx_value_name(name, fname, "");
+    else snprintf(name, sizeof name, "onnx.const%d", im->g->nvalues);
     weft_shape s = weft_shape_make(nd, d);
-    int v = weft_g_value(im->g, name, WEFT_ROLE_STATE, use == AS_IDS ? WEFT_I32 : WEFT_F32, &s);
-    if (v < 0) { free(f); return weft_graph_status(im->g); }
+    int v = trained ? weft_g_param_init(im->g, name, nd, d, WEFT_INIT_ZERO, 0)
+                    : weft_g_value(im->g, name, WEFT_ROLE_STATE, use == AS_IDS ? WEFT_I32 : WEFT_F32, &s);
+    if (v < 0) { weft_free(f); return weft_graph_status(im->g); }
+    if (trained) {   /* a weight the file reshaped or sliced: trained, written back under the file's name for it */
+        WEFT_TRY(onnx_keep_numbers(im, v, f, fname, false));
+        *out = v;
+        return WEFT_OK;
+    }
     im->g->values[v].fixed = use == AS_DATA;
     WEFT_TRY(onnx_keep_numbers(im, v, f, NULL, false));
     *out = v;
@@ -176,13 +184,14 @@ static double at(const cval *c, const cval *out, int64_t idx)
 
 static int64_t axis_of(int64_t a, int ndim) { return a < 0 ? a + ndim : a; }
 
-typedef struct { importer *im; const Onnx__NodeProto *nd; cval *in[8]; size_t nin; } fold_ctx;
+typedef struct { importer *im; const Onnx__NodeProto *nd; cval *in[8]; size_t nin; bool weight; } fold_ctx;
 
 static weft_status bad(fold_ctx *f, const char *why) { return onnx_unsupported(f->im, f->nd, "%s", why); }
 
 static weft_status emit(fold_ctx *f, cval *c, size_t out_i)
 {
     if (!c) return too_big(f->im, f->nd->output[out_i]);
+    c->weight = f->weight && c->type == C_FLOAT;
     return onnx_add(f->im, f->nd->output[out_i], E_CONST, -1, NULL, c);
 }
 
@@ -230,9 +239,15 @@ static weft_status fold_elementwise(fold_ctx *f, const char *op)
 static weft_status fold_cast(fold_ctx *f)
 {
     int64_t to = onnx_attr_i(f->nd, "to", 1);
-    cval_type t = to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ||
-                  to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16 ? C_FLOAT
-                : to == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL ? C_BOOL : C_INT;
+    cval_type t;
+    switch (to) {
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: t = C_FLOAT; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: t = C_BOOL; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8: t = C_INT; break;
+    default: return bad(f, "a cast to a type other than float, double, an integer or bool");
+    }
     cval *c = cval_new(t, f->in[0]->ndim, f->in[0]->d);
     if (c) for (int64_t i = 0; i < c->n; i++) c->v[i] = to_type(t, f->in[0]->v[i]);
     return emit(f, c, 0);
@@ -281,8 +296,12 @@ weft_status onnx_reshape_dims(const importer *im, const Onnx__NodeProto *nd, con
     int64_t total = 1, known = 1;
     for (int k = 0; k < in_nd; k++) total *= in_d[k];
     int infer = -1;
+    bool allowzero = onnx_attr_i(nd, "allowzero", 0) != 0;
     for (int k = 0; k < shape->n; k++) {
         d[k] = (int64_t)shape->v[k];
+        if (d[k] > total && total > 0) return onnx_unsupported(im, nd, "a size of %lld for %lld numbers", (long long)d[k],
+                                                               (long long)total);
+        if (d[k] == 0 && allowzero) return onnx_unsupported(im, nd, "allowzero = 1 with a 0 in its shape is not supported");
         if (d[k] == 0) {
             if (k >= in_nd) return onnx_unsupported(im, nd, "a 0 in its shape beyond the input's dimensions");
             d[k] = in_d[k];
@@ -293,7 +312,8 @@ weft_status onnx_reshape_dims(const importer *im, const Onnx__NodeProto *nd, con
     }
     if (infer >= 0) d[infer] = known > 0 ? total / known : 0;
     int64_t got = 1;
-    for (int k = 0; k < shape->n; k++) got *= d[k];
+    for (int k = 0; k < shape->n; k++)
+        if (__builtin_mul_overflow(got, d[k], &got)) return onnx_unsupported(im, nd, "its shape overflows");
     if (got != total) return onnx_unsupported(im, nd, "its shape holds %lld numbers, its input %lld", (long long)got,
                                               (long long)total);
     *out_nd = (int)shape->n;
@@ -387,7 +407,7 @@ weft_status onnx_slice_ranges(const importer *im, const Onnx__NodeProto *nd, int
         if (b < 0) b += n;
         if (e < 0) e += n;
         if (s > 0) { b = b < 0 ? 0 : b > n ? n : b; e = e < 0 ? 0 : e > n ? n : e; }
-        else { b = b < 0 ? -1 : b > n - 1 ? n - 1 : b; e = e < -1 ? -1 : e > n - 1 ? n - 1 : e; }
+        else { b = b < 0 ? 0 : b > n - 1 ? n - 1 : b; e = e < -1 ? -1 : e > n - 1 ? n - 1 : e; }
         int64_t c = s > 0 ? (int64_t)ceil((e - b) / (double)s) : (int64_t)ceil((b - e) / (double)-s);
         st[a] = (int64_t)b;
         cnt[a] = c > 0 ? c : 0;
@@ -401,9 +421,12 @@ static weft_status fold_transpose(fold_ctx *f)
     const cval *x = f->in[0];
     const Onnx__AttributeProto *p = onnx_attr(f->nd, "perm");
     int64_t perm[WEFT_MAX_DIMS], d[WEFT_MAX_DIMS] = { 0 };
-    for (int k = 0; k < x->ndim; k++) perm[k] = p && p->n_ints == (size_t)x->ndim ? p->ints[k] : x->ndim - 1 - k;
+    bool seen[WEFT_MAX_DIMS] = { false };
+    if (p && p->n_ints != (size_t)x->ndim) return bad(f, "perm's length is not the input's rank");
     for (int k = 0; k < x->ndim; k++) {
-        if (perm[k] < 0 || perm[k] >= x->ndim) return bad(f, "perm out of range");
+        perm[k] = p ? p->ints[k] : x->ndim - 1 - k;
+        if (perm[k] < 0 || perm[k] >= x->ndim || seen[perm[k]]) return bad(f, "perm is not a permutation");
+        seen[perm[k]] = true;
         d[k] = x->d[perm[k]];
     }
     cval *c = cval_new(x->type, x->ndim, d);
@@ -448,8 +471,9 @@ static weft_status fold_misc(fold_ctx *f, const char *op)
         if (x->n != 1 || f->in[1]->n != 1 || f->in[2]->n != 1 || dl == 0) return bad(f, "start, limit and delta must be "
                                                                                       "scalars, delta not 0");
         double cnt = ceil((lim - a) / dl);
+        if (!(cnt <= ONNX_MAX_CONST)) return too_big(f->im, f->nd->output[0]);   /* NaN too */
         int64_t n = cnt > 0 ? (int64_t)cnt : 0;
-        cval *c = n <= ONNX_MAX_CONST ? cval_new(x->type, 1, &n) : NULL;
+        cval *c = cval_new(x->type, 1, &n);
         if (c) for (int64_t i = 0; i < n; i++) c->v[i] = to_type(x->type, a + (double)i * dl);
         return emit(f, c, 0);
     }
@@ -493,6 +517,9 @@ static weft_status input_dims(importer *im, const Onnx__NodeProto *nd, int *n, i
     if (!x) return onnx_unsupported(im, nd, "its input is made by no node before it");
     if (x->kind == E_VALUE) { const weft_shape *s = &im->g->values[x->value].shape; *n = s->ndim; memcpy(d, s->d, sizeof s->d); }
     else if (x->kind == E_CONST) { *n = x->c->ndim; memcpy(d, x->c->d, sizeof x->c->d); }
+    else if (x->kind != E_INIT && x->kind != E_INIT_T)
+        return onnx_unsupported(im, nd, "its input %s is a piece of a written-out layer norm or an output weft does not "
+                                "compute", x->name);
     else {
         *n = (int)x->t->n_dims;
         if (*n > WEFT_MAX_DIMS) return onnx_unsupported(im, nd, "its input has too many dimensions");
@@ -557,13 +584,22 @@ weft_status onnx_fold(importer *im, const Onnx__NodeProto *nd, bool *done)
     if (!strcmp(op, "Gather") && x0 && x0->kind == E_INIT && x0->t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
         return WEFT_OK;
     fold_ctx f = { .im = im, .nd = nd, .nin = nd->n_input };
+    bool weight = false;   /* numbers derived from a float initializer: a weight, reshaped or sliced */
+    for (size_t k = 0; k < nd->n_input; k++) {   /* every input known, before any is converted */
+        if (!nd->input[k][0]) { if (k == 0) return WEFT_OK; continue; }
+        entry *e = onnx_find(im, nd->input[k]);
+        if (!e || (e->kind != E_INIT && e->kind != E_CONST)) return WEFT_OK;   /* data: not ours */
+        weight |= e->kind == E_INIT ? e->t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT : e->c->weight;
+    }
     for (size_t k = 0; k < nd->n_input; k++) {
         WEFT_TRY(onnx_const_in(im, nd, k, &f.in[k]));
-        bool absent = !nd->input[k][0];
-        if (!f.in[k] && !absent) return WEFT_OK;      /* data: not ours */
-        if (absent && k == 0) return WEFT_OK;
+        /* an empty name is an absent input: only these are optional */
+        bool optional = (!strcmp(op, "Slice") && k >= 3) || (!strcmp(op, "Trilu") && k == 1) ||
+                        (!strcmp(op, "Squeeze") && k == 1);
+        if (!f.in[k] && !optional) return onnx_unsupported(im, nd, "input %zu is missing", k);
     }
     *done = true;
+    f.weight = weight;
     if (!strcmp(op, "Identity")) return emit(&f, reshaped(f.in[0], f.in[0]->ndim, f.in[0]->d), 0);
     if (!strcmp(op, "Cast")) return fold_cast(&f);
     if (!strcmp(op, "Unsqueeze") || !strcmp(op, "Squeeze")) return fold_unsqueeze(&f, op[0] == 'S');

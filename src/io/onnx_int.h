@@ -18,6 +18,7 @@ typedef struct {
     int64_t d[WEFT_MAX_DIMS];
     int64_t n;
     double *v;
+    bool weight;   /* folded from a float initializer (a weight sliced, stacked, reshaped): trained when read as data */
 } cval;
 
 /* What a name stands for: a weft value; an initializer (becoming a parameter
@@ -86,7 +87,12 @@ weft_status onnx_fold(importer *im, const Onnx__NodeProto *nd, bool *done);
  * the store, leading 1s dropped: data (an operand beside activations: in
  * their precision), a mask (f32: 0 or 1) or ids (i32). */
 typedef enum { AS_DATA, AS_MASK, AS_IDS } const_use;
-weft_status onnx_materialize(importer *im, const cval *c, const_use use, int *out);
+/* name: what the file calls it; numbers folded from a weight (c->weight)
+ * read as data become a trained parameter under that name. */
+weft_status onnx_materialize(importer *im, const cval *c, const_use use, const char *name, int *out);
+/* A weft value name for the file's name (and suffix): as it is when it
+ * fits, else its head and a hash of the whole, so two long names stay two. */
+void onnx_value_name(char *buf, const char *name, const char *suffix);
 
 /* Reshape's target dimensions from its shape constant (0: keep the input's,
  * one -1: what is left), checked to hold the input's numbers. */

@@ -25,10 +25,20 @@ static entry *input(importer *im, const Onnx__NodeProto *nd, size_t i)
 
 static bool is_weight(const entry *e) { return e && (e->kind == E_INIT || e->kind == E_INIT_T); }
 
+/* Input i as numbers known at import; absent is NULL, but data where a
+ * known list (axes, sizes, steps) is wanted is an error. */
+static weft_status known_in(importer *im, const Onnx__NodeProto *nd, size_t i, cval **out)
+{
+    WEFT_TRY(onnx_const_in(im, nd, i, out));
+    if (!*out && i < nd->n_input && nd->input[i][0])
+        return onnx_unsupported(im, nd, "input %zu (%s) must be known at import", i, nd->input[i]);
+    return WEFT_OK;
+}
+
 /* x's dimensions without its leading 1s (a reshape when there are any). */
 static int drop_leading_ones(weft_graph *g, int x)
 {
-    const weft_shape *s = &g->values[x].shape;
+    const weft_shape sv = g->values[x].shape, *s = &sv;   /* a copy: builders may move g->values */
     int k = 0;
     while (k < s->ndim - 1 && s->d[k] == 1) k++;
     if (!k) return x;
@@ -72,12 +82,12 @@ static weft_status binary(importer *im, const Onnx__NodeProto *nd, const char *o
     int a, b;
     if (op[0] == 'D') return onnx_unsupported(im, nd, "a divisor that is not a scalar constant is not supported");
     entry *e1 = input(im, nd, 1);
-    if (op[0] == 'S' && e1 && e1->kind == E_CONST) {   /* x - C: x + (-C), C negated at import */
+    if (op[0] == 'S' && e1 && e1->kind == E_CONST && !e1->c->weight) {   /* x - C: x + (-C), C negated at import */
         cval *neg = cval_new(C_FLOAT, e1->c->ndim, e1->c->d);
         if (!neg) return weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin);
         for (int64_t i = 0; i < neg->n; i++) neg->v[i] = -e1->c->v[i];
         weft_status s = onnx_value_of(im, nd, 0, &a);
-        if (!s) s = onnx_materialize(im, neg, AS_DATA, &b);
+        if (!s) s = onnx_materialize(im, neg, AS_DATA, NULL, &b);
         cval_free(neg);
         if (s) return s;
         op = "Add";
@@ -141,6 +151,7 @@ static weft_status transpose(importer *im, const Onnx__NodeProto *nd, int x, int
     if (p && p->n_ints != (size_t)n) return onnx_unsupported(im, nd, "perm has %zu entries for %d dimensions", p->n_ints, n);
     for (int k = 0; k < n; k++) cur[k] = k;
     for (int k = 0; k < n && x >= 0; k++) {
+        if (p && (p->ints[k] < 0 || p->ints[k] >= n)) return onnx_unsupported(im, nd, "perm entry out of range");
         int want = p ? (int)p->ints[k] : n - 1 - k, j = k;
         while (j < n && cur[j] != want) j++;
         if (j == n) return onnx_unsupported(im, nd, "perm is not a permutation");
@@ -155,7 +166,7 @@ static weft_status transpose(importer *im, const Onnx__NodeProto *nd, int x, int
 static weft_status reshape_like(importer *im, const Onnx__NodeProto *nd, const char *op, int x, int *y)
 {
     weft_graph *g = im->g;
-    const weft_shape *s = &g->values[x].shape;
+    const weft_shape sv = g->values[x].shape, *s = &sv;   /* a copy: builders may move g->values */
     int64_t d[WEFT_MAX_DIMS];
     int n = 0;
     if (!strcmp(op, "Flatten")) {
@@ -173,7 +184,7 @@ static weft_status reshape_like(importer *im, const Onnx__NodeProto *nd, const c
     } else {   /* Unsqueeze, Squeeze: axes from the second input (opset 13) */
         cval *ax;
         bool squeeze = op[0] == 'S';
-        WEFT_TRY(onnx_const_in(im, nd, 1, &ax));
+        WEFT_TRY(known_in(im, nd, 1, &ax));
         int nax = ax ? (int)ax->n : 0, onr = squeeze ? s->ndim : s->ndim + nax;
         bool mark[2 * WEFT_MAX_DIMS] = { false };
         if (onr > WEFT_MAX_DIMS || (!ax && !squeeze)) return onnx_unsupported(im, nd, "axes missing or too many dimensions");
@@ -200,19 +211,20 @@ static weft_status reshape_like(importer *im, const Onnx__NodeProto *nd, const c
 static weft_status split(importer *im, const Onnx__NodeProto *nd, int x)
 {
     weft_graph *g = im->g;
-    const weft_shape *s = &g->values[x].shape;
+    const weft_shape sv = g->values[x].shape, *s = &sv;   /* a copy: builders may move g->values */
     int64_t axis = onnx_attr_i(nd, "axis", 0);
     if (axis < 0) axis += s->ndim;
     if (axis < 0 || axis >= s->ndim) return onnx_unsupported(im, nd, "axis out of range");
     cval *sz;
-    WEFT_TRY(onnx_const_in(im, nd, 1, &sz));
+    WEFT_TRY(known_in(im, nd, 1, &sz));
     const Onnx__AttributeProto *sa = onnx_attr(nd, "split");
     int64_t start = 0, dim = s->d[axis], parts = (int64_t)nd->n_output;
     if ((sz && sz->n != parts) || (sa && sa->n_ints != (size_t)parts))
         return onnx_unsupported(im, nd, "%lld outputs but a different number of sizes", (long long)parts);
+    if (!sz && !sa && dim % parts) return onnx_unsupported(im, nd, "equal parts of an axis of %lld cannot be %lld",
+                                                             (long long)dim, (long long)parts);
     for (int64_t i = 0; i < parts; i++) {
-        int64_t len = sz ? (int64_t)sz->v[i] : sa ? sa->ints[i] : (dim + parts - 1) / parts;
-        if (!sz && !sa && i == parts - 1) len = dim - start;
+        int64_t len = sz ? (int64_t)sz->v[i] : sa ? sa->ints[i] : dim / parts;
         if (len < 0 || start + len > dim) return onnx_unsupported(im, nd, "its sizes exceed the axis (%lld)", (long long)dim);
         int y = weft_g_split(g, x, (int)axis, start, len);
         if (y < 0) return weft_fail_wrap(weft_graph_status(g), "onnx %s: Split node %s", im->origin, onnx_node_name(nd));
@@ -226,7 +238,7 @@ static weft_status slice(importer *im, const Onnx__NodeProto *nd, int x, int *y)
 {
     weft_graph *g = im->g;
     cval *c[4];
-    for (int k = 0; k < 4; k++) WEFT_TRY(onnx_const_in(im, nd, (size_t)k + 1, &c[k]));
+    for (int k = 0; k < 4; k++) WEFT_TRY(known_in(im, nd, (size_t)k + 1, &c[k]));
     weft_shape s = g->values[x].shape;
     int64_t st[WEFT_MAX_DIMS], cnt[WEFT_MAX_DIMS], step[WEFT_MAX_DIMS];
     WEFT_TRY(onnx_slice_ranges(im, nd, s.ndim, s.d, c[0], c[1], c[2], c[3], st, cnt, step));
@@ -249,20 +261,35 @@ static weft_status gather(importer *im, const Onnx__NodeProto *nd, int *y)
     if (is_weight(tab)) {
         if (axis != 0) return onnx_unsupported(im, nd, "only axis 0 (rows of a table) is supported");
         int ids, w;
-        if (ie && ie->kind == E_CONST) {
-            if (ie->value < 0) WEFT_TRY(onnx_materialize(im, ie->c, AS_IDS, &ie->value));
-            ids = ie->value;
+        bool scalar = false;
+        if (ie && ie->kind == E_CONST) {   /* known ids: counted from the end when negative, as ONNX says */
+            int64_t V = tab->t->n_dims == 2 ? tab->t->dims[tab->kind == E_INIT ? 0 : 1] : 0;
+            cval *c = cval_new(C_INT, ie->c->ndim, ie->c->d);
+            if (!c) return weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin);
+            for (int64_t i = 0; i < c->n; i++) {
+                double r = ie->c->v[i] < 0 ? ie->c->v[i] + (double)V : ie->c->v[i];
+                if (r < 0 || r >= (double)V) { cval_free(c); return onnx_unsupported(im, nd, "index %g out of range", ie->c->v[i]); }
+                c->v[i] = r;
+            }
+            scalar = c->ndim == 0;
+            weft_status s = onnx_materialize(im, c, AS_IDS, NULL, &ids);
+            cval_free(c);
+            if (s) return s;
         } else WEFT_TRY(onnx_value_of(im, nd, 1, &ids));
         if (g->values[ids].dtype != WEFT_I32) return onnx_unsupported(im, nd, "its indices must be integers");
         WEFT_TRY(onnx_weight(im, nd, tab, false, &w));
         *y = weft_g_embedding(g, ids, w);
+        if (scalar && *y >= 0) {   /* one row: its (D), not (1, D) */
+            int64_t D = g->values[*y].shape.d[g->values[*y].shape.ndim - 1];
+            *y = weft_g_reshape(g, *y, 1, &D);
+        }
         return WEFT_OK;
     }
     int x;
     cval *ix;
     WEFT_TRY(onnx_value_of(im, nd, 0, &x));
     WEFT_TRY(onnx_const_in(im, nd, 1, &ix));
-    const weft_shape *s = &g->values[x].shape;
+    const weft_shape sv = g->values[x].shape, *s = &sv;   /* a copy: builders may move g->values */
     if (axis < 0) axis += s->ndim;
     if (!ix || ix->ndim > 1 || ix->n < 1 || axis < 0 || axis >= s->ndim)
         return onnx_unsupported(im, nd, "data is gathered only by a constant index or a 1-D list of them along an axis");
@@ -308,7 +335,7 @@ static weft_status where(importer *im, const Onnx__NodeProto *nd, int *y)
     for (int64_t i = 0; i < cond->n; i++) mask->v[i] = b ? cond->v[i] != 0 : cond->v[i] == 0;   /* 1: keep the data */
     int x, m;
     weft_status s = onnx_value_of(im, nd, b ? 1 : 2, &x);
-    if (!s) s = onnx_materialize(im, mask, AS_MASK, &m);
+    if (!s) s = onnx_materialize(im, mask, AS_MASK, NULL, &m);
     float fill = (float)(b ? b->v[0] : a->v[0]);
     cval_free(mask);
     if (s) return s;
@@ -384,8 +411,8 @@ static weft_status layernorm_piece(importer *im, const Onnx__NodeProto *nd, cons
         int gam = -1, bet = -1;
         weft_status s = one && zero ? WEFT_OK : weft_fail(WEFT_ERR_NOMEM, "onnx %s: out of memory", im->origin);
         for (int64_t i = 0; one && i < D; i++) one->v[i] = 1;
-        if (!s) s = onnx_materialize(im, one, AS_DATA, &gam);
-        if (!s) s = onnx_materialize(im, zero, AS_DATA, &bet);
+        if (!s) s = onnx_materialize(im, one, AS_DATA, NULL, &gam);
+        if (!s) s = onnx_materialize(im, zero, AS_DATA, NULL, &bet);
         cval_free(one);
         cval_free(zero);
         if (s) return s;
@@ -416,7 +443,7 @@ static weft_status param_from(importer *im, const char *name, const cval *c, int
         f[i] = (float)c->v[from];
     }
     char pname[WEFT_NAME_MAX];
-    snprintf(pname, sizeof pname, "%s", name);
+    onnx_value_name(pname, name, "");
     int v = weft_g_param_init(im->g, pname, ndim, d, WEFT_INIT_ZERO, 0);
     if (v < 0) { free(f); return weft_graph_status(im->g); }
     WEFT_TRY(onnx_keep_numbers(im, v, f, name, false));
@@ -503,16 +530,18 @@ static weft_status attr_same(const importer *im, const Onnx__NodeProto *nd, cons
 static weft_status conv_pool(importer *im, const Onnx__NodeProto *nd, const char *op, int x, int *y)
 {
     weft_graph *g = im->g;
-    int64_t k, stride, pad;
+    int64_t k, stride, pad, dil;
+    const Onnx__AttributeProto *ap = onnx_attr(nd, "auto_pad");
+    if (ap && ap->s.len && (ap->s.len != 6 || memcmp(ap->s.data, "NOTSET", 6)))
+        return onnx_unsupported(im, nd, "auto_pad other than NOTSET is not supported (give pads)");
     WEFT_TRY(attr_same(im, nd, "kernel_shape", 0, &k));
     WEFT_TRY(attr_same(im, nd, "strides", 1, &stride));
     WEFT_TRY(attr_same(im, nd, "pads", 0, &pad));
+    WEFT_TRY(attr_same(im, nd, "dilations", 1, &dil));
+    if (dil != 1) return onnx_unsupported(im, nd, "dilations other than 1 are not supported");
     if (!strcmp(op, "Conv")) {
-        int64_t dil;
         int w, b = -1;
         if (onnx_attr_i(nd, "group", 1) != 1) return onnx_unsupported(im, nd, "group other than 1 is not supported");
-        WEFT_TRY(attr_same(im, nd, "dilations", 1, &dil));
-        if (dil != 1) return onnx_unsupported(im, nd, "dilations other than 1 are not supported");
         WEFT_TRY(onnx_weight(im, nd, input(im, nd, 1), false, &w));
         if (input(im, nd, 2)) WEFT_TRY(onnx_weight(im, nd, input(im, nd, 2), false, &b));
         *y = weft_g_conv2d(g, x, w, b, (int)stride, (int)pad, 0);
@@ -520,7 +549,7 @@ static weft_status conv_pool(importer *im, const Onnx__NodeProto *nd, const char
     }
     if (pad != 0) return onnx_unsupported(im, nd, "padding is not supported");
     if (onnx_attr_i(nd, "ceil_mode", 0)) return onnx_unsupported(im, nd, "ceil_mode = 1 is not supported");
-    const weft_shape *s = &g->values[x].shape;
+    const weft_shape sv = g->values[x].shape, *s = &sv;   /* a copy: builders may move g->values */
     if (s->ndim != 4) return onnx_unsupported(im, nd, "a 4-D (N, C, H, W) input is needed");
     if (!strcmp(op, "MaxPool")) { *y = weft_g_maxpool(g, x, (int)k, (int)stride); return WEFT_OK; }
     bool global = !strcmp(op, "GlobalAveragePool");
