@@ -5,7 +5,8 @@
 # accumulation on the same graph) and the asynchronous
 # ones: pipemare with its learning-rate rule lr = min(lr, C/tau) (C = lr),
 # pipemare without it (--lr-delay-scale 0), pipemare with discrepancy
-# correction too, and pipedream (weight stashing, no rule) — every run the same
+# correction too, pipemare with weight prediction (--weight-prediction), and
+# pipedream (weight stashing, no rule) — every run the same
 # data, initial weights and schedule. Prints the held-out metric of each beside
 # the synchronous one, the delays, and pipedream's stashed weight memory.
 # Runs two at a time in the deterministic one-thread mode (a core each).
@@ -24,7 +25,8 @@ weft=${WEFT_BIN:-build/weft}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 all=("gpipe|--pipeline gpipe" "pipemare|--pipeline pipemare" "pipemare-norule|--pipeline pipemare --lr-delay-scale 0"
-     "pipemare-dc|--pipeline pipemare --discrepancy-correction" "pipedream|--pipeline pipedream")
+     "pipemare-dc|--pipeline pipemare --discrepancy-correction" "pipemare-wp|--pipeline pipemare --weight-prediction"
+     "pipedream|--pipeline pipedream")
 # VARIANTS="gpipe pipemare pipedream" runs only those
 variants=()
 for v in "${all[@]}"; do
@@ -45,7 +47,7 @@ wait
 /usr/bin/python3 - "$out" "$model" "$precs" "$S" "$M" <<'PY'
 import json, os, sys
 out, model, precs, S, M = sys.argv[1], sys.argv[2], sys.argv[3].split(), int(sys.argv[4]), int(sys.argv[5])
-names = ["gpipe", "pipemare", "pipemare-norule", "pipemare-dc", "pipedream"]
+names = ["gpipe", "pipemare", "pipemare-norule", "pipemare-dc", "pipemare-wp", "pipedream"]
 def load(p, n):
     try: return json.load(open(os.path.join(out, f"{p}.{n}.json")))
     except Exception: return {"failed": True}

@@ -26,6 +26,8 @@ expect 2 "--stages: only with --pipeline SCHEDULE" -- "$weft" train --model mlp 
 expect 2 "--discrepancy-correction: only with --pipeline pipemare" -- "$weft" train --model mlp --pipeline gpipe --discrepancy-correction
 expect 2 "--lr-delay-scale: only with --pipeline pipemare" -- "$weft" pipeline --model mlp --pipeline gpipe,1f1b --lr-delay-scale 2
 expect 2 "--discrepancy-correction: under mixed" -- "$weft" train --model mlp --pipeline pipemare --precision mixed --discrepancy-correction
+expect 2 "--weight-prediction: only with --pipeline pipemare" -- "$weft" train --model mlp --pipeline 1f1b --weight-prediction
+expect 2 "one or the other" -- "$weft" train --model mlp --pipeline pipemare --weight-prediction --discrepancy-correction
 expect 2 "--resume: not with --pipeline" -- "$weft" train --model mlp --pipeline gpipe --resume x.st
 expect 2 "sparse gradient" -- "$weft" pipeline --model dlrm-small --data synthetic:2000 --microbatches 2 --batch 128
 expect 2 "--timeline" -- "$weft" pipeline --model mlp --stages 2 --steps 1 --pipeline gpipe --timeline "$tmp/no/such/t.svg"

@@ -190,6 +190,8 @@ static weft_status reference(model *md, int M, int64_t steps)
     return s;
 }
 
+static bool g_predict;   /* pipemare runs with weight prediction instead of discrepancy correction */
+
 static weft_status piped(model *md, weft_pipe_kind k, int S, int M, int64_t steps, bool serial, int queue,
                          int **delays, weft_pipe_stats *out)
 {
@@ -198,7 +200,8 @@ static weft_status piped(model *md, weft_pipe_kind k, int S, int M, int64_t step
     WEFT_TRY(weft_store_bind(&md->st, md->g, 5));
     weft_pipe_opts po = { .kind = k, .stages = S, .microbatches = M, .serial = serial, .queue = queue,
                           .lr_delay_scale = k == WEFT_PIPE_PIPEMARE ? 0.01 : 0,
-                          .discrepancy = k == WEFT_PIPE_PIPEMARE, .discrepancy_decay = 0.1 };
+                          .discrepancy = k == WEFT_PIPE_PIPEMARE && !g_predict, .discrepancy_decay = 0.1,
+                          .predict = k == WEFT_PIPE_PIPEMARE && g_predict };
     weft_pipe *p;
     WEFT_TRY(weft_pipe_create(&p, md->g, &md->st, &po, &HP, 5));
     feeder fd = { md };
@@ -257,7 +260,9 @@ static void test_async(const char *which)
     int cases[][2] = { { 2, 1 }, { 3, 1 }, { 4, 2 }, { 4, 1 } };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         int S = cases[c][0], M = cases[c][1];
-        for (int k = WEFT_PIPE_PIPEDREAM; k <= WEFT_PIPE_PIPEMARE; k++) {
+        for (int kk = WEFT_PIPE_PIPEDREAM; kk <= WEFT_PIPE_PIPEMARE + 1; kk++) {
+            int k = kk > WEFT_PIPE_PIPEMARE ? WEFT_PIPE_PIPEMARE : kk;
+            g_predict = kk > WEFT_PIPE_PIPEMARE;   /* pipemare twice: correction, then prediction */
             model a, b;
             int *da = NULL, *db = NULL;
             weft_pipe_stats st;
@@ -278,7 +283,7 @@ static void test_async(const char *which)
             CHECK(db && !memcmp(db, want, (size_t)S * (size_t)nmb * sizeof *want));
             if (M == 1)
                 for (int s = 0; s < S; s++) CHECK(st.st[s].tau_max == S - 1 - s);
-            if (k == WEFT_PIPE_PIPEDREAM) CHECK(st.stash_bytes > 0);
+            if (k == WEFT_PIPE_PIPEDREAM || g_predict) CHECK(st.stash_bytes > 0);   /* prediction stashes its forward's */
             else CHECK(st.stash_bytes == 0);
             CHECK(st.utilization > 0 && st.utilization <= 1.0 + 1e-9);
             CHECK(st.utilization_steady > 0 && st.utilization_steady <= 1.0 + 1e-9 && st.makespan_steady_s > 0);
@@ -287,6 +292,29 @@ static void test_async(const char *which)
             model_free(&a); model_free(&b);
         }
     }
+    g_predict = false;
+}
+
+/* Weight prediction moves what the forward reads by tau updates' worth of
+ * change: nothing at one stage (tau 0: the synchronous weights), something
+ * at several. */
+static void test_predict(const char *which)
+{
+    model sync, wp, mare;
+    CHECK_OK(build(&sync, which, 4, WEFT_PREC_FP32));
+    CHECK_OK(build(&wp, which, 4, WEFT_PREC_FP32));
+    CHECK_OK(piped(&sync, WEFT_PIPE_GPIPE, 1, 2, 4, true, 0, NULL, NULL));
+    g_predict = true;
+    CHECK_OK(piped(&wp, WEFT_PIPE_PIPEMARE, 1, 2, 4, true, 0, NULL, NULL));
+    CHECKF(same_store(&sync.st, &wp.st), "%s: one stage with weight prediction differs from gpipe", which);
+    model_free(&sync); model_free(&wp);
+    CHECK_OK(build(&wp, which, 4, WEFT_PREC_FP32));
+    CHECK_OK(build(&mare, which, 4, WEFT_PREC_FP32));
+    CHECK_OK(piped(&wp, WEFT_PIPE_PIPEMARE, 3, 1, 6, true, 0, NULL, NULL));
+    g_predict = false;
+    CHECK_OK(piped(&mare, WEFT_PIPE_PIPEMARE, 3, 1, 6, true, 0, NULL, NULL));
+    CHECKF(!same_store(&wp.st, &mare.st), "%s: weight prediction changed nothing at three stages", which);
+    model_free(&wp); model_free(&mare);
 }
 
 static void test_partition(void)
@@ -401,6 +429,7 @@ int main(void)
     test_sync_equals_accumulation("gpt", WEFT_PREC_BF16_SR, 6);
     test_sync_equals_accumulation("cnn", WEFT_PREC_MIXED, 2);
     test_async("gpt");
+    test_predict("mlp");
     test_async("mlp");
     /* graphs whose heavy ops are split along the batch */
     split_for = 8;

@@ -122,6 +122,9 @@ typedef struct {
     int64_t lr_delay_warmup;/* pipemare: the rule fades out linearly over this many updates (0: never) */
     bool discrepancy;       /* pipemare: discrepancy correction */
     double discrepancy_decay; /* D: the moving average's decay is D^(1/tau) */
+    bool predict;           /* pipemare: each forward reads its weights extrapolated tau updates
+                               ahead, w + tau * delta (delta as discrepancy correction's), and its
+                               backward the same, stashed (SpecTrain's weight prediction) */
     bool cpu_node_clock;    /* time every node by its thread's CPU clock (weft_pipe_node_seconds
                                then holds work, not waits: for measuring a balance) */
 } weft_pipe_opts;

@@ -48,6 +48,7 @@ typedef struct {
     int64_t lr_delay_warmup;/* pipemare: fade the rule out over this many updates   */
     bool discrepancy;     /* pipemare: discrepancy correction                       */
     double discrepancy_decay; /* D                                                  */
+    bool predict;         /* pipemare: weight prediction                           */
     const char *timeline; /* pipeline: write the timeline SVG here                  */
     int64_t show_schedule;/* pipeline: print this many time slots of each table     */
     const char *fabric;   /* compile: a preset or a fabric JSON file               */

@@ -82,6 +82,7 @@ static const flag flags[] = {
     { "--lr-delay-scale", F_DBL, O(lr_delay_scale), V_TRAIN | V_PIPE, "C", "pipemare: a stage tau updates stale learns at min(lr, C/tau) (default C = lr; 0: no rule)", 0, 1e6 },
     { "--lr-delay-warmup", F_I64, O(lr_delay_warmup), V_TRAIN | V_PIPE, "K", "pipemare: the delay rule fades out over the first K updates (default 0: it holds throughout)", 0, 1e12 },
     { "--discrepancy-correction", F_BOOL, O(discrepancy), V_TRAIN | V_PIPE, NULL, "pipemare: the backward uses w - tau*delta, delta a moving average of recent updates", 0, 0 },
+    { "--weight-prediction", F_BOOL, O(predict), V_TRAIN | V_PIPE, NULL, "pipemare: each forward (and its backward) reads w + tau*delta, the weights extrapolated to when its gradient lands", 0, 0 },
     { "--discrepancy-decay", F_DBL, O(discrepancy_decay), V_TRAIN | V_PIPE, "D", "pipemare: the moving average decays by D^(1/tau) an update (default 0.1)", 0, 1 },
     { "--timeline", F_STR, O(timeline), V_PIPE, "FILE", "write the timeline (stages x time, SVG) here", 0, 0 },
     { "--fabric", F_STR, O(fabric), V_COMPILE, "F", "the fabric: plasticine (default), sn10, or a fabric JSON file (`weft fabric list`)", 0, 0 },

@@ -70,6 +70,9 @@ weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, 
         return weft_fail(WEFT_ERR_ARG, "--balance %s: valid are estimate, measured", o->balance);
     if (o->split && o->balance)
         return weft_fail(WEFT_ERR_ARG, "--split gives the cut points; --balance has nothing to balance then");
+    if (o->discrepancy && o->predict)
+        return weft_fail(WEFT_ERR_ARG, "--weight-prediction and --discrepancy-correction: one or the other (the "
+                         "backward reads the forward's predicted weights, so there is no discrepancy to correct)");
     if (o->discrepancy && o->precision == WEFT_PREC_MIXED)
         return weft_fail(WEFT_ERR_ARG, "--discrepancy-correction: under mixed the backward reads the bf16 copy its "
                          "forward made, so there is nothing to correct; use another policy");
@@ -137,7 +140,7 @@ weft_status weft_pipe_session_start(weft_pipe_session *ps, weft_pipe_kind k)
         .threads = o->threads, .queue = o->queue_depth, .cpu_node_clock = ps->cpu_node_clock,
         .lr_delay_scale = k != WEFT_PIPE_PIPEMARE ? 0 : o->lr_delay_scale < 0 ? o->lr : o->lr_delay_scale,
         .lr_delay_warmup = o->lr_delay_warmup, .discrepancy = o->discrepancy && k == WEFT_PIPE_PIPEMARE,
-        .discrepancy_decay = o->discrepancy_decay,
+        .discrepancy_decay = o->discrepancy_decay, .predict = o->predict && k == WEFT_PIPE_PIPEMARE,
     };
     weft_optim_hp hp = { (float)o->lr, (float)o->momentum, (float)o->weight_decay, 0.9f, 0.999f, 1e-8f };
     return weft_pipe_create(&ps->pipe, ps->tr.g, &ps->store, &po, &hp, (uint64_t)o->seed);
@@ -220,7 +223,8 @@ weft_status weft_pipe_check_flags(const weft_opts *o, bool list)
     }
     /* weft pipeline runs all four schedules unless told otherwise */
     bool mare = list ? !o->pipeline || strstr(o->pipeline, "pipemare") : o->pipeline && !strcmp(o->pipeline, "pipemare");
-    const char *f = o->discrepancy ? "--discrepancy-correction" : o->lr_delay_scale >= 0 ? "--lr-delay-scale"
+    const char *f = o->discrepancy ? "--discrepancy-correction" : o->predict ? "--weight-prediction"
+                  : o->lr_delay_scale >= 0 ? "--lr-delay-scale"
                   : o->lr_delay_warmup ? "--lr-delay-warmup" : o->discrepancy_decay != 0.1 ? "--discrepancy-decay" : NULL;
     if (f && !mare) return weft_fail(WEFT_ERR_ARG, "%s: only with --pipeline pipemare", f);
     return WEFT_OK;

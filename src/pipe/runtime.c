@@ -67,11 +67,12 @@ static weft_status own_weights(weft_pipe *p)
         if (p->M > 1) w->acc = weft_alloc((size_t)w->n * sizeof(float));
         if (!w->gbuf || (w->rows >= 0 && !w->rbuf) || (p->M > 1 && !w->acc))
             return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory for %s's gradient", g->values[w->v].name);
-        if (p->o.discrepancy) {
+        if (p->o.discrepancy || p->o.predict) {   /* the moving average of the weights' change */
             w->delta = weft_calloc((size_t)w->n * sizeof(float));
             w->prev = weft_alloc((size_t)w->n * sizeof(float));
-            w->est = weft_alloc((size_t)w->bytes);
-            if (!w->delta || !w->prev || !w->est) return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory");
+            w->est = p->o.discrepancy ? weft_alloc((size_t)w->bytes) : NULL;
+            if (!w->delta || !w->prev || (p->o.discrepancy && !w->est))
+                return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory");
         }
     }
     /* Weights read outside their owner's stage. */
@@ -195,7 +196,7 @@ static weft_status provision(weft_pipe *p)
     for (int s = 0; s < p->S; s++) {
         stage_t *st = &p->st[s];
         p->stats.st[s].stash_bytes = 0;
-        if (p->o.kind != WEFT_PIPE_PIPEDREAM || !st->nw) continue;
+        if ((p->o.kind != WEFT_PIPE_PIPEDREAM && !p->o.predict) || !st->nw) continue;
         if (sc->inflight[s] > st->nstash) {
             weft_free(st->stash);
             st->nstash = sc->inflight[s];
@@ -374,7 +375,7 @@ weft_status weft_pipe_run(weft_pipe *p, int64_t first, int64_t steps, const weft
         ps->st[s].stash_bytes = keep_stash;
         int tau = p->sc.tau[s];
         st->gamma = tau > 0 ? pow(p->o.discrepancy_decay, 1.0 / tau) : 0;
-        if (p->o.discrepancy)
+        if (p->o.discrepancy || p->o.predict)
             for (int i = 0; i < st->nw; i++) {
                 owned *w = &st->w[i];
                 if (w->dt == WEFT_BF16) weft_bf16_to_f32_n(w->master, w->prev, w->n);

@@ -35,16 +35,31 @@ static void bind_shared(weft_pipe *p, int s, int slot)
         if (p->sh[k].stage == s) weft_exec_bind(p->ex[s], p->sh[k].v, p->sh[k].copy + (size_t)slot * (size_t)pad64(p->sh[k].bytes));
 }
 
+/* Weight prediction: w + tau * delta into dst, the weights extrapolated
+ * over the tau updates its gradient will be late by. */
+static void predict(weft_pipe *p, int s, const owned *w, uint8_t *dst)
+{
+    float *t = p->tmp[s];
+    float tau = (float)p->sc.tau[s];
+    for (int64_t b = 0; b < w->n; b += TMP_FLOATS) {
+        int64_t c = w->n - b < TMP_FLOATS ? w->n - b : TMP_FLOATS;
+        widen((const uint8_t *)w->master + (size_t)b * esize(w->dt), w->dt, t, c);
+        for (int64_t j = 0; j < c; j++) t[j] += tau * w->delta[b + j];
+        narrow(t, w->dt, dst + (size_t)b * esize(w->dt), c);
+    }
+}
+
 /* Binds stage s's weights to version k of its stash (pipedream), after
  * copying the current weights into it when `fill`; or to the weights
  * themselves when the stage stashes nothing. */
 static void bind_weights(weft_pipe *p, int s, int64_t k, bool fill)
 {
     stage_t *st = &p->st[s];
-    bool stash = p->o.kind == WEFT_PIPE_PIPEDREAM && st->nw;
+    bool stash = (p->o.kind == WEFT_PIPE_PIPEDREAM || p->o.predict) && st->nw;
     uint8_t *base = stash ? st->stash + (size_t)(k % st->nstash) * (size_t)st->wbytes : NULL;
     for (int i = 0; i < st->nw; i++) {
-        if (base && fill) memcpy(base, st->w[i].master, (size_t)st->w[i].bytes);
+        if (base && fill && p->o.predict) predict(p, s, &st->w[i], base);
+        else if (base && fill) memcpy(base, st->w[i].master, (size_t)st->w[i].bytes);
         weft_exec_bind(p->ex[s], st->w[i].v, base);
         if (base) base += pad64(st->w[i].bytes);
     }
@@ -173,7 +188,7 @@ static weft_status do_u(weft_pipe *p, int s)
         owned *w = &st->w[i];
         weft_exec_bind(E, w->grad, NULL);
         if (w->rows >= 0) weft_exec_bind(E, w->rows, NULL);
-        if (!p->o.discrepancy) continue;
+        if (!p->o.discrepancy && !p->o.predict) continue;
         for (int64_t b = 0; b < w->n; b += TMP_FLOATS) {
             int64_t c = w->n - b < TMP_FLOATS ? w->n - b : TMP_FLOATS;
             widen((const uint8_t *)w->master + (size_t)b * esize(w->dt), w->dt, t, c);
