@@ -68,5 +68,7 @@ static inline int64_t pad64(int64_t b) { return (b + 63) & ~(int64_t)63; }
 
 /* Runs one action of the table (stage.c); run-relative microbatch a->mb. */
 weft_status weft_pipe_do(weft_pipe *p, const weft_pipe_action *a);
+/* Weight prediction: the stage's current version's slot, before a run. */
+void weft_pipe_predict_init(weft_pipe *p, int s);
 
 #endif

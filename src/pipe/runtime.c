@@ -197,9 +197,9 @@ static weft_status provision(weft_pipe *p)
         stage_t *st = &p->st[s];
         p->stats.st[s].stash_bytes = 0;
         if ((p->o.kind != WEFT_PIPE_PIPEDREAM && !p->o.predict) || !st->nw) continue;
-        if (sc->inflight[s] > st->nstash) {
+        if (sc->inflight[s] + (p->o.predict ? 1 : 0) > st->nstash) {
             weft_free(st->stash);
-            st->nstash = sc->inflight[s];
+            st->nstash = sc->inflight[s] + (p->o.predict ? 1 : 0);   /* prediction: versions in flight, and the next */
             if (!(st->stash = weft_alloc((size_t)st->nstash * (size_t)st->wbytes)))
                 return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory for %d weight versions", st->nstash);
         }
@@ -381,6 +381,7 @@ weft_status weft_pipe_run(weft_pipe *p, int64_t first, int64_t steps, const weft
                 if (w->dt == WEFT_BF16) weft_bf16_to_f32_n(w->master, w->prev, w->n);
                 else memcpy(w->prev, w->master, (size_t)w->n * sizeof(float));
             }
+        if (p->o.predict && st->nw) weft_pipe_predict_init(p, s);
     }
     p->abort = false;
     p->err = WEFT_OK;

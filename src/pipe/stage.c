@@ -35,17 +35,30 @@ static void bind_shared(weft_pipe *p, int s, int slot)
         if (p->sh[k].stage == s) weft_exec_bind(p->ex[s], p->sh[k].v, p->sh[k].copy + (size_t)slot * (size_t)pad64(p->sh[k].bytes));
 }
 
-/* Weight prediction: w + tau * delta into dst, the weights extrapolated
- * over the tau updates its gradient will be late by. */
-static void predict(weft_pipe *p, int s, const owned *w, uint8_t *dst)
+/* Weight prediction keeps, per version of the stage's weights still read
+ * by a microbatch in flight, w + tau * delta: the weights extrapolated over
+ * the tau updates its gradient will be late by. Version v lives in stash
+ * slot v mod nstash; the update that makes v writes it, in the same pass
+ * that moves delta, so a forward only binds it. */
+static uint8_t *version_slot(const stage_t *st, int64_t v)
 {
-    float *t = p->tmp[s];
-    float tau = (float)p->sc.tau[s];
-    for (int64_t b = 0; b < w->n; b += TMP_FLOATS) {
-        int64_t c = w->n - b < TMP_FLOATS ? w->n - b : TMP_FLOATS;
-        widen((const uint8_t *)w->master + (size_t)b * esize(w->dt), w->dt, t, c);
-        for (int64_t j = 0; j < c; j++) t[j] += tau * w->delta[b + j];
-        narrow(t, w->dt, dst + (size_t)b * esize(w->dt), c);
+    return st->stash + (size_t)(v % st->nstash) * (size_t)st->wbytes;
+}
+
+void weft_pipe_predict_init(weft_pipe *p, int s)
+{
+    stage_t *st = &p->st[s];
+    float *t = p->tmp[s], tau = (float)p->sc.tau[s];
+    uint8_t *dst = version_slot(st, st->version);
+    for (int i = 0; i < st->nw; i++) {
+        owned *w = &st->w[i];
+        for (int64_t b = 0; b < w->n; b += TMP_FLOATS) {
+            int64_t c = w->n - b < TMP_FLOATS ? w->n - b : TMP_FLOATS;
+            widen((const uint8_t *)w->master + (size_t)b * esize(w->dt), w->dt, t, c);
+            for (int64_t j = 0; j < c; j++) t[j] += tau * w->delta[b + j];
+            narrow(t, w->dt, dst + (size_t)b * esize(w->dt), c);
+        }
+        dst += pad64(w->bytes);
     }
 }
 
@@ -58,8 +71,7 @@ static void bind_weights(weft_pipe *p, int s, int64_t k, bool fill)
     bool stash = (p->o.kind == WEFT_PIPE_PIPEDREAM || p->o.predict) && st->nw;
     uint8_t *base = stash ? st->stash + (size_t)(k % st->nstash) * (size_t)st->wbytes : NULL;
     for (int i = 0; i < st->nw; i++) {
-        if (base && fill && p->o.predict) predict(p, s, &st->w[i], base);
-        else if (base && fill) memcpy(base, st->w[i].master, (size_t)st->w[i].bytes);
+        if (base && fill) memcpy(base, st->w[i].master, (size_t)st->w[i].bytes);
         weft_exec_bind(p->ex[s], st->w[i].v, base);
         if (base) base += pad64(st->w[i].bytes);
     }
@@ -72,7 +84,9 @@ static weft_status do_f(weft_pipe *p, int s, int64_t m)
     int slot = (int)(m % p->narena);
     weft_exec_set_arena(E, p->arena[slot]);
     if (s == 0 && p->io->feed) WEFT_TRY(p->io->feed(p->io->ctx, E, p->mb0 + m));
-    bind_weights(p, s, st->fcount++, true);   /* pipedream: this microbatch's backward uses the copy */
+    if (p->o.predict) bind_weights(p, s, st->version, false);   /* this version's prediction, made by its update */
+    else bind_weights(p, s, st->fcount, true);   /* pipedream: this microbatch's backward uses the copy */
+    st->fcount++;
     for (int k = 0; k < p->nsh; k++)
         if (p->sh[k].owner == s)
             memcpy(p->sh[k].copy + (size_t)slot * (size_t)pad64(p->sh[k].bytes), weft_exec_ptr(E, p->sh[k].v),
@@ -118,6 +132,7 @@ static weft_status do_b(weft_pipe *p, int s, int64_t m)
     int d = (int)st->version - p->fver[(size_t)s * (size_t)p->nmb + (size_t)m];
     weft_exec_set_arena(E, p->arena[slot]);
     if (p->o.discrepancy && d > 0) bind_estimate(p, s, d);
+    else if (p->o.predict) bind_weights(p, s, st->version - d, false);   /* what its forward read */
     else bind_weights(p, s, st->bcount, false);
     st->bcount++;
     bind_shared(p, s, slot);
@@ -184,12 +199,14 @@ static weft_status do_u(weft_pipe *p, int s)
         if (w->rows >= 0) weft_exec_bind(E, w->rows, w->rbuf);
     }
     weft_status r = run_nodes(p, s, WEFT_PHASE_UPDATE, update, &hp);
+    uint8_t *pred = p->o.predict && st->nw ? version_slot(st, st->version + 1) : NULL;   /* the version this update makes */
+    float tau = (float)p->sc.tau[s];
     for (int i = 0; i < st->nw; i++) {
         owned *w = &st->w[i];
         weft_exec_bind(E, w->grad, NULL);
         if (w->rows >= 0) weft_exec_bind(E, w->rows, NULL);
         if (!p->o.discrepancy && !p->o.predict) continue;
-        for (int64_t b = 0; b < w->n; b += TMP_FLOATS) {
+        for (int64_t b = 0; b < w->n; b += TMP_FLOATS) {   /* delta moves; the prediction, in the same pass */
             int64_t c = w->n - b < TMP_FLOATS ? w->n - b : TMP_FLOATS;
             widen((const uint8_t *)w->master + (size_t)b * esize(w->dt), w->dt, t, c);
             for (int64_t j = 0; j < c; j++) {
@@ -197,7 +214,11 @@ static weft_status do_u(weft_pipe *p, int s)
                 *dl = (float)(st->gamma * *dl + (1 - st->gamma) * (t[j] - *pv));
                 *pv = t[j];
             }
+            if (!pred) continue;
+            for (int64_t j = 0; j < c; j++) t[j] += tau * w->delta[b + j];
+            narrow(t, w->dt, pred + (size_t)b * esize(w->dt), c);
         }
+        if (pred) pred += pad64(w->bytes);
     }
     st->version++;
     return r;
