@@ -439,6 +439,19 @@ void weft_rdu_json_where(char *buf, size_t n, const char *json, const char *end)
              ends_early(json, at, len) ? ": the text ends early" : "");
 }
 
+weft_status weft_rdu_json_parse(const char *json, const char *what, const char *origin, cJSON **root)
+{
+    *root = NULL;
+    if (!json) return weft_fail(WEFT_ERR_ARG, "%s %s: no text", what, origin);
+    if (!json[strspn(json, " \t\r\n")]) return weft_fail(WEFT_ERR_FORMAT, "%s %s: empty: expected a JSON object", what, origin);
+    const char *end = NULL;
+    *root = cJSON_ParseWithOpts(json, &end, 1);
+    if (*root) return WEFT_OK;
+    char where[96];
+    weft_rdu_json_where(where, sizeof where, json, end);
+    return weft_fail(WEFT_ERR_FORMAT, "%s %s: not valid JSON %s", what, origin, where);
+}
+
 weft_status weft_fabric_from_json(weft_fabric *out, const cJSON *root, const char *origin)
 {
     weft_fabric f;   /* filled here and copied out whole, so a failure leaves *out as it was */
@@ -451,19 +464,8 @@ weft_status weft_fabric_from_json(weft_fabric *out, const cJSON *root, const cha
 weft_status weft_fabric_parse(weft_fabric *out, const char *json, const char *origin)
 {
     if (!origin) origin = "(text)";
-    if (!json) return weft_fail(WEFT_ERR_ARG, "fabric %s: no text", origin);
-    size_t len = strlen(json), lead = strspn(json, " \t\r\n");
-    if (lead == len) return weft_fail(WEFT_ERR_FORMAT, "fabric %s: empty: expected a JSON object", origin);
-
-    /* The parse end from cJSON itself, not cJSON_GetErrorPtr: that one is a
-     * process-wide global another thread's parse can overwrite. */
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(json, &end, 1);
-    if (!root) {
-        char where[96];
-        weft_rdu_json_where(where, sizeof where, json, end);
-        return weft_fail(WEFT_ERR_FORMAT, "fabric %s: not valid JSON %s", origin, where);
-    }
+    cJSON *root;
+    WEFT_TRY(weft_rdu_json_parse(json, "fabric", origin, &root));
     weft_status s = weft_fabric_from_json(out, root, origin);
     cJSON_Delete(root);
     return s;

@@ -674,16 +674,8 @@ weft_status weft_sim_parse(const char *json, const char *origin, weft_sim_input 
     if (!in) return weft_fail(WEFT_ERR_ARG, "plan: no input to fill");
     memset(in, 0, sizeof *in);
     if (!origin) origin = "(text)";
-    if (!json) return weft_fail(WEFT_ERR_ARG, "plan %s: no text", origin);
-    if (!json[strspn(json, " \t\r\n")]) return weft_fail(WEFT_ERR_FORMAT, "plan %s: empty: expected a JSON object", origin);
-    /* the parse end from cJSON itself: cJSON_GetErrorPtr is a process-wide global */
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(json, &end, 1);
-    if (!root) {
-        char where[96];
-        weft_rdu_json_where(where, sizeof where, json, end);
-        return weft_fail(WEFT_ERR_FORMAT, "plan %s: not valid JSON %s", origin, where);
-    }
+    cJSON *root;
+    WEFT_TRY(weft_rdu_json_parse(json, "plan", origin, &root));
     reader r = { .origin = origin, .in = in };
     weft_status s = read_plan(&r, root);
     cJSON_Delete(root);

@@ -73,6 +73,11 @@ weft_status weft_rdu_layout(lw *L, int s);
 struct cJSON;
 weft_status weft_fabric_from_json(weft_fabric *f, const struct cJSON *obj, const char *origin);
 void weft_rdu_json_where(char *buf, size_t n, const char *json, const char *end);
+/* Parses json (a `what` file: "fabric", "plan"; origin names it) into
+ * *root, or an error: no text, an empty one, or not JSON with where the
+ * parse stopped. The parse end is cJSON's own, not cJSON_GetErrorPtr: that
+ * one is a process-wide global another thread's parse can overwrite. */
+weft_status weft_rdu_json_parse(const char *json, const char *what, const char *origin, struct cJSON **root);
 /* "a string", "a number", ... "nothing": what a JSON value is, for messages. */
 const char *weft_rdu_json_kind(const struct cJSON *v);
 /* x as the shortest %g that reads back as the same double (1e+300, not
