@@ -57,6 +57,12 @@ head -c 5 "$tmp/t.svg" | grep -q "<svg" && grep -q "</svg>" "$tmp/t.svg" && ok |
 grep -q "<svg" "$tmp/r/report.html" && $py -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/r/pipeline.json" \
   && ok || bad "report"
 
+# --balance measured: two rounds of timed streams, then the cut by those times.
+"$weft" pipeline --model mlp --stages 3 --steps 2 --pipeline pipemare --balance measured --json \
+  >"$tmp/m.json" 2>"$tmp/m.txt" && grep -q "balanced by measured cost" "$tmp/m.txt" \
+  && $py -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; assert 0 < r["utilization"] <= 1' "$tmp/m.json" \
+  && ok || bad "--balance measured: $(tail -3 "$tmp/m.txt")"
+
 # A synchronous pipeline with one microbatch trains exactly what exec trains
 # on one thread (a stage is one thread; on two, exec splits its GEMMs and
 # sums in another order), on the model's own ops (splitting heavy ops
