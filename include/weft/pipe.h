@@ -127,6 +127,13 @@ typedef struct {
                                backward the same, stashed (SpecTrain's weight prediction) */
     bool cpu_node_clock;    /* time every node by its thread's CPU clock (weft_pipe_node_seconds
                                then holds work, not waits: for measuring a balance) */
+    bool mpi;               /* a process per stage and replica (weft_mpi_start first): this
+                               process runs stage rank % S of replica rank / S; activations and
+                               gradients cross stages as MPI messages (src/pipe/mpi.c) */
+    int replicas;           /* mpi: R data-parallel replicas (0: 1); the world has S x R ranks */
+    double mpi_timeout_s;   /* mpi: a wait for a peer longer than this stops the run (0: 120 s) */
+    bool check_replicas;    /* mpi: compare the replicas' weights after every update (else after
+                               every run) */
 } weft_pipe_opts;
 
 /* What the runtime asks of its caller: a microbatch's inputs, and the
@@ -163,6 +170,10 @@ typedef struct {
     double *loss;           /* per microbatch (owned by the pipe; valid until the next run) */
     int *delay;             /* measured delay per (stage, microbatch): [s * microbatches + mb] */
     double *start, *finish; /* virtual clock per action of the table                      */
+    int64_t sent_bytes[WEFT_PIPE_MAX_STAGES];   /* mpi: bytes each stage's rank sent to other
+                               stages (activations, gradients, shared weights), replica 0   */
+    int64_t reduce_bytes[WEFT_PIPE_MAX_STAGES]; /* mpi: bytes it sent reducing gradients over
+                               the replicas                                                 */
 } weft_pipe_stats;
 
 typedef struct weft_pipe weft_pipe;
@@ -176,11 +187,34 @@ void weft_pipe_free(weft_pipe *p);
  * microbatches first*M-M .. The schedule of the run is built here. */
 weft_status weft_pipe_run(weft_pipe *p, int64_t first, int64_t steps, const weft_pipe_io *io);
 const weft_pipe_stats *weft_pipe_get_stats(const weft_pipe *p);
+/* A resumed run: every stage has made `updates` updates already. */
+void weft_pipe_set_done(weft_pipe *p, int64_t updates);
 /* Seconds each node of the graph has spent in this pipeline's runs, on its
  * stage's thread (nnodes entries): the measured costs a partition can be
  * refined with (weft_pipe_partition's node_seconds). */
 void weft_pipe_node_seconds(const weft_pipe *p, double *out);
 const weft_schedule *weft_pipe_get_schedule(const weft_pipe *p);
+
+/* ---- across processes (MPI) ------------------------------------------------------ */
+/* Whether this build has MPI. */
+bool weft_mpi_available(void);
+/* Initialises MPI once (finalised at exit); *rank, *size of the world. */
+weft_status weft_mpi_start(int *rank, int *size);
+int weft_mpi_rank(void);           /* 0 without MPI */
+/* After a run on MPI: every rank gets the weights and optimizer state of
+ * every stage from replica 0's rank of that stage, so any rank can evaluate
+ * or save the whole model. */
+weft_status weft_pipe_mpi_share_store(weft_pipe *p);
+/* Tensors of the store that stage s updates (weights, optimizer state):
+ * out[i] true for store tensor i. */
+void weft_pipe_stage_tensors(const weft_pipe *p, int s, bool *out);
+/* The stage and replica this process runs (mpi), 0 and 0 otherwise. */
+int weft_pipe_my_stage(const weft_pipe *p);
+int weft_pipe_my_replica(const weft_pipe *p);
+/* A barrier over the world (mpi), for checkpoints; a timeout stops it. */
+weft_status weft_mpi_barrier(double timeout_s, const char *what);
+/* Stops every rank (MPI_Abort) after printing msg: a rank that failed. */
+void weft_mpi_abort(int code);
 
 #ifdef __cplusplus
 }

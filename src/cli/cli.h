@@ -44,6 +44,10 @@ typedef struct {
     bool serial;          /* one thread, table order                                */
     bool no_op_split;     /* do not split heavy ops along the batch to balance stages */
     int queue_depth;      /* microbatches a queue between stages holds (0: what the schedule needs) */
+    const char *backend;  /* train --pipeline: threads (default) or mpi (a process per stage and replica) */
+    int data_parallel;    /* --backend mpi: replicas R (0: 1)                       */
+    double mpi_timeout;   /* --backend mpi: seconds a rank waits for a peer (0: 120) */
+    bool check_replicas;  /* --backend mpi: compare the replicas' weights after every update */
     double lr_delay_scale;  /* pipemare's C (<0: the learning rate itself)          */
     int64_t lr_delay_warmup;/* pipemare: fade the rule out over this many updates   */
     bool discrepancy;     /* pipemare: discrepancy correction                       */
@@ -122,6 +126,9 @@ typedef struct {
     double pipe_closed;   /* synchronous: the closed-form bubble's utilization, 1-(S-1)/(M+S-1); else NAN */
     int64_t pipe_stash_bytes; /* pipedream: weight versions kept         */
     int pipe_tau[64];     /* per stage: the largest delay it produced    */
+    int mpi_ranks;        /* --backend mpi: S x R processes (0: none)    */
+    double mpi_sent[64];  /* per stage: bytes its rank sent a step to other stages */
+    double mpi_reduce[64];/* per stage: bytes its rank sent a step summing gradients */
 } weft_train_result;
 
 /* Runs training; on return *o holds the options the run actually used (a

@@ -68,6 +68,9 @@ weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, 
         return weft_fail(WEFT_ERR_ARG, "--microbatches %d must divide --batch %d", o->microbatches, o->batch);
     if (o->balance && strcmp(o->balance, "estimate") && strcmp(o->balance, "measured"))
         return weft_fail(WEFT_ERR_ARG, "--balance %s: valid are estimate, measured", o->balance);
+    if (weft_opts_mpi(o) && o->balance && !strcmp(o->balance, "measured"))
+        return weft_fail(WEFT_ERR_ARG, "--balance measured: not with --backend mpi (every rank must cut the same "
+                         "way; give --split, or the estimate)");
     if (o->split && o->balance)
         return weft_fail(WEFT_ERR_ARG, "--split gives the cut points; --balance has nothing to balance then");
     if (o->discrepancy && o->predict)
@@ -84,7 +87,7 @@ weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, 
     WEFT_TRY(compile_pipe(&ps->tr, o, ps->mb_batch, &ps->nsplit));   /* the model before the data */
     WEFT_TRY(weft_task_open(&ps->task, ps->preset, &ob, true, eval));
     WEFT_TRY(ps->task.check(&ps->task, ps->tr.g, &ps->tr.io, false));
-    ps->updates_per_epoch = ps->task.steps_per_epoch / o->microbatches;
+    ps->updates_per_epoch = ps->task.steps_per_epoch / o->microbatches / (o->data_parallel > 1 ? o->data_parallel : 1);
     if (ps->updates_per_epoch < 1) ps->updates_per_epoch = 1;
     WEFT_TRY(weft_pipe_partition(ps->tr.g, o->stages, o->split ? cut : NULL, NULL, &ps->part));
     if (!o->balance || strcmp(o->balance, "measured")) return WEFT_OK;
@@ -147,6 +150,8 @@ weft_status weft_pipe_session_start(weft_pipe_session *ps, weft_pipe_kind k)
         .lr_delay_scale = k != WEFT_PIPE_PIPEMARE ? 0 : o->lr_delay_scale < 0 ? o->lr : o->lr_delay_scale,
         .lr_delay_warmup = o->lr_delay_warmup, .discrepancy = o->discrepancy && k == WEFT_PIPE_PIPEMARE,
         .discrepancy_decay = o->discrepancy_decay, .predict = o->predict && k == WEFT_PIPE_PIPEMARE,
+        .mpi = weft_opts_mpi(o), .replicas = o->data_parallel, .mpi_timeout_s = o->mpi_timeout,
+        .check_replicas = o->check_replicas,
     };
     weft_optim_hp hp = { (float)o->lr, (float)o->momentum, (float)o->weight_decay, 0.9f, 0.999f, 1e-8f };
     return weft_pipe_create(&ps->pipe, ps->tr.g, &ps->store, &po, &hp, (uint64_t)o->seed);
@@ -160,9 +165,12 @@ static weft_status feed_mb(void *ctx, weft_exec *ex, int64_t mb)
     return ps->task.feed(&ps->task, ex, ps->tr.g, &ps->tr.io, mb, (uint64_t)ps->o.seed);
 }
 
+volatile int64_t weft_pipe_cli_update;
+
 static double lr_at(void *ctx, int64_t update)
 {
     run_ctx *c = ctx;
+    weft_pipe_cli_update = update;
     return weft_lr_at(&c->ps->o, c->ps->o.lr, update, c->total);
 }
 
@@ -224,9 +232,16 @@ weft_status weft_pipe_check_flags(const weft_opts *o, bool list)
     if (!list && !o->pipeline) {   /* weft train without a pipeline */
         const char *f = o->stages ? "--stages" : o->microbatches != 1 ? "--microbatches" : o->serial ? "--serial"
                       : o->split ? "--split" : o->balance ? "--balance" : o->queue_depth ? "--queue-depth"
-                      : o->no_op_split ? "--no-op-split" : NULL;
+                      : o->no_op_split ? "--no-op-split" : o->backend ? "--backend" : o->data_parallel ? "--data-parallel"
+                      : o->mpi_timeout ? "--mpi-timeout" : o->check_replicas ? "--check-replicas" : NULL;
         if (f) return weft_fail(WEFT_ERR_ARG, "%s: only with --pipeline SCHEDULE", f);
     }
+    if (o->backend && strcmp(o->backend, "threads") && strcmp(o->backend, "mpi"))
+        return weft_fail(WEFT_ERR_ARG, "--backend %s: valid are threads, mpi", o->backend);
+    if (!weft_opts_mpi(o) && (o->data_parallel > 1 || o->mpi_timeout || o->check_replicas))
+        return weft_fail(WEFT_ERR_ARG, "%s: only with --backend mpi", o->data_parallel > 1 ? "--data-parallel"
+                         : o->mpi_timeout ? "--mpi-timeout" : "--check-replicas");
+    if (weft_opts_mpi(o) && o->serial) return weft_fail(WEFT_ERR_ARG, "--serial: not with --backend mpi (a process per stage)");
     /* weft pipeline runs all four schedules unless told otherwise */
     bool mare = list ? !o->pipeline || strstr(o->pipeline, "pipemare") : o->pipeline && !strcmp(o->pipeline, "pipemare");
     const char *f = o->discrepancy ? "--discrepancy-correction" : o->predict ? "--weight-prediction"
@@ -234,68 +249,4 @@ weft_status weft_pipe_check_flags(const weft_opts *o, bool list)
                   : o->lr_delay_warmup ? "--lr-delay-warmup" : o->discrepancy_decay != 0.1 ? "--discrepancy-decay" : NULL;
     if (f && !mare) return weft_fail(WEFT_ERR_ARG, "%s: only with --pipeline pipemare", f);
     return WEFT_OK;
-}
-
-weft_status weft_train_pipe(weft_opts *oio, weft_train_result *r)
-{
-    memset(r, 0, sizeof *r);
-    weft_opts o = *oio;
-    if (o.resume || o.checkpoint_every || o.stop_at)
-        return weft_fail(WEFT_ERR_ARG, "%s: not with --pipeline (a pipeline in flight has no one step to resume "
-                         "from); train it whole", o.resume ? "--resume" : o.checkpoint_every ? "--checkpoint-every" : "--stop-at");
-    if (o.dump || o.log || o.profile)
-        return weft_fail(WEFT_ERR_ARG, "%s: not with --pipeline", o.dump ? "--dump-graph" : o.log ? "--log" : "--profile");
-    weft_pipe_kind kind;
-    WEFT_TRY(weft_pipe_kind_parse(o.pipeline, &kind));
-    WEFT_TRY(weft_pipe_check_flags(&o, false));
-    if (o.stages < 1) o.stages = 4;
-    double t0 = weft_now();
-    weft_pipe_session ps;
-    weft_compiled ev = { 0 };
-    weft_status s = weft_pipe_session_open(&ps, &o, !o.no_eval);
-    if (!s) s = weft_probe_output(o.checkpoint, "--checkpoint");
-    if (!s) s = weft_probe_output(o.export_weights, "--export-weights");
-    if (!s) s = weft_pipe_session_start(&ps, kind);
-    if (!s && !o.no_eval) s = weft_compile(&ev, &ps.o, ps.o.eval_batch, false);
-    if (!s && !o.no_eval) s = ps.task.check(&ps.task, ev.g, &ev.io, true);
-    if (!s && !o.no_eval) s = weft_exec_create(&ev.ex, ev.g, &ps.store, ps.o.threads, (uint64_t)o.seed);
-    int64_t total = ps.o.steps > 0 ? ps.o.steps : (int64_t)ps.o.epochs * ps.updates_per_epoch;
-    if (!s && !ps.o.quiet) weft_pipe_print_partition(stderr, &ps);
-    double tt = weft_now();
-    if (!s) s = weft_pipe_session_run(&ps, 1, total, total);
-    double train_s = weft_now() - tt;
-    if (!s) {
-        const weft_pipe_stats *st = weft_pipe_get_stats(ps.pipe);
-        weft_progress_show(&ps.pg, st->microbatches, ps.mb_batch, st->loss[st->microbatches - 1], true);
-        r->steps = total;
-        r->epochs = (double)total / (double)ps.updates_per_epoch;
-        double sum = 0;
-        int64_t n = st->microbatches < ps.o.microbatches ? st->microbatches : ps.o.microbatches;
-        for (int64_t i = st->microbatches - n; i < st->microbatches; i++) sum += st->loss[i];
-        r->train_loss = sum / (double)n;
-        r->train_s = train_s;
-        r->samples_per_s = train_s > 0 ? (double)total * ps.o.batch / train_s : 0;
-        r->peak_arena_bytes = st->arena_bytes;
-        r->params = weft_graph_param_count(ps.tr.g);
-        r->bytes_per_param = weft_precision_bytes_per_param(ps.o.precision, weft_optimizer_nstates(ps.o.optimizer));
-        for (int i = 0; i < ps.store.n; i++) r->store_bytes += (int64_t)ps.store.t[i].nbytes;
-        r->pipe_util = st->utilization;
-        r->pipe_closed = weft_pipe_async(kind) ? NAN : 1 - weft_bubble_closed_form(ps.o.stages, ps.o.microbatches);
-        r->pipe_stash_bytes = st->stash_bytes;
-        for (int k = 0; k < ps.o.stages && k < 64; k++) r->pipe_tau[k] = st->st[k].tau_max;
-        weft_take_eval(r, NULL);
-        r->task = ps.task.name;
-    }
-    if (!s && o.checkpoint) s = weft_ckpt_save(o.checkpoint, &ps.store, &ps.o, total, total);
-    if (!s) s = weft_onnx_export(&ps.tr, &ps.store, &ps.o, total);
-    if (!s && !o.no_eval) {
-        weft_eval_result er = WEFT_EVAL_NONE;
-        s = ps.task.evaluate(&ps.task, ev.ex, ev.g, &ev.io, &er);
-        if (!s) weft_take_eval(r, &er);
-    }
-    r->wall_s = weft_now() - t0;
-    weft_opts_copy(oio, &ps.o);
-    weft_compiled_free(&ev);
-    weft_pipe_session_close(&ps);
-    return s;
 }

@@ -111,6 +111,12 @@ void weft_take_eval(weft_train_result *r, const weft_eval_result *er);
 #define WEFT_EVAL_NONE { NAN, NAN, NAN, NAN, NAN, NAN }
 /* Saves the store with o's run metadata, at `step` of `total`. */
 weft_status weft_ckpt_save(const char *path, weft_store *st, const weft_opts *o, int64_t step, int64_t total);
+/* The same with only the tensors `only` marks (NULL: all) and extra
+ * metadata pairs (key, value) x nextra. */
+weft_status weft_ckpt_save_part(const char *path, weft_store *st, const bool *only, const weft_opts *o, int64_t step,
+                                int64_t total, const char **extra, int nextra);
+/* PATH.step<N>.stage<s>: stage s's file of a pipeline checkpoint on MPI. */
+void weft_ckpt_stage_path(char *buf, size_t n, const char *path, int64_t step, int s);
 
 weft_status weft_train_run_observed(weft_opts *o, weft_train_result *r, const weft_train_observer *obs);
 
@@ -129,6 +135,8 @@ weft_status weft_task_clicks_open(weft_task *t, const weft_opts *o, bool train, 
 
 /* ---- pipelines (pipe_run.c) ---- */
 #include "weft/pipe.h"
+
+#include <string.h>
 
 /* A model cut into stages over its task's data: what `weft train
  * --pipeline` and `weft pipeline` share. */
@@ -156,6 +164,10 @@ weft_status weft_pipe_session_start(weft_pipe_session *ps, weft_pipe_kind k);
 /* `steps` updates from update `first`, of `total` (the learning-rate schedule's length). */
 weft_status weft_pipe_session_run(weft_pipe_session *ps, int64_t first, int64_t steps, int64_t total);
 void weft_pipe_session_close(weft_pipe_session *ps);
+/* The update the pipeline's stage (this rank's, on MPI) is making. */
+extern volatile int64_t weft_pipe_cli_update;
+/* --backend mpi */
+static inline bool weft_opts_mpi(const weft_opts *o) { return o->backend && !strcmp(o->backend, "mpi"); }
 /* The stage table: ops, cost, weights, activations. */
 void weft_pipe_print_partition(FILE *f, const weft_pipe_session *ps);
 weft_status weft_train_pipe(weft_opts *o, weft_train_result *r);

@@ -53,16 +53,25 @@ weft_status weft_compile(weft_compiled *c, const weft_opts *o, int batch, bool t
 weft_status weft_ckpt_save(const char *path, weft_store *st, const weft_opts *o, int64_t step,
                                    int64_t total)
 {
+    return weft_ckpt_save_part(path, st, NULL, o, step, total, NULL, 0);
+}
+
+weft_status weft_ckpt_save_part(const char *path, weft_store *st, const bool *only, const weft_opts *o, int64_t step,
+                                int64_t total, const char **extra, int nextra)
+{
     weft_st_tensor *ts = calloc((size_t)st->n + 1, sizeof *ts);
     if (!ts) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    int nt = 0;
     for (int i = 0; i < st->n; i++) {
         weft_tensor *t = &st->t[i];
-        snprintf(ts[i].name, sizeof ts[i].name, "%s", t->name);
-        ts[i].dtype = t->dtype;
-        ts[i].ndim = t->shape.ndim;
-        for (int d = 0; d < t->shape.ndim; d++) ts[i].dims[d] = t->shape.d[d];
-        ts[i].data = t->data;
-        ts[i].nbytes = t->nbytes;
+        if (only && !only[i]) continue;
+        weft_st_tensor *x = &ts[nt++];
+        snprintf(x->name, sizeof x->name, "%s", t->name);
+        x->dtype = t->dtype;
+        x->ndim = t->shape.ndim;
+        for (int d = 0; d < t->shape.ndim; d++) x->dims[d] = t->shape.d[d];
+        x->data = t->data;
+        x->nbytes = t->nbytes;
     }
     /* Everything a resumed run needs to continue exactly (%.17g: doubles round-trip). */
     char sstep[32], stotal[32], sseed[32], sbatch[32], slr[40], swarm[32], smom[40], swd[40], ssize[96];
@@ -75,7 +84,7 @@ weft_status weft_ckpt_save(const char *path, weft_store *st, const weft_opts *o,
     snprintf(smom, sizeof smom, "%.17g", o->momentum);
     snprintf(swd, sizeof swd, "%.17g", o->weight_decay);
     snprintf(ssize, sizeof ssize, "%d %d %d %d %d", o->layers, o->heads, o->d_model, o->ctx, o->vocab);
-    const char *meta[40] = {
+    const char *meta[48] = {
         "format", CKPT_FORMAT, "model", o->model, "precision", weft_precision_name(o->precision),
         "optimizer", o->optimizer == WEFT_OPT_ADAMW ? "adamw" : "sgd",
         "step", sstep, "total_steps", stotal, "seed", sseed, "batch", sbatch, "lr", slr,
@@ -86,7 +95,8 @@ weft_status weft_ckpt_save(const char *path, weft_store *st, const weft_opts *o,
     while (meta[nmeta]) nmeta++;   /* the strings above; room for the ONNX run's */
     char onnx[4096];
     nmeta = weft_onnx_ckpt_meta(o, meta, nmeta, onnx, sizeof onnx);   /* the ONNX file, its data and loss */
-    weft_status s = weft_st_write(path, ts, st->n, meta, nmeta / 2);
+    for (int k = 0; k + 1 < 2 * nextra && nmeta + 2 <= 48; k += 2) { meta[nmeta++] = extra[k]; meta[nmeta++] = extra[k + 1]; }
+    weft_status s = weft_st_write(path, ts, nt, meta, nmeta / 2);
     free(ts);
     return s;
 }
@@ -167,33 +177,82 @@ weft_status weft_ckpt_read_run(const weft_st_file *f, const char *path, weft_opt
     return WEFT_OK;
 }
 
+static bool wanted(const weft_tensor *t, bool params_only, const weft_graph *g)
+{
+    if (!params_only) return true;
+    for (int v = 0; v < g->nvalues; v++)
+        if ((g->values[v].role == WEFT_ROLE_PARAM || g->values[v].role == WEFT_ROLE_STATE) &&
+            !strcmp(g->values[v].name, t->name)) return true;   /* weights, batch-norm statistics */
+    return false;
+}
+
+static weft_status copy_tensor(const weft_st_tensor *ft, const char *path, weft_tensor *t)
+{
+    char a[64], b[64];
+    if (ft->ndim > WEFT_MAX_DIMS)
+        return weft_fail(WEFT_ERR_FORMAT, "%s: tensor %s has %d dimensions (at most %d)", path, t->name,
+                         ft->ndim, WEFT_MAX_DIMS);
+    weft_shape fs = { .ndim = ft->ndim };
+    for (int d = 0; d < ft->ndim && d < WEFT_MAX_DIMS; d++) fs.d[d] = ft->dims[d];
+    if (ft->dtype != t->dtype || !weft_shape_eq(&fs, &t->shape) || ft->nbytes != t->nbytes)
+        return weft_fail(WEFT_ERR_FORMAT, "%s: tensor %s is %s %s, the model needs %s %s", path, t->name,
+                         weft_dtype_name(ft->dtype), weft_shape_str(&fs, a, sizeof a),
+                         weft_dtype_name(t->dtype), weft_shape_str(&t->shape, b, sizeof b));
+    memcpy(t->data, ft->data, t->nbytes);
+    return WEFT_OK;
+}
+
+/* A pipeline's checkpoint on MPI is a manifest (metadata "stages": S, no
+ * tensors) beside one file per stage, PATH.step<N>.stage<s>, each holding
+ * the tensors its stage updates; any stage cut reads them all. */
+void weft_ckpt_stage_path(char *buf, size_t n, const char *path, int64_t step, int s)
+{
+    snprintf(buf, n, "%s.step%lld.stage%d", path, (long long)step, s);
+}
+
+static weft_status load_staged(const weft_st_file *f, const char *path, weft_store *st, bool params_only,
+                               const weft_graph *g)
+{
+    int64_t S, step;
+    WEFT_TRY(meta_int(f, path, "stages", 1, WEFT_PIPE_MAX_STAGES, &S));
+    WEFT_TRY(meta_int(f, path, "step", 0, (int64_t)1e12, &step));
+    bool *got = calloc((size_t)st->n + 1, sizeof *got);
+    if (!got) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    weft_status s = WEFT_OK;
+    for (int k = 0; k < S && !s; k++) {
+        char sp[4200];
+        weft_ckpt_stage_path(sp, sizeof sp, path, step, k);
+        weft_st_file sf = { 0 };
+        s = weft_st_read(sp, &sf);
+        if (s) { s = weft_fail_wrap(s, "%s: stage %d of %lld", path, k, (long long)S); break; }
+        for (int i = 0; i < st->n && !s; i++) {
+            const weft_st_tensor *ft = weft_st_find(&sf, st->t[i].name);
+            if (!ft || !wanted(&st->t[i], params_only, g)) continue;
+            s = copy_tensor(ft, sp, &st->t[i]);
+            got[i] = true;
+        }
+        weft_st_free(&sf);
+    }
+    for (int i = 0; i < st->n && !s; i++)
+        if (!got[i] && wanted(&st->t[i], params_only, g))
+            s = weft_fail(WEFT_ERR_FORMAT, "%s: tensor %s is in none of its %lld stage files", path, st->t[i].name,
+                          (long long)S);
+    free(got);
+    return s;
+}
+
 /* Copies every tensor the store holds from the file (all must be there);
  * params_only: just those graph g uses (no optimizer state). */
 weft_status weft_ckpt_load(const weft_st_file *f, const char *path, weft_store *st, bool params_only,
                                 const weft_graph *g)
 {
+    if (weft_st_meta(f, "stages")) return load_staged(f, path, st, params_only, g);
     for (int i = 0; i < st->n; i++) {
         weft_tensor *t = &st->t[i];
-        if (params_only) {
-            bool is_param = false;
-            for (int v = 0; v < g->nvalues; v++)
-                if ((g->values[v].role == WEFT_ROLE_PARAM || g->values[v].role == WEFT_ROLE_STATE) &&
-                    !strcmp(g->values[v].name, t->name)) is_param = true;   /* weights, batch-norm statistics */
-            if (!is_param) continue;
-        }
+        if (!wanted(t, params_only, g)) continue;
         const weft_st_tensor *ft = weft_st_find(f, t->name);
-        char a[64], b[64];
         if (!ft) return weft_fail(WEFT_ERR_FORMAT, "%s: tensor %s is missing", path, t->name);
-        if (ft->ndim > WEFT_MAX_DIMS)
-            return weft_fail(WEFT_ERR_FORMAT, "%s: tensor %s has %d dimensions (at most %d)", path, t->name,
-                             ft->ndim, WEFT_MAX_DIMS);
-        weft_shape fs = { .ndim = ft->ndim };
-        for (int d = 0; d < ft->ndim && d < WEFT_MAX_DIMS; d++) fs.d[d] = ft->dims[d];
-        if (ft->dtype != t->dtype || !weft_shape_eq(&fs, &t->shape) || ft->nbytes != t->nbytes)
-            return weft_fail(WEFT_ERR_FORMAT, "%s: tensor %s is %s %s, the model needs %s %s", path, t->name,
-                             weft_dtype_name(ft->dtype), weft_shape_str(&fs, a, sizeof a),
-                             weft_dtype_name(t->dtype), weft_shape_str(&t->shape, b, sizeof b));
-        memcpy(t->data, ft->data, t->nbytes);
+        WEFT_TRY(copy_tensor(ft, path, t));
     }
     return WEFT_OK;
 }
@@ -527,6 +586,13 @@ void weft_train_print_json(FILE *f, const weft_opts *o, const weft_train_result 
         jnum(f, "closed_form_utilization", r->pipe_closed, false);
         fprintf(f, "\"stash_bytes\": %lld, \"delays\": [", (long long)r->pipe_stash_bytes);
         for (int s = 0; s < o->stages && s < 64; s++) fprintf(f, "%s%d", s ? ", " : "", r->pipe_tau[s]);
+        if (r->mpi_ranks) {
+            fprintf(f, "], \"mpi_ranks\": %d, \"data_parallel\": %d, \"sent_bytes_per_step\": [", r->mpi_ranks,
+                    o->data_parallel > 1 ? o->data_parallel : 1);
+            for (int s = 0; s < o->stages && s < 64; s++) fprintf(f, "%s%.0f", s ? ", " : "", r->mpi_sent[s]);
+            fprintf(f, "], \"reduce_bytes_per_step\": [");
+            for (int s = 0; s < o->stages && s < 64; s++) fprintf(f, "%s%.0f", s ? ", " : "", r->mpi_reduce[s]);
+        }
         fprintf(f, "], ");
     }
     jnum(f, "bytes_per_param", r->bytes_per_param, true);
@@ -560,6 +626,13 @@ void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_resu
         fprintf(f, "\n  delays by stage  ");
         for (int s = 0; s < o->stages && s < 64; s++) fprintf(f, " %d", r->pipe_tau[s]);
         fprintf(f, "  (updates between a microbatch's forward and backward)\n");
+        if (r->mpi_ranks) {
+            fprintf(f, "  mpi               %d ranks (%d stages x %d replicas); bytes a rank sends a step:", r->mpi_ranks,
+                    o->stages, o->data_parallel > 1 ? o->data_parallel : 1);
+            for (int s = 0; s < o->stages && s < 64; s++)
+                fprintf(f, " %.0f%s", r->mpi_sent[s] + r->mpi_reduce[s], r->mpi_reduce[s] > 0 ? "*" : "");
+            fprintf(f, "%s\n", o->data_parallel > 1 ? " (* with the gradient sums)" : "");
+        }
         if (r->pipe_stash_bytes)
             fprintf(f, "  stashed weights   %.2f MiB (weight versions pipedream keeps)\n", (double)r->pipe_stash_bytes / 1048576.0);
     }

@@ -52,6 +52,10 @@ struct weft_pipe {
     float *tmp[WEFT_PIPE_MAX_STAGES]; /* per stage: TMP_FLOATS of scratch          */
     int64_t mb0, upd0;         /* the run's first microbatch and update            */
     const weft_pipe_io *io;
+    /* across processes (mpi.c): this rank's stage and replica, of R */
+    int me, replica, R;
+    struct weft_mpi *mpi;
+    bool feeds[WEFT_PIPE_MAX_STAGES];   /* the stage reads an input (mpi: it feeds its own arena) */
     /* threaded mode */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -65,6 +69,26 @@ enum { TMP_FLOATS = 4096 };
 
 /* Copies of weights are packed at 64-byte boundaries, as the store keeps them. */
 static inline int64_t pad64(int64_t b) { return (b + 63) & ~(int64_t)63; }
+
+/* The microbatch of the whole job that run-relative microbatch m of this
+ * replica is: with R replicas, step t's R*M microbatches are replica 0's M,
+ * then replica 1's, ... — the data one process sees with R*M microbatches. */
+static inline int64_t weft_pipe_gmb(const weft_pipe *p, int64_t m)
+{
+    int64_t l = p->mb0 + m;
+    if (p->R <= 1) return l;
+    return (l / p->M * p->R + p->replica) * p->M + l % p->M;
+}
+
+/* mpi.c: the set-up of a rank's messages, the run of its stage's actions,
+ * the sum of a weight's gradient over the replicas (in replica order),
+ * and the teardown. */
+weft_status weft_pipe_mpi_create(weft_pipe *p);
+weft_status weft_pipe_mpi_run(weft_pipe *p);
+weft_status weft_pipe_mpi_reduce(weft_pipe *p, float *acc, int64_t n);
+weft_status weft_pipe_mpi_gather_stats(weft_pipe *p);
+weft_status weft_pipe_mpi_check_replicas(weft_pipe *p);
+void weft_pipe_mpi_free(weft_pipe *p);
 
 /* Runs one action of the table (stage.c); run-relative microbatch a->mb. */
 weft_status weft_pipe_do(weft_pipe *p, const weft_pipe_action *a);

@@ -59,13 +59,16 @@ static weft_status own_weights(weft_pipe *p)
         if (w->rows >= 0 && p->M > 1)
             return weft_fail(WEFT_ERR_ARG, "--microbatches %d: %s has a sparse gradient (an embedding bag), which "
                              "weft does not sum over microbatches; use --microbatches 1", p->M, g->values[w->v].name);
+        if (w->rows >= 0 && p->R > 1)
+            return weft_fail(WEFT_ERR_ARG, "--data-parallel %d: %s has a sparse gradient (an embedding bag), which "
+                             "weft does not sum over replicas; use one replica", p->R, g->values[w->v].name);
         if (w->rows >= 0 && p->o.discrepancy)
             return weft_fail(WEFT_ERR_ARG, "--discrepancy-correction: %s has a sparse gradient; not supported",
                              g->values[w->v].name);
         w->gbuf = weft_alloc((size_t)w->gbytes);
         if (w->rows >= 0) w->rbuf = weft_alloc((size_t)w->rbytes);
-        if (p->M > 1) w->acc = weft_alloc((size_t)w->n * sizeof(float));
-        if (!w->gbuf || (w->rows >= 0 && !w->rbuf) || (p->M > 1 && !w->acc))
+        if (p->M > 1 || p->R > 1) w->acc = weft_alloc((size_t)w->n * sizeof(float));
+        if (!w->gbuf || (w->rows >= 0 && !w->rbuf) || ((p->M > 1 || p->R > 1) && !w->acc))
             return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory for %s's gradient", g->values[w->v].name);
         if (p->o.discrepancy || p->o.predict) {   /* the moving average of the weights' change */
             w->delta = weft_calloc((size_t)w->n * sizeof(float));
@@ -117,9 +120,15 @@ weft_status weft_pipe_create(weft_pipe **out, weft_graph *g, weft_store *store, 
     if (!p) return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory");
     p->g = g; p->store = store; p->o = *o; p->hp = *hp; p->seed = seed;
     p->S = S; p->M = o->microbatches;
+    p->R = o->mpi && o->replicas > 1 ? o->replicas : 1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    if (o->replicas > 1 && !o->mpi) {
+        weft_pipe_free(p);
+        return weft_fail(WEFT_ERR_ARG, "--data-parallel %d: replicas are processes (--backend mpi)", o->replicas);
+    }
     weft_status s = own_weights(p);
+    if (!s && o->mpi) s = weft_pipe_mpi_create(p);
     /* the one-thread mode may use every core within a node; a thread per
      * stage keeps each stage to one, as if it were its own device */
     int threads = 1;
@@ -150,6 +159,7 @@ void weft_pipe_free(weft_pipe *p)
     }
     for (int k = 0; k < p->nsh; k++) weft_free(p->sh[k].copy);
     free(p->sh);
+    weft_pipe_mpi_free(p);
     for (int k = 0; k < p->narena; k++) weft_free(p->arena[k]);
     free(p->arena);
     if (p->have_sc) weft_schedule_free(&p->sc);
@@ -161,6 +171,11 @@ void weft_pipe_free(weft_pipe *p)
 }
 
 const weft_pipe_stats *weft_pipe_get_stats(const weft_pipe *p) { return &p->stats; }
+
+void weft_pipe_set_done(weft_pipe *p, int64_t updates)
+{
+    for (int s = 0; s < p->S; s++) p->st[s].version = updates;
+}
 
 void weft_pipe_node_seconds(const weft_pipe *p, double *out)
 {
@@ -366,6 +381,8 @@ weft_status weft_pipe_run(weft_pipe *p, int64_t first, int64_t steps, const weft
     if (!ps->loss || !ps->delay || !p->fver || !p->dur || !ps->start || !ps->finish)
         return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory for %lld microbatches", (long long)p->nmb);
     WEFT_TRY(provision(p));
+    memset(ps->sent_bytes, 0, sizeof ps->sent_bytes);
+    memset(ps->reduce_bytes, 0, sizeof ps->reduce_bytes);
     for (int s = 0; s < p->S; s++) {
         stage_t *st = &p->st[s];
         st->fcount = st->bcount = 0;
@@ -386,8 +403,9 @@ weft_status weft_pipe_run(weft_pipe *p, int64_t first, int64_t steps, const weft
     p->abort = false;
     p->err = WEFT_OK;
     double t0 = weft_now();
-    weft_status s = p->o.serial ? run_serial(p) : run_threads(p);
+    weft_status s = p->o.mpi ? weft_pipe_mpi_run(p) : p->o.serial ? run_serial(p) : run_threads(p);
     ps->wall_s = weft_now() - t0;
+    if (!s && p->o.mpi) s = weft_pipe_mpi_gather_stats(p);
     if (s) return s;
     ps->microbatches = p->nmb;
     /* the virtual clock: every stage its own device, charged its measured work */

@@ -83,7 +83,8 @@ static weft_status do_f(weft_pipe *p, int s, int64_t m)
     stage_t *st = &p->st[s];
     int slot = (int)(m % p->narena);
     weft_exec_set_arena(E, p->arena[slot]);
-    if (s == 0 && p->io->feed) WEFT_TRY(p->io->feed(p->io->ctx, E, p->mb0 + m));
+    int64_t g = weft_pipe_gmb(p, m);   /* the microbatch of the whole job */
+    if ((p->mpi ? p->feeds[s] : s == 0) && p->io->feed) WEFT_TRY(p->io->feed(p->io->ctx, E, g));
     if (p->o.predict) bind_weights(p, s, st->version, false);   /* this version's prediction, made by its update */
     else bind_weights(p, s, st->fcount, true);   /* pipedream: this microbatch's backward uses the copy */
     st->fcount++;
@@ -93,14 +94,14 @@ static weft_status do_f(weft_pipe *p, int s, int64_t m)
                    (size_t)p->sh[k].bytes);
     bind_shared(p, s, slot);
     p->fver[(size_t)s * (size_t)p->nmb + (size_t)m] = (int)st->version;
-    WEFT_TRY(run_nodes(p, s, WEFT_PHASE_FWD, p->mb0 + m + 1, &p->hp));
+    WEFT_TRY(run_nodes(p, s, WEFT_PHASE_FWD, g + 1, &p->hp));
     if (s == p->S - 1) {
         double loss = *(const float *)weft_exec_ptr(E, p->g->loss);
         p->stats.loss[m] = loss;
         if (!isfinite(loss))
             return weft_fail(WEFT_ERR_NUMERIC, "microbatch %lld (update %lld of the last stage): the loss is %g",
-                             (long long)(p->mb0 + m + 1), (long long)(st->version + 1), loss);
-        if (p->io->progress) p->io->progress(p->io->ctx, p->mb0 + m, loss);
+                             (long long)(g + 1), (long long)(st->version + 1), loss);
+        if (p->io->progress && p->replica == 0) p->io->progress(p->io->ctx, p->mb0 + m, loss);
     }
     return WEFT_OK;
 }
@@ -136,16 +137,17 @@ static weft_status do_b(weft_pipe *p, int s, int64_t m)
     else bind_weights(p, s, st->bcount, false);
     st->bcount++;
     bind_shared(p, s, slot);
-    WEFT_TRY(run_nodes(p, s, WEFT_PHASE_BWD, p->mb0 + m + 1, &p->hp));
+    WEFT_TRY(run_nodes(p, s, WEFT_PHASE_BWD, weft_pipe_gmb(p, m) + 1, &p->hp));
     p->stats.delay[(size_t)s * (size_t)p->nmb + (size_t)m] = d;
-    /* the weight gradients leave the arena: copied (M = 1) or summed in
-     * microbatch order in fp32 (the first microbatch of a step starts the sum) */
+    /* the weight gradients leave the arena: copied (M = 1, one replica) or
+     * summed in microbatch order in fp32 (the first microbatch of a step
+     * starts the sum; replicas then sum theirs in replica order) */
     bool first = (p->mb0 + m) % p->M == 0;
     float *t = p->tmp[s];
     for (int i = 0; i < st->nw; i++) {
         owned *w = &st->w[i];
         const uint8_t *gsrc = weft_exec_ptr(E, w->grad);
-        if (p->M == 1) {
+        if (p->M == 1 && p->R == 1) {
             memcpy(w->gbuf, gsrc, (size_t)w->gbytes);
             if (w->rows >= 0) memcpy(w->rbuf, weft_exec_ptr(E, w->rows), (size_t)w->rbytes);
             continue;
@@ -185,11 +187,12 @@ static weft_status do_u(weft_pipe *p, int s)
     weft_optim_hp hp = p->hp;
     hp.lr = (float)stage_lr(p, s, update, lr_sync);
     p->stats.st[s].lr_scale_last = lr_sync > 0 ? hp.lr / lr_sync : 1;
-    float inv = 1.0f / (float)p->M, *t = p->tmp[s];
+    float inv = 1.0f / (float)(p->M * p->R), *t = p->tmp[s];
     for (int i = 0; i < st->nw; i++) {
         owned *w = &st->w[i];
         weft_exec_bind(E, w->v, NULL);
-        if (p->M > 1)   /* the step's gradient: the sum times the fp32 reciprocal of M */
+        if (p->R > 1) WEFT_TRY(weft_pipe_mpi_reduce(p, w->acc, w->n));
+        if (p->M > 1 || p->R > 1)   /* the step's gradient: the sum times the fp32 reciprocal of M R */
             for (int64_t b = 0; b < w->n; b += TMP_FLOATS) {
                 int64_t c = w->n - b < TMP_FLOATS ? w->n - b : TMP_FLOATS;
                 for (int64_t j = 0; j < c; j++) t[j] = w->acc[b + j] * inv;
@@ -221,6 +224,7 @@ static weft_status do_u(weft_pipe *p, int s)
         if (pred) pred += pad64(w->bytes);
     }
     st->version++;
+    if (!r && p->o.check_replicas) r = weft_pipe_mpi_check_replicas(p);
     return r;
 }
 

@@ -1,0 +1,222 @@
+/* pipe_train.c — `weft train --pipeline`: a thread per stage in this
+ * process, or (--backend mpi, under mpirun) this process as one stage of
+ * one replica. The run goes in chunks between checkpoints: each chunk is a
+ * whole schedule (filled and drained), so a checkpoint is taken with no
+ * microbatch in flight and a resumed run repeats the chunks an
+ * uninterrupted one runs.
+ *
+ * On MPI a checkpoint is one file per stage, written by that stage's rank
+ * of replica 0, then — once all are on disk — a manifest, written by rank
+ * 0 over the last one; the stage files of the step before are removed only
+ * after. A rank that dies at any point leaves the last manifest and every
+ * file it names intact. */
+#include "cli/task.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- a rank stopped from outside --------------------------------------------------- */
+
+static int sig_rank, sig_stage, sig_replica;
+static volatile int64_t sig_ckpt = -1;
+
+static void put(char **p, const char *s)
+{
+    while (*s) *(*p)++ = *s++;
+}
+
+static void put_int(char **p, int64_t v)
+{
+    char t[24];
+    int n = 0;
+    if (v < 0) { *(*p)++ = '-'; v = -v; }
+    do t[n++] = (char)('0' + v % 10); while ((v /= 10) && n < 23);
+    while (n) *(*p)++ = t[--n];
+}
+
+/* mpirun ends the job when a rank dies: say which rank this was and where
+ * it stood (write(2) only: this runs in a signal handler). */
+static void on_term(int sig)
+{
+    char buf[320], *p = buf;
+    put(&p, "weft train: rank ");
+    put_int(&p, sig_rank);
+    put(&p, " (stage ");
+    put_int(&p, sig_stage);
+    put(&p, ", replica ");
+    put_int(&p, sig_replica);
+    put(&p, "): stopped by mpirun at update ");
+    put_int(&p, weft_pipe_cli_update);
+    put(&p, " (another rank failed)");
+    if (sig_ckpt >= 0) {
+        put(&p, "; the last checkpoint is at step ");
+        put_int(&p, sig_ckpt);
+    }
+    put(&p, "\n");
+    ssize_t w = write(2, buf, (size_t)(p - buf));
+    (void)w;
+    _exit(128 + sig);
+}
+
+/* ---- checkpoints ------------------------------------------------------------------- */
+
+static weft_status save_staged(weft_pipe_session *ps, const weft_opts *o, int64_t step, int64_t total, int64_t *prev)
+{
+    weft_pipe *p = ps->pipe;
+    int me = weft_pipe_my_stage(p), rank = weft_mpi_rank();
+    char path[4200], sstage[16], sS[16];
+    snprintf(sstage, sizeof sstage, "%d", me);
+    snprintf(sS, sizeof sS, "%d", o->stages);
+    bool *mine = calloc((size_t)ps->store.n + 1, sizeof *mine);
+    if (!mine) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    weft_status s = WEFT_OK;
+    if (weft_pipe_my_replica(p) == 0) {
+        weft_pipe_stage_tensors(p, me, mine);
+        weft_ckpt_stage_path(path, sizeof path, o->checkpoint, step, me);
+        const char *extra[] = { "stage", sstage, "stage_of", sS };
+        s = weft_ckpt_save_part(path, &ps->store, mine, o, step, total, extra, 2);
+    }
+    if (!s) s = weft_mpi_barrier(o->mpi_timeout, "the checkpoint's stage files");
+    if (!s && rank == 0) {
+        memset(mine, 0, (size_t)ps->store.n * sizeof *mine);   /* the manifest: no tensors */
+        const char *extra[] = { "stages", sS };
+        s = weft_ckpt_save_part(o->checkpoint, &ps->store, mine, o, step, total, extra, 1);
+    }
+    if (!s) s = weft_mpi_barrier(o->mpi_timeout, "the checkpoint's manifest");
+    if (!s && weft_pipe_my_replica(p) == 0 && *prev >= 0 && *prev != step) {
+        weft_ckpt_stage_path(path, sizeof path, o->checkpoint, *prev, me);
+        unlink(path);
+    }
+    if (!s) *prev = sig_ckpt = step;
+    free(mine);
+    return s;
+}
+
+/* The weights after updates 1..step: on every rank (MPI), and saved. */
+static weft_status checkpoint(weft_pipe_session *ps, const weft_opts *o, int64_t step, int64_t total, int64_t *prev)
+{
+    if (!weft_opts_mpi(o)) return weft_ckpt_save(o->checkpoint, &ps->store, &ps->o, step, total);
+    WEFT_TRY(weft_pipe_mpi_share_store(ps->pipe));
+    return save_staged(ps, &ps->o, step, total, prev);
+}
+
+/* ---- the run ------------------------------------------------------------------------ */
+
+static void take_stats(weft_pipe_session *ps, weft_pipe_kind kind, int64_t total, double train_s, weft_train_result *r)
+{
+    const weft_pipe_stats *st = weft_pipe_get_stats(ps->pipe);
+    weft_progress_show(&ps->pg, st->microbatches, ps->mb_batch, st->loss[st->microbatches - 1], true);
+    r->steps = total;
+    r->epochs = (double)total / (double)ps->updates_per_epoch;
+    double sum = 0;
+    int64_t n = st->microbatches < ps->o.microbatches ? st->microbatches : ps->o.microbatches;
+    for (int64_t i = st->microbatches - n; i < st->microbatches; i++) sum += st->loss[i];
+    r->train_loss = sum / (double)n;
+    r->train_s = train_s;
+    int R = ps->o.data_parallel > 1 ? ps->o.data_parallel : 1;
+    r->samples_per_s = train_s > 0 ? (double)r->steps * ps->o.batch * R / train_s : 0;
+    r->peak_arena_bytes = st->arena_bytes;
+    r->params = weft_graph_param_count(ps->tr.g);
+    r->bytes_per_param = weft_precision_bytes_per_param(ps->o.precision, weft_optimizer_nstates(ps->o.optimizer));
+    for (int i = 0; i < ps->store.n; i++) r->store_bytes += (int64_t)ps->store.t[i].nbytes;
+    r->pipe_util = st->utilization;
+    r->pipe_closed = weft_pipe_async(kind) ? NAN : 1 - weft_bubble_closed_form(ps->o.stages, ps->o.microbatches);
+    r->pipe_stash_bytes = st->stash_bytes;
+    int64_t steps = st->microbatches / ps->o.microbatches;
+    for (int k = 0; k < ps->o.stages && k < 64; k++) {
+        r->pipe_tau[k] = st->st[k].tau_max;
+        if (weft_opts_mpi(&ps->o) && steps > 0) {
+            r->mpi_sent[k] = (double)st->sent_bytes[k] / (double)steps;
+            r->mpi_reduce[k] = (double)st->reduce_bytes[k] / (double)steps;
+        }
+    }
+    if (weft_opts_mpi(&ps->o)) r->mpi_ranks = ps->o.stages * R;
+    weft_take_eval(r, NULL);
+    r->task = ps->task.name;
+}
+
+weft_status weft_train_pipe(weft_opts *oio, weft_train_result *r)
+{
+    memset(r, 0, sizeof *r);
+    weft_opts o = *oio;
+    if (o.dump || o.log || o.profile)
+        return weft_fail(WEFT_ERR_ARG, "%s: not with --pipeline", o.dump ? "--dump-graph" : o.log ? "--log" : "--profile");
+    if ((o.discrepancy || o.predict) && (o.resume || o.checkpoint_every || o.stop_at))
+        return weft_fail(WEFT_ERR_ARG, "%s: not with %s (its moving average of the updates is not in a checkpoint)",
+                         o.resume ? "--resume" : o.checkpoint_every ? "--checkpoint-every" : "--stop-at",
+                         o.predict ? "--weight-prediction" : "--discrepancy-correction");
+    if ((o.checkpoint_every || o.stop_at) && !o.checkpoint)
+        return weft_fail(WEFT_ERR_ARG, "%s: with --pipeline, give --checkpoint FILE too",
+                         o.checkpoint_every ? "--checkpoint-every" : "--stop-at");
+    weft_pipe_kind kind;
+    WEFT_TRY(weft_pipe_kind_parse(o.pipeline, &kind));
+    WEFT_TRY(weft_pipe_check_flags(&o, false));
+    bool mpi = weft_opts_mpi(&o);
+    int rank = 0, size = 1;
+    if (mpi) WEFT_TRY(weft_mpi_start(&rank, &size));
+    weft_st_file ck = { 0 };
+    int64_t step0 = 0;
+    if (o.resume) {   /* the run's settings from the file; the pipeline's from the flags */
+        weft_status s = weft_st_read(o.resume, &ck);
+        if (!s) s = weft_ckpt_read_run(&ck, o.resume, &o, &step0);
+        if (!s && o.stop_at > 0 && o.stop_at <= step0)
+            s = weft_fail(WEFT_ERR_ARG, "--stop-at %lld: %s is already at step %lld", (long long)o.stop_at, o.resume,
+                          (long long)step0);
+        if (s) { weft_st_free(&ck); return s; }
+    }
+    if (o.stages < 1) o.stages = 4;
+    double t0 = weft_now();
+    bool eval = !o.no_eval && rank == 0;
+    weft_pipe_session ps;
+    weft_compiled ev = { 0 };
+    weft_status s = weft_pipe_session_open(&ps, &o, eval);
+    if (!s && rank == 0) s = weft_probe_output(o.checkpoint, "--checkpoint");
+    if (!s && rank == 0) s = weft_probe_output(o.export_weights, "--export-weights");
+    if (!s) s = weft_pipe_session_start(&ps, kind);
+    if (!s && o.resume) s = weft_ckpt_load(&ck, o.resume, &ps.store, false, ps.tr.g);
+    if (!s && o.resume) weft_pipe_set_done(ps.pipe, step0);
+    if (!s && eval) s = weft_compile(&ev, &ps.o, ps.o.eval_batch, false);
+    if (!s && eval) s = ps.task.check(&ps.task, ev.g, &ev.io, true);
+    if (!s && eval) s = weft_exec_create(&ev.ex, ev.g, &ps.store, ps.o.threads, (uint64_t)o.seed);
+    int64_t total = ps.o.steps > 0 ? ps.o.steps : (int64_t)ps.o.epochs * ps.updates_per_epoch;
+    int64_t end = o.stop_at > 0 && o.stop_at < total ? o.stop_at : total;
+    if (!s && !ps.o.quiet && rank == 0) weft_pipe_print_partition(stderr, &ps);
+    if (!s && mpi) {
+        sig_rank = rank;
+        sig_stage = weft_pipe_my_stage(ps.pipe);
+        sig_replica = weft_pipe_my_replica(ps.pipe);
+        signal(SIGTERM, on_term);
+        if (rank != ps.o.stages - 1) ps.o.quiet = true;   /* the progress: the last stage's, replica 0 */
+    }
+    double tt = weft_now();
+    int64_t prev = -1, K = o.checkpoint && o.checkpoint_every > 0 ? o.checkpoint_every : 0;
+    for (int64_t first = step0 + 1; !s && first <= end;) {
+        int64_t last = end;
+        if (K && (first - 1) / K * K + K < last) last = (first - 1) / K * K + K;
+        s = weft_pipe_session_run(&ps, first, last - first + 1, total);
+        if (!s && last < end) s = checkpoint(&ps, &o, last, total, &prev);
+        first = last + 1;
+    }
+    double train_s = weft_now() - tt;
+    if (!s && step0 >= end) s = weft_fail(WEFT_ERR_ARG, "%s is at step %lld of %lld: nothing to train", o.resume,
+                                          (long long)step0, (long long)end);
+    if (!s) take_stats(&ps, kind, end, train_s, r);
+    if (!s && o.checkpoint) s = checkpoint(&ps, &o, end, total, &prev);
+    else if (!s && mpi) s = weft_pipe_mpi_share_store(ps.pipe);   /* rank 0 evaluates the whole model */
+    if (!s && rank == 0) s = weft_onnx_export(&ps.tr, &ps.store, &ps.o, end);
+    if (!s && eval) {
+        weft_eval_result er = WEFT_EVAL_NONE;
+        s = ps.task.evaluate(&ps.task, ev.ex, ev.g, &ev.io, &er);
+        if (!s) weft_take_eval(r, &er);
+    }
+    r->wall_s = weft_now() - t0;
+    weft_opts_copy(oio, &ps.o);
+    oio->quiet = o.quiet;
+    weft_compiled_free(&ev);
+    weft_pipe_session_close(&ps);
+    weft_st_free(&ck);
+    return s;
+}
