@@ -2,8 +2,14 @@
  * lands adds its part here. */
 #include "cli/cli.h"
 
+#include "weft/pipe.h"
+
+#include <spawn.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static const char *summary =
     "The main job: trains the CNN on Fashion-MNIST for one epoch with pure bf16\n"
@@ -26,6 +32,8 @@ static const char *summary =
     "onnx_cnn.onnx, by scripts/export_onnx.py) imported (weft import), fine-tuned\n"
     "for 300 steps in bf16-sr from its own weights, and written back under its\n"
     "PyTorch names to weft-demo-onnx-weights.safetensors (weft train --onnx).\n"
+    "Then, when OpenMPI is there, the CNN as 2 pipeline stages in 2 processes under\n"
+    "mpirun, activations and gradients crossing as MPI messages (--backend mpi).\n"
     "With --json, only the CNN's summary object is printed.";
 
 /* A short run of another preset in bf16-sr; its summary, or why it was skipped. */
@@ -146,6 +154,38 @@ static void demo_onnx(const weft_opts *cnn)
     if (weft_cmd_train(nargs, targs)) printf("  (the fine-tuning failed)\n");
 }
 
+/* Part seven: beyond one process — the CNN's 2 stages as 2 MPI ranks under
+ * mpirun (weft train --backend mpi). */
+static void demo_mpi(const weft_opts *cnn)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (!weft_mpi_available() || n <= 0 || system("command -v mpirun >/dev/null 2>&1")) {
+        printf("\nweft demo: skipped the MPI part: %s\n", weft_mpi_available() ? "no mpirun here (scripts/deps.sh "
+               "installs OpenMPI)" : "this weft was built without MPI");
+        return;
+    }
+    self[n] = 0;
+    char *args[32];
+    int k = 0;
+    args[k++] = "mpirun";
+    args[k++] = "--oversubscribe";
+    if (getuid() == 0) args[k++] = "--allow-run-as-root";   /* OpenMPI refuses root without it */
+    char *rest[] = { "-np", "2", self, "train", "--model", "cnn", "--pipeline", "1f1b", "--stages", "2",
+                     "--microbatches", "4", "--steps", "200", "--precision", "bf16-sr", "--backend", "mpi" };
+    for (size_t i = 0; i < sizeof rest / sizeof *rest; i++) args[k++] = rest[i];
+    if (cnn->quiet) args[k++] = "--quiet";
+    args[k] = NULL;
+    printf("\nweft demo: the CNN as 2 pipeline stages in 2 processes (mpirun -np 2 weft train --backend mpi), 1f1b, "
+           "4 microbatches a step, bf16-sr, 200 steps\n");
+    fflush(stdout);
+    pid_t pid;
+    int st = 0;
+    if (posix_spawnp(&pid, "mpirun", NULL, NULL, args, environ) || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
+        WEXITSTATUS(st))
+        printf("  (the MPI run failed)\n");
+}
+
 int weft_cmd_demo(int argc, char **argv)
 {
     weft_opts o;
@@ -176,6 +216,7 @@ int weft_cmd_demo(int argc, char **argv)
         demo_pipeline(&o);
         demo_compile(&o);
         demo_onnx(&o);
+        demo_mpi(&o);
     }
     return 0;
 }
