@@ -163,8 +163,6 @@ weft_status weft_pipe_mpi_create(weft_pipe *p)
     struct weft_mpi *x = calloc(1, sizeof *x);
     if (!x) return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory");
     p->mpi = x;
-    p->me = rank % p->S;
-    p->replica = rank / p->S;
     x->timeout = p->o.mpi_timeout_s > 0 ? p->o.mpi_timeout_s : 120;
     MPI_Comm_split(MPI_COMM_WORLD, p->replica, p->me, &x->stage_comm);
     MPI_Comm_split(MPI_COMM_WORLD, p->me, p->replica, &x->rep_comm);

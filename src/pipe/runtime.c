@@ -24,6 +24,9 @@
 #include <string.h>
 #include <time.h>
 
+/* Whether this process runs stage s: all of them, but one on MPI. */
+static bool runs_here(const weft_pipe *p, int s) { return !p->o.mpi || s == p->me; }
+
 static int64_t vbytes(const weft_graph *g, int v)
 {
     return weft_shape_numel(&g->values[v].shape) * (int64_t)weft_dtype_size(g->values[v].dtype);
@@ -65,6 +68,7 @@ static weft_status own_weights(weft_pipe *p)
         if (w->rows >= 0 && p->o.discrepancy)
             return weft_fail(WEFT_ERR_ARG, "--discrepancy-correction: %s has a sparse gradient; not supported",
                              g->values[w->v].name);
+        if (!runs_here(p, n->stage)) continue;   /* another rank's: its buffers are there */
         w->gbuf = weft_alloc((size_t)w->gbytes);
         if (w->rows >= 0) w->rbuf = weft_alloc((size_t)w->rbytes);
         if (p->M > 1 || p->R > 1) w->acc = weft_alloc((size_t)w->n * sizeof(float));
@@ -127,12 +131,20 @@ weft_status weft_pipe_create(weft_pipe **out, weft_graph *g, weft_store *store, 
         weft_pipe_free(p);
         return weft_fail(WEFT_ERR_ARG, "--data-parallel %d: replicas are processes (--backend mpi)", o->replicas);
     }
-    weft_status s = own_weights(p);
+    weft_status s = WEFT_OK;
+    if (o->mpi) {   /* this rank's stage and replica first: it keeps buffers for its own stage only */
+        int rank, size;
+        s = weft_mpi_start(&rank, &size);
+        p->me = rank % S;
+        p->replica = rank / S;
+    }
+    if (!s) s = own_weights(p);
     if (!s && o->mpi) s = weft_pipe_mpi_create(p);
     /* the one-thread mode may use every core within a node; a thread per
      * stage keeps each stage to one, as if it were its own device */
     int threads = 1;
     for (int k = 0; k < S && !s; k++) {
+        if (!runs_here(p, k)) continue;
         s = weft_exec_create_shared(&p->ex[k], g, store, threads, seed);
         if (!s && !(p->tmp[k] = weft_alloc(TMP_FLOATS * sizeof(float))))
             s = weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory");
@@ -214,8 +226,9 @@ static weft_status provision(weft_pipe *p)
         if ((p->o.kind != WEFT_PIPE_PIPEDREAM && !p->o.predict) || !st->nw) continue;
         if (sc->inflight[s] + (p->o.predict ? 1 : 0) > st->nstash) {
             weft_free(st->stash);
+            st->stash = NULL;
             st->nstash = sc->inflight[s] + (p->o.predict ? 1 : 0);   /* prediction: versions in flight, and the next */
-            if (!(st->stash = weft_alloc((size_t)st->nstash * (size_t)st->wbytes)))
+            if (runs_here(p, s) && !(st->stash = weft_alloc((size_t)st->nstash * (size_t)st->wbytes)))
                 return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory for %d weight versions", st->nstash);
         }
         p->stats.st[s].stash_bytes = (int64_t)st->nstash * st->wbytes;
@@ -392,13 +405,13 @@ weft_status weft_pipe_run(weft_pipe *p, int64_t first, int64_t steps, const weft
         ps->st[s].stash_bytes = keep_stash;
         int tau = p->sc.tau[s];
         st->gamma = tau > 0 ? pow(p->o.discrepancy_decay, 1.0 / tau) : 0;
-        if (p->o.discrepancy || p->o.predict)
+        if ((p->o.discrepancy || p->o.predict) && runs_here(p, s))
             for (int i = 0; i < st->nw; i++) {
                 owned *w = &st->w[i];
                 if (w->dt == WEFT_BF16) weft_bf16_to_f32_n(w->master, w->prev, w->n);
                 else memcpy(w->prev, w->master, (size_t)w->n * sizeof(float));
             }
-        if (p->o.predict && st->nw) weft_pipe_predict_init(p, s);
+        if (p->o.predict && st->nw && runs_here(p, s)) weft_pipe_predict_init(p, s);
     }
     p->abort = false;
     p->err = WEFT_OK;

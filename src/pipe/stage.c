@@ -83,8 +83,8 @@ static weft_status do_f(weft_pipe *p, int s, int64_t m)
     stage_t *st = &p->st[s];
     int slot = (int)(m % p->narena);
     weft_exec_set_arena(E, p->arena[slot]);
-    int64_t g = weft_pipe_gmb(p, m);   /* the microbatch of the whole job */
-    if ((p->mpi ? p->feeds[s] : s == 0) && p->io->feed) WEFT_TRY(p->io->feed(p->io->ctx, E, g));
+    int64_t gm = weft_pipe_gmb(p, m);   /* the microbatch of the whole job */
+    if ((p->mpi ? p->feeds[s] : s == 0) && p->io->feed) WEFT_TRY(p->io->feed(p->io->ctx, E, gm));
     if (p->o.predict) bind_weights(p, s, st->version, false);   /* this version's prediction, made by its update */
     else bind_weights(p, s, st->fcount, true);   /* pipedream: this microbatch's backward uses the copy */
     st->fcount++;
@@ -94,13 +94,13 @@ static weft_status do_f(weft_pipe *p, int s, int64_t m)
                    (size_t)p->sh[k].bytes);
     bind_shared(p, s, slot);
     p->fver[(size_t)s * (size_t)p->nmb + (size_t)m] = (int)st->version;
-    WEFT_TRY(run_nodes(p, s, WEFT_PHASE_FWD, g + 1, &p->hp));
+    WEFT_TRY(run_nodes(p, s, WEFT_PHASE_FWD, gm + 1, &p->hp));
     if (s == p->S - 1) {
         double loss = *(const float *)weft_exec_ptr(E, p->g->loss);
         p->stats.loss[m] = loss;
         if (!isfinite(loss))
             return weft_fail(WEFT_ERR_NUMERIC, "microbatch %lld (update %lld of the last stage): the loss is %g",
-                             (long long)(g + 1), (long long)(st->version + 1), loss);
+                             (long long)(gm + 1), (long long)(st->version + 1), loss);
         if (p->io->progress && p->replica == 0) p->io->progress(p->io->ctx, p->mb0 + m, loss);
     }
     return WEFT_OK;
