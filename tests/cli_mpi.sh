@@ -36,12 +36,16 @@ run 3 "$weft" train --model mlp --pipeline gpipe --stages 2 "${common[@]}" >"$tm
 expect 2 "--serial: not with --backend mpi" -- "$weft" train --model mlp --pipeline gpipe --backend mpi --serial
 expect 2 "--balance measured: not with --backend mpi" -- "$weft" train --model mlp --pipeline gpipe --backend mpi --balance measured
 
-# One replica: bit-identical to the threads, synchronous and asynchronous.
-"$weft" train --model mlp --pipeline gpipe --stages 2 --microbatches 2 --steps 5 --no-eval --quiet \
-  --checkpoint "$tmp/t1.st" 2>"$tmp/e" && ok || bad "threads: $(cat "$tmp/e")"
-run 2 "$weft" train --model mlp --pipeline gpipe --stages 2 --microbatches 2 --steps 5 "${common[@]}" \
-  --checkpoint "$tmp/m1.st" 2>"$tmp/e" && ok || bad "2 ranks: $(tail -3 "$tmp/e")"
-same "$tmp/t1.st" "$tmp/m1.st" && ok || bad "mlp gpipe: 2 ranks differ from 2 threads"
+# One replica: bit-identical to the threads, every schedule.
+for sched in gpipe 1f1b pipedream "pipemare --weight-prediction"; do
+  # shellcheck disable=SC2086
+  "$weft" train --model mlp --pipeline $sched --stages 2 --microbatches 2 --steps 5 --no-eval --quiet \
+    --checkpoint "$tmp/t1.st" 2>"$tmp/e" && ok || bad "threads: $(cat "$tmp/e")"
+  # shellcheck disable=SC2086
+  run 2 "$weft" train --model mlp --pipeline $sched --stages 2 --microbatches 2 --steps 5 "${common[@]}" \
+    --checkpoint "$tmp/m1.st" 2>"$tmp/e" && ok || bad "2 ranks: $(tail -3 "$tmp/e")"
+  same "$tmp/t1.st" "$tmp/m1.st" && ok || bad "mlp $sched: 2 ranks differ from 2 threads"
+done
 "$weft" train --model cnn --pipeline pipemare --stages 4 --microbatches 2 --batch 16 --steps 4 --precision bf16-sr \
   --no-eval --quiet --checkpoint "$tmp/t2.st" --json >"$tmp/t2.json" 2>"$tmp/e" && ok || bad "threads: $(cat "$tmp/e")"
 run 4 "$weft" train --model cnn --pipeline pipemare --stages 4 --microbatches 2 --batch 16 --steps 4 --precision bf16-sr \
