@@ -78,23 +78,47 @@ same "$tmp/t3.st" "$tmp/m3.st" && ok || bad "2 replicas differ from one process 
 run 4 "$weft" train --model cnn --pipeline gpipe --stages 2 --batch 8 --data-parallel 2 --steps 4 --precision bf16-sr \
   "${common[@]}" --check-replicas --checkpoint "$tmp/m4.st" 2>"$tmp/e" && ok || bad "2 x 2 ranks: $(tail -3 "$tmp/e")"
 same "$tmp/t4.st" "$tmp/m4.st" && ok || bad "cnn bf16-sr: 2 stages x 2 replicas differ from one process"
-WEFT_TEST_DIVERGE=1 run 2 "$weft" train --model mlp --pipeline gpipe --stages 1 --batch 32 --data-parallel 2 --steps 3 \
-  "${common[@]}" --check-replicas >"$tmp/o" 2>"$tmp/e"
-[[ $? -ne 0 ]] && grep -q "the replicas' weights differ after update 1" "$tmp/e" && ok || bad "a diverged replica went unnoticed: $(head -3 "$tmp/e")"
+# A replica gone astray (fault injection): caught after the update with
+# --check-replicas, else at the end of the run.
+for chk in --check-replicas ""; do
+  # shellcheck disable=SC2086
+  WEFT_FAULT_REPLICA=1 run 2 "$weft" train --model mlp --pipeline gpipe --stages 1 --batch 32 --data-parallel 2 --steps 3 \
+    "${common[@]}" $chk >"$tmp/o" 2>"$tmp/e"
+  rc=$? want=3
+  [[ -n $chk ]] && want=1
+  [[ $rc -ne 0 ]] && grep -q "the replicas' weights or statistics differ after update $want" "$tmp/e" \
+    && ok || bad "a diverged replica went unnoticed ($chk): $(grep weft "$tmp/e" | head -3)"
+done
+# Batch norm: each replica's forwards move its running statistics; after
+# every update they are what one process's would be (up to rounding).
+"$weft" train --model resnet --layers 8 --d-model 8 --pipeline gpipe --stages 1 --microbatches 2 --batch 32 --steps 6 \
+  --no-eval --quiet --checkpoint "$tmp/t5.st" 2>"$tmp/e" && ok || bad "threads: $(cat "$tmp/e")"
+run 2 "$weft" train --model resnet --layers 8 --d-model 8 --pipeline gpipe --stages 1 --batch 16 --data-parallel 2 \
+  --steps 6 "${common[@]}" --check-replicas --checkpoint "$tmp/m5.st" 2>"$tmp/e" && ok || bad "resnet replicas: $(tail -3 "$tmp/e")"
+same --close running 1e-5 "$tmp/t5.st" "$tmp/m5.st" && ok || bad "resnet: 2 replicas differ from one process"
 
 # Checkpoints: a file per stage and a manifest; resumed on 3 ranks (another
 # cut of the same graph), the run ends on the weights of the one that went through.
 args=(--model mlp --pipeline gpipe --no-op-split --microbatches 2 --steps 6 --checkpoint-every 2 "${common[@]}")
 run 2 "$weft" train "${args[@]}" --stages 2 --checkpoint "$tmp/w.st" 2>"$tmp/e" && ok || bad "whole: $(tail -3 "$tmp/e")"
 run 2 "$weft" train "${args[@]}" --stages 2 --checkpoint "$tmp/c.st" --stop-at 4 2>"$tmp/e" && ok || bad "stop: $(tail -3 "$tmp/e")"
-[[ -f $tmp/c.st.step4.stage0 && -f $tmp/c.st.step4.stage1 && ! -e $tmp/c.st.step2.stage0 ]] && ok || bad "stage files: $(ls "$tmp")"
+stagefiles() { (cd "$tmp" && ls "$1".*.step*.stage* 2>/dev/null | sed 's/\.[0-9a-f]*\.step/.step/' | sort | tr '\n' ' '); }
+[[ $(stagefiles c.st) == "c.st.step4.stage0 c.st.step4.stage1 " ]] && ok || bad "stage files: $(ls "$tmp")"
+# what the run did must be repeated: the same microbatches
+expect 2 "--microbatches 4: $tmp/c.st was saved with 2" -- "$weft" train --resume "$tmp/c.st" --pipeline gpipe \
+  --microbatches 4 --stages 2 --no-eval --quiet
 run 3 "$weft" train --resume "$tmp/c.st" --pipeline gpipe --no-op-split --microbatches 2 --stages 3 "${common[@]}" \
   --checkpoint "$tmp/c.st" --checkpoint-every 2 2>"$tmp/e" && ok || bad "resume on 3 ranks: $(tail -3 "$tmp/e")"
 same "$tmp/w.st" "$tmp/c.st" && ok || bad "resumed on 3 ranks: not the uninterrupted weights"
+[[ $(stagefiles c.st) == "c.st.step6.stage0 c.st.step6.stage1 c.st.step6.stage2 " ]] && ok || bad "old stage files stayed: $(ls "$tmp")"
 "$weft" eval --checkpoint "$tmp/c.st" --json >"$tmp/ev.json" 2>"$tmp/e" && grep -q test_acc "$tmp/ev.json" \
   && ok || bad "eval of a manifest: $(cat "$tmp/e")"
-rm "$tmp/c.st.step6.stage1"
-expect 2 "c.st.step6.stage1: cannot open" -- "$weft" eval --checkpoint "$tmp/c.st"
+# a stage file of another run in its place: refused, naming it
+s1=$(ls "$tmp"/c.st.*.step6.stage1)
+cp "$(ls "$tmp"/w.st.*.step6.stage1)" "$s1"
+expect 2 "stage1: metadata \"stage_tag\"" -- "$weft" eval --checkpoint "$tmp/c.st"
+rm "$s1"
+expect 2 "stage1: cannot open" -- "$weft" eval --checkpoint "$tmp/c.st"
 
 # A rank killed: mpirun ends the others within seconds, each naming its rank
 # and update; the last manifest and its files stay, and resume to the end

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 /* ---- a rank stopped from outside --------------------------------------------------- */
@@ -63,49 +64,126 @@ static void on_term(int sig)
 
 /* ---- checkpoints ------------------------------------------------------------------- */
 
-static weft_status save_staged(weft_pipe_session *ps, const weft_opts *o, int64_t step, int64_t total, int64_t *prev)
+/* The checkpoint files a run has written last, to remove once newer ones
+ * stand: their step, the run's tag and the number of stage files (mpi). */
+typedef struct { int64_t step; char tag[24]; int stages; } saved_t;
+
+/* What a pipeline's checkpoint records beside the run's settings: what a
+ * resumed run must repeat to continue it exactly. */
+typedef struct { char sched[16], mb[16], dp[16], every[24], S[16], tag[24]; const char *kv[12]; } pipe_meta;
+
+static int pipe_meta_fill(pipe_meta *m, const weft_opts *o, const char *tag)
+{
+    snprintf(m->sched, sizeof m->sched, "%s", o->pipeline);
+    snprintf(m->mb, sizeof m->mb, "%d", o->microbatches);
+    snprintf(m->dp, sizeof m->dp, "%d", o->data_parallel > 1 ? o->data_parallel : 1);
+    snprintf(m->every, sizeof m->every, "%lld", (long long)o->checkpoint_every);
+    snprintf(m->S, sizeof m->S, "%d", o->stages);
+    snprintf(m->tag, sizeof m->tag, "%s", tag ? tag : "");
+    const char *kv[] = { "pipeline", m->sched, "microbatches", m->mb, "data_parallel", m->dp,
+                         "checkpoint_every", m->every, "stages", m->S, "stage_tag", m->tag };
+    memcpy(m->kv, kv, sizeof kv);
+    return tag ? 6 : 4;   /* stages and stage_tag: the manifest of a run on MPI */
+}
+
+/* A resumed pipeline repeats what its checkpoint's run did: the schedule,
+ * microbatches, replicas and chunks (the data each update sees, and where
+ * the pipeline drains). --checkpoint-every, when not given, is taken from it. */
+static weft_status pipe_meta_check(const weft_st_file *f, const char *path, weft_opts *o)
+{
+    const char *v;
+    if (!(v = weft_st_meta(f, "pipeline"))) return WEFT_OK;   /* a checkpoint of plain training */
+    if (strcmp(v, o->pipeline))
+        return weft_fail(WEFT_ERR_ARG, "--pipeline %s: %s was saved by a %s run; resume it with --pipeline %s", o->pipeline,
+                         path, v, v);
+    int dp = o->data_parallel > 1 ? o->data_parallel : 1;
+    if ((v = weft_st_meta(f, "microbatches")) && atoi(v) != o->microbatches)
+        return weft_fail(WEFT_ERR_ARG, "--microbatches %d: %s was saved with %s (each update would see other data); "
+                         "give --microbatches %s", o->microbatches, path, v, v);
+    if ((v = weft_st_meta(f, "data_parallel")) && atoi(v) != dp)
+        return weft_fail(WEFT_ERR_ARG, "--data-parallel %d: %s was saved with %s replicas (each update would see "
+                         "other data); give --data-parallel %s", dp, path, v, v);
+    if ((v = weft_st_meta(f, "checkpoint_every"))) {
+        int64_t k = atoll(v);
+        if (!o->checkpoint_every) o->checkpoint_every = k;
+        else if (k && o->checkpoint_every != k)
+            return weft_fail(WEFT_ERR_ARG, "--checkpoint-every %lld: %s was saved by a run draining every %lld updates",
+                             (long long)o->checkpoint_every, path, (long long)k);
+    }
+    return WEFT_OK;
+}
+
+/* After a rename, the directory itself: the new name reaches the disk
+ * before the old files go. */
+static void sync_dir(const char *path)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    int fd = open(dir[0] ? dir : "/", O_RDONLY);
+    if (fd >= 0) { fsync(fd); close(fd); }
+}
+
+static weft_status save_staged(weft_pipe_session *ps, const weft_opts *o, const char *tag, int64_t step, int64_t total,
+                               saved_t *prev)
 {
     weft_pipe *p = ps->pipe;
     int me = weft_pipe_my_stage(p), rank = weft_mpi_rank();
-    char path[4200], sstage[16], sS[16];
+    char path[4200], sstage[16];
     snprintf(sstage, sizeof sstage, "%d", me);
-    snprintf(sS, sizeof sS, "%d", o->stages);
+    pipe_meta pm;
+    int npm = pipe_meta_fill(&pm, o, tag);
     bool *mine = calloc((size_t)ps->store.n + 1, sizeof *mine);
     if (!mine) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
     weft_status s = WEFT_OK;
     if (weft_pipe_my_replica(p) == 0) {
         weft_pipe_stage_tensors(p, me, mine);
-        weft_ckpt_stage_path(path, sizeof path, o->checkpoint, step, me);
-        const char *extra[] = { "stage", sstage, "stage_of", sS };
-        s = weft_ckpt_save_part(path, &ps->store, mine, o, step, total, extra, 2);
+        weft_ckpt_stage_path(path, sizeof path, o->checkpoint, tag, step, me);
+        const char *extra[] = { "stage", sstage, "stage_of", pm.S, "stage_tag", pm.tag };
+        s = weft_ckpt_save_part(path, &ps->store, mine, o, step, total, extra, 3);
     }
     if (!s) s = weft_mpi_barrier(o->mpi_timeout, "the checkpoint's stage files");
     if (!s && rank == 0) {
         memset(mine, 0, (size_t)ps->store.n * sizeof *mine);   /* the manifest: no tensors */
-        const char *extra[] = { "stages", sS };
-        s = weft_ckpt_save_part(o->checkpoint, &ps->store, mine, o, step, total, extra, 1);
+        s = weft_ckpt_save_part(o->checkpoint, &ps->store, mine, o, step, total, pm.kv, npm);
+        if (!s) sync_dir(o->checkpoint);
     }
     if (!s) s = weft_mpi_barrier(o->mpi_timeout, "the checkpoint's manifest");
-    if (!s && weft_pipe_my_replica(p) == 0 && *prev >= 0 && *prev != step) {
-        weft_ckpt_stage_path(path, sizeof path, o->checkpoint, *prev, me);
-        unlink(path);
+    if (!s && rank == 0 && prev->step >= 0 && (prev->step != step || strcmp(prev->tag, tag)))
+        for (int k = 0; k < prev->stages; k++) {   /* the files the manifest named before */
+            weft_ckpt_stage_path(path, sizeof path, o->checkpoint, prev->tag, prev->step, k);
+            unlink(path);
+        }
+    if (!s) {
+        *prev = (saved_t){ step, "", o->stages };
+        snprintf(prev->tag, sizeof prev->tag, "%s", tag);
+        sig_ckpt = step;
     }
-    if (!s) *prev = sig_ckpt = step;
     free(mine);
     return s;
 }
 
 /* The weights after updates 1..step: on every rank (MPI), and saved. */
-static weft_status checkpoint(weft_pipe_session *ps, const weft_opts *o, int64_t step, int64_t total, int64_t *prev)
+static weft_status checkpoint(weft_pipe_session *ps, const weft_opts *o, const char *tag, int64_t step, int64_t total,
+                              saved_t *prev)
 {
-    if (!weft_opts_mpi(o)) return weft_ckpt_save(o->checkpoint, &ps->store, &ps->o, step, total);
+    if (!weft_opts_mpi(o)) {
+        pipe_meta pm;
+        int npm = pipe_meta_fill(&pm, &ps->o, NULL);
+        WEFT_TRY(weft_ckpt_save_part(o->checkpoint, &ps->store, NULL, &ps->o, step, total, pm.kv, npm));
+        sig_ckpt = step;
+        return WEFT_OK;
+    }
     WEFT_TRY(weft_pipe_mpi_share_store(ps->pipe));
-    return save_staged(ps, &ps->o, step, total, prev);
+    return save_staged(ps, &ps->o, tag, step, total, prev);
 }
 
 /* ---- the run ------------------------------------------------------------------------ */
 
-static void take_stats(weft_pipe_session *ps, weft_pipe_kind kind, int64_t total, double train_s, weft_train_result *r)
+static void take_stats(weft_pipe_session *ps, weft_pipe_kind kind, int64_t total, int64_t trained, double train_s,
+                       weft_train_result *r)
 {
     const weft_pipe_stats *st = weft_pipe_get_stats(ps->pipe);
     weft_progress_show(&ps->pg, st->microbatches, ps->mb_batch, st->loss[st->microbatches - 1], true);
@@ -117,7 +195,7 @@ static void take_stats(weft_pipe_session *ps, weft_pipe_kind kind, int64_t total
     r->train_loss = sum / (double)n;
     r->train_s = train_s;
     int R = ps->o.data_parallel > 1 ? ps->o.data_parallel : 1;
-    r->samples_per_s = train_s > 0 ? (double)r->steps * ps->o.batch * R / train_s : 0;
+    r->samples_per_s = train_s > 0 ? (double)trained * ps->o.batch * R / train_s : 0;
     r->peak_arena_bytes = st->arena_bytes;
     r->params = weft_graph_param_count(ps->tr.g);
     r->bytes_per_param = weft_precision_bytes_per_param(ps->o.precision, weft_optimizer_nstates(ps->o.optimizer));
@@ -156,12 +234,19 @@ weft_status weft_train_pipe(weft_opts *oio, weft_train_result *r)
     WEFT_TRY(weft_pipe_check_flags(&o, false));
     bool mpi = weft_opts_mpi(&o);
     int rank = 0, size = 1;
-    if (mpi) WEFT_TRY(weft_mpi_start(&rank, &size));
+    char tag[24] = "";
+    if (mpi) {   /* the run's name for its checkpoint files: rank 0's clock and pid */
+        WEFT_TRY(weft_mpi_start(&rank, &size));
+        uint64_t t = ((uint64_t)(weft_now() * 1e6) << 16) ^ (uint64_t)getpid();
+        WEFT_TRY(weft_mpi_bcast_u64(&t, o.mpi_timeout));
+        snprintf(tag, sizeof tag, "%012llx", (unsigned long long)(t & 0xffffffffffffull));
+    }
     weft_st_file ck = { 0 };
     int64_t step0 = 0;
     if (o.resume) {   /* the run's settings from the file; the pipeline's from the flags */
         weft_status s = weft_st_read(o.resume, &ck);
         if (!s) s = weft_ckpt_read_run(&ck, o.resume, &o, &step0);
+        if (!s) s = pipe_meta_check(&ck, o.resume, &o);
         if (!s && o.stop_at > 0 && o.stop_at <= step0)
             s = weft_fail(WEFT_ERR_ARG, "--stop-at %lld: %s is already at step %lld", (long long)o.stop_at, o.resume,
                           (long long)step0);
@@ -192,19 +277,28 @@ weft_status weft_train_pipe(weft_opts *oio, weft_train_result *r)
         if (rank != ps.o.stages - 1) ps.o.quiet = true;   /* the progress: the last stage's, replica 0 */
     }
     double tt = weft_now();
-    int64_t prev = -1, K = o.checkpoint && o.checkpoint_every > 0 ? o.checkpoint_every : 0;
+    saved_t prev = { -1, "", 0 };
+    if (o.resume && o.checkpoint && !strcmp(o.resume, o.checkpoint)) {   /* the files resumed from go when newer stand */
+        const char *t = weft_st_meta(&ck, "stage_tag"), *n = weft_st_meta(&ck, "stages");
+        if (t && n) {
+            prev = (saved_t){ step0, "", atoi(n) };
+            snprintf(prev.tag, sizeof prev.tag, "%s", t);
+        }
+    }
+    if (o.resume) sig_ckpt = step0;
+    int64_t K = o.checkpoint_every > 0 ? o.checkpoint_every : 0;   /* chunks; saved when --checkpoint */
     for (int64_t first = step0 + 1; !s && first <= end;) {
         int64_t last = end;
         if (K && (first - 1) / K * K + K < last) last = (first - 1) / K * K + K;
         s = weft_pipe_session_run(&ps, first, last - first + 1, total);
-        if (!s && last < end) s = checkpoint(&ps, &o, last, total, &prev);
+        if (!s && last < end && o.checkpoint) s = checkpoint(&ps, &o, tag, last, total, &prev);
         first = last + 1;
     }
     double train_s = weft_now() - tt;
     if (!s && step0 >= end) s = weft_fail(WEFT_ERR_ARG, "%s is at step %lld of %lld: nothing to train", o.resume,
                                           (long long)step0, (long long)end);
-    if (!s) take_stats(&ps, kind, end, train_s, r);
-    if (!s && o.checkpoint) s = checkpoint(&ps, &o, end, total, &prev);
+    if (!s) take_stats(&ps, kind, end, end - step0, train_s, r);
+    if (!s && o.checkpoint) s = checkpoint(&ps, &o, tag, end, total, &prev);
     else if (!s && mpi) s = weft_pipe_mpi_share_store(ps.pipe);   /* rank 0 evaluates the whole model */
     if (!s && rank == 0) s = weft_onnx_export(&ps.tr, &ps.store, &ps.o, end);
     if (!s && eval) {
@@ -213,6 +307,10 @@ weft_status weft_train_pipe(weft_opts *oio, weft_train_result *r)
         if (!s) weft_take_eval(r, &er);
     }
     r->wall_s = weft_now() - t0;
+    if (s && mpi) {   /* stop every rank now: messages in flight still point into this rank's buffers */
+        fprintf(stderr, "weft train: rank %d: %s\n", rank, weft_errmsg());
+        weft_mpi_abort(weft_exit_code(s));
+    }
     weft_opts_copy(oio, &ps.o);
     oio->quiet = o.quiet;
     weft_compiled_free(&ev);

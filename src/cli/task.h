@@ -115,8 +115,8 @@ weft_status weft_ckpt_save(const char *path, weft_store *st, const weft_opts *o,
  * metadata pairs (key, value) x nextra. */
 weft_status weft_ckpt_save_part(const char *path, weft_store *st, const bool *only, const weft_opts *o, int64_t step,
                                 int64_t total, const char **extra, int nextra);
-/* PATH.step<N>.stage<s>: stage s's file of a pipeline checkpoint on MPI. */
-void weft_ckpt_stage_path(char *buf, size_t n, const char *path, int64_t step, int s);
+/* PATH.<tag>.step<N>.stage<s>: stage s's file of a pipeline checkpoint on MPI. */
+void weft_ckpt_stage_path(char *buf, size_t n, const char *path, const char *tag, int64_t step, int s);
 
 weft_status weft_train_run_observed(weft_opts *o, weft_train_result *r, const weft_train_observer *obs);
 

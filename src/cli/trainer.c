@@ -202,29 +202,53 @@ static weft_status copy_tensor(const weft_st_tensor *ft, const char *path, weft_
     return WEFT_OK;
 }
 
-/* A pipeline's checkpoint on MPI is a manifest (metadata "stages": S, no
- * tensors) beside one file per stage, PATH.step<N>.stage<s>, each holding
- * the tensors its stage updates; any stage cut reads them all. */
-void weft_ckpt_stage_path(char *buf, size_t n, const char *path, int64_t step, int s)
+/* A pipeline's checkpoint on MPI is a manifest (metadata "stages": S and
+ * "stage_tag", no tensors) beside one file per stage,
+ * PATH.<tag>.step<N>.stage<s>, each holding the tensors its stage updates;
+ * any stage cut reads them all. The tag is the run's: another run saving to
+ * the same path writes files of its own, never the ones a manifest names. */
+void weft_ckpt_stage_path(char *buf, size_t n, const char *path, const char *tag, int64_t step, int s)
 {
-    snprintf(buf, n, "%s.step%lld.stage%d", path, (long long)step, s);
+    snprintf(buf, n, "%s.%s.step%lld.stage%d", path, tag, (long long)step, s);
+}
+
+/* A stage file is the one its manifest names: the same run, step and cut. */
+static weft_status stage_file_check(const weft_st_file *f, const weft_st_file *sf, const char *sp, int k, int64_t S)
+{
+    const char *keys[] = { "stage_tag", "step", "seed", "model" };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const char *a = weft_st_meta(f, keys[i]), *b = weft_st_meta(sf, keys[i]);
+        if (!a || !b || strcmp(a, b))
+            return weft_fail(WEFT_ERR_FORMAT, "%s: metadata \"%s\" is '%s', its manifest's '%s': a file of another run",
+                             sp, keys[i], b ? b : "(none)", a ? a : "(none)");
+    }
+    char want[32];
+    const char *st = weft_st_meta(sf, "stage"), *of = weft_st_meta(sf, "stage_of");
+    snprintf(want, sizeof want, "%lld", (long long)S);
+    if (!st || atoi(st) != k || !of || strcmp(of, want))
+        return weft_fail(WEFT_ERR_FORMAT, "%s: says it is stage %s of %s, not %d of %lld", sp, st ? st : "?", of ? of : "?",
+                         k, (long long)S);
+    return WEFT_OK;
 }
 
 static weft_status load_staged(const weft_st_file *f, const char *path, weft_store *st, bool params_only,
                                const weft_graph *g)
 {
     int64_t S, step;
+    const char *tag;
     WEFT_TRY(meta_int(f, path, "stages", 1, WEFT_PIPE_MAX_STAGES, &S));
     WEFT_TRY(meta_int(f, path, "step", 0, (int64_t)1e12, &step));
+    WEFT_TRY(meta_need(f, path, "stage_tag", &tag));
     bool *got = calloc((size_t)st->n + 1, sizeof *got);
     if (!got) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
     weft_status s = WEFT_OK;
     for (int k = 0; k < S && !s; k++) {
         char sp[4200];
-        weft_ckpt_stage_path(sp, sizeof sp, path, step, k);
+        weft_ckpt_stage_path(sp, sizeof sp, path, tag, step, k);
         weft_st_file sf = { 0 };
         s = weft_st_read(sp, &sf);
         if (s) { s = weft_fail_wrap(s, "%s: stage %d of %lld", path, k, (long long)S); break; }
+        if ((s = stage_file_check(f, &sf, sp, k, S))) { weft_st_free(&sf); break; }
         for (int i = 0; i < st->n && !s; i++) {
             const weft_st_tensor *ft = weft_st_find(&sf, st->t[i].name);
             if (!ft || !wanted(&st->t[i], params_only, g)) continue;
@@ -627,8 +651,9 @@ void weft_train_print_summary(FILE *f, const weft_opts *o, const weft_train_resu
         for (int s = 0; s < o->stages && s < 64; s++) fprintf(f, " %d", r->pipe_tau[s]);
         fprintf(f, "  (updates between a microbatch's forward and backward)\n");
         if (r->mpi_ranks) {
-            fprintf(f, "  mpi               %d ranks (%d stages x %d replicas); bytes a rank sends a step:", r->mpi_ranks,
-                    o->stages, o->data_parallel > 1 ? o->data_parallel : 1);
+            int R = o->data_parallel > 1 ? o->data_parallel : 1;
+            fprintf(f, "  mpi               %d ranks (%d stage%s x %d replica%s); bytes a rank sends a step:", r->mpi_ranks,
+                    o->stages, o->stages > 1 ? "s" : "", R, R > 1 ? "s" : "");
             for (int s = 0; s < o->stages && s < 64; s++)
                 fprintf(f, " %.0f%s", r->mpi_sent[s] + r->mpi_reduce[s], r->mpi_reduce[s] > 0 ? "*" : "");
             fprintf(f, "%s\n", o->data_parallel > 1 ? " (* with the gradient sums)" : "");

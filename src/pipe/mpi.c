@@ -29,6 +29,8 @@
  * stops this rank with a message naming the peer, the microbatch and the step. */
 #include "pipe/pipe_int.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,12 +58,19 @@ typedef struct {
     int64_t posted;            /* receives: microbatches posted so far */
 } link_t;
 
+enum { WEFT_PIPE_MAX_STATS = 512 };
+
 struct weft_mpi {
     MPI_Comm stage_comm;       /* the ranks of this replica; rank = stage */
     MPI_Comm rep_comm;         /* the ranks of this stage; rank = replica */
     link_t in[2][WEFT_PIPE_MAX_STAGES], out[2][WEFT_PIPE_MAX_STAGES];   /* [F=0 / B=1][peer stage] */
     int depth;
     float *red; int64_t nred;  /* the reduce's receive buffer */
+    /* the batch-norm running statistics of the stage: each replica's
+     * forwards move them; their values after the last update, and the
+     * momentum of their moving average */
+    weft_tensor *stat[WEFT_PIPE_MAX_STATS]; float *stat0[WEFT_PIPE_MAX_STATS]; float mom[WEFT_PIPE_MAX_STATS];
+    int nstat;
     double timeout;
     int64_t step;              /* the update being worked on, for messages */
 };
@@ -124,7 +133,8 @@ static weft_status wait_for(MPI_Request *r, double timeout, const char *fmt, ...
         if (weft_now() - t0 > timeout) break;
         struct timespec ts = { 0, ns };
         nanosleep(&ts, NULL);
-        if (ns < 200000) ns += ns / 2;
+        ns += ns / 2;
+        if (ns > 200000) ns = 200000;
     }
     char msg[384];
     va_list ap;
@@ -132,6 +142,13 @@ static weft_status wait_for(MPI_Request *r, double timeout, const char *fmt, ...
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return weft_fail(WEFT_ERR_IO, "%s for %.0f s; stopping (a peer died or hangs)", msg, timeout);
+}
+
+weft_status weft_mpi_bcast_u64(uint64_t *v, double timeout_s)
+{
+    MPI_Request r;
+    MPI_Ibcast(v, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD, &r);
+    return wait_for(&r, timeout_s > 0 ? timeout_s : 120, "waited for rank 0's word");
 }
 
 weft_status weft_mpi_barrier(double timeout_s, const char *what)
@@ -201,6 +218,29 @@ weft_status weft_pipe_mpi_create(weft_pipe *p)
         if (w->owner == p->me) s = add_item(&x->out[0][w->stage], w->stage, (item_t){ w->v, k, w->bytes });
         else if (w->stage == p->me) s = add_item(&x->in[0][w->owner], w->owner, (item_t){ w->v, k, w->bytes });
     }
+    for (int ph = 0; ph < 2 && !s; ph++)   /* MPI counts are ints */
+        for (int c = 0; c < p->S && !s; c++)
+            if (x->out[ph][c].size > INT_MAX || x->in[ph][c].size > INT_MAX)
+                s = weft_fail(WEFT_ERR_ARG, "--backend mpi: stages %d and %d would exchange %lld bytes a microbatch, "
+                              "more than one MPI message holds (2 GiB); cut elsewhere or use more microbatches",
+                              p->me, c, (long long)(x->out[ph][c].size > INT_MAX ? x->out[ph][c].size : x->in[ph][c].size));
+    /* the batch-norm running statistics its forward updates: replicas average them */
+    for (int i = 0; i < g->nnodes && !s && p->R > 1; i++) {
+        const weft_node *n = &g->nodes[i];
+        if (n->op != WEFT_OP_BATCHNORM || n->phase != WEFT_PHASE_FWD || n->stage != p->me) continue;
+        for (int a = 0; a < n->nin && !s; a++) {
+            const weft_value *v = &g->values[n->in[a]];
+            if (v->role != WEFT_ROLE_STATE || v->fixed) continue;
+            weft_tensor *t = weft_store_find(p->store, v->name);
+            if (!t || t->dtype != WEFT_F32 || x->nstat == WEFT_PIPE_MAX_STATS) {
+                s = weft_fail(WEFT_ERR_INTERNAL, "pipeline: batch-norm statistic %s: not an fp32 tensor of the store", v->name);
+            } else {
+                x->stat[x->nstat] = t;
+                x->mom[x->nstat] = n->a.p;
+                if (!(x->stat0[x->nstat++] = weft_alloc(t->nbytes))) s = weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory");
+            }
+        }
+    }
     return s;
 }
 
@@ -236,6 +276,7 @@ void weft_pipe_mpi_free(weft_pipe *p)
     for (int ph = 0; ph < 2; ph++)
         for (int c = 0; c < WEFT_PIPE_MAX_STAGES; c++) { free(x->in[ph][c].it); free(x->out[ph][c].it); }
     weft_free(x->red);
+    for (int i = 0; i < x->nstat; i++) weft_free(x->stat0[i]);
     MPI_Comm_free(&x->stage_comm);
     MPI_Comm_free(&x->rep_comm);
     free(x);
@@ -289,7 +330,7 @@ static weft_status receive(weft_pipe *p, int ph, int64_t m)
         link_t *l = &x->in[ph][c];
         if (!l->nit) continue;
         WEFT_TRY(wait_for(&l->req[d], x->timeout, "stage %d waited for %s of microbatch %lld (update %lld) from rank %d (stage %d)",
-                          p->me, what[ph], (long long)(p->mb0 + m + 1), (long long)x->step, p->replica * p->S + c, c));
+                          p->me, what[ph], (long long)(weft_pipe_gmb(p, m) + 1), (long long)x->step, p->replica * p->S + c, c));
         const uint8_t *b = l->buf[d];
         for (int k = 0; k < l->nit; k++) {
             memcpy(item_ptr(p, &l->it[k], slot), b, (size_t)l->it[k].bytes);
@@ -309,7 +350,7 @@ static weft_status send(weft_pipe *p, int ph, int64_t m)
         link_t *l = &x->out[ph][c];
         if (!l->nit) continue;
         WEFT_TRY(wait_for(&l->req[d], x->timeout, "stage %d waited for rank %d (stage %d) to take %s of microbatch %lld",
-                          p->me, p->replica * p->S + c, c, what[ph], (long long)(p->mb0 + m + 1 - x->depth)));
+                          p->me, p->replica * p->S + c, c, what[ph], (long long)(weft_pipe_gmb(p, m - x->depth) + 1)));
         uint8_t *b = l->buf[d];
         for (int k = 0; k < l->nit; k++) {
             memcpy(b, item_ptr(p, &l->it[k], slot), (size_t)l->it[k].bytes);
@@ -327,6 +368,7 @@ weft_status weft_pipe_mpi_run(weft_pipe *p)
     int s = p->me;
     weft_stage_stats *ss = &p->stats.st[s];
     WEFT_TRY(provision_links(x, p->sc.buffers > 0 ? p->sc.buffers : 1));
+    for (int i = 0; i < x->nstat; i++) memcpy(x->stat0[i], x->stat[i]->data, x->stat[i]->nbytes);
     for (int ph = 0; ph < 2; ph++)
         for (int c = 0; c < p->S; c++) {
             link_t *l = &x->in[ph][c];
@@ -363,6 +405,28 @@ weft_status weft_pipe_mpi_run(weft_pipe *p)
     return r;
 }
 
+/* Batch norm's running statistics after an update, as one process running
+ * the replicas' microbatches one after another would have them. Its moving
+ * average v <- a v + (1 - a) x is linear: from v0 (after the last update),
+ * replica r's M forwards leave v_r = a^M v0 + d_r, and one process's R*M
+ * forwards in replica order a^(RM) v0 + sum_r a^((R-1-r)M) d_r. So each
+ * replica weighs its d_r, the weighted sum runs in replica order like the
+ * gradients', and a^(RM) v0 is added: equal up to rounding (the tests: 1e-5). */
+weft_status weft_pipe_mpi_combine_stats(weft_pipe *p)
+{
+    struct weft_mpi *x = p->mpi;
+    for (int i = 0; i < x->nstat; i++) {
+        float *v = x->stat[i]->data, *v0 = x->stat0[i];
+        int64_t n = (int64_t)(x->stat[i]->nbytes / sizeof(float));
+        double a = 1.0 - (double)x->mom[i], aM = pow(a, p->M), w = pow(a, (double)(p->R - 1 - p->replica) * p->M);
+        double aRM = pow(a, (double)p->R * p->M);
+        for (int64_t k = 0; k < n; k++) v[k] = (float)(w * ((double)v[k] - aM * v0[k]));
+        WEFT_TRY(weft_pipe_mpi_reduce(p, v, n));
+        for (int64_t k = 0; k < n; k++) v0[k] = v[k] = (float)((double)v[k] + aRM * v0[k]);
+    }
+    return WEFT_OK;
+}
+
 static weft_status allreduce_op(void *buf, int n, MPI_Datatype t, MPI_Op op, MPI_Comm c, double timeout,
                                const char *what_)
 {
@@ -382,19 +446,23 @@ weft_status weft_pipe_mpi_check_replicas(weft_pipe *p)
 {
     if (!p->mpi || p->R < 2) return WEFT_OK;
     const stage_t *st = &p->st[p->me];
-    if (p->replica == 1 && st->nw && getenv("WEFT_TEST_DIVERGE"))   /* the tests: a replica gone astray */
+    if (p->replica == 1 && st->nw && getenv("WEFT_FAULT_REPLICA"))   /* fault injection (docs/MPI.md): a replica gone astray */
         ((uint8_t *)st->w[0].master)[0] ^= 1;
     uint64_t h = 1469598103934665603ull;
     for (int i = 0; i < st->nw; i++) {
         const uint8_t *b = st->w[i].master;
         for (int64_t k = 0; k < st->w[i].bytes; k++) h = (h ^ b[k]) * 1099511628211ull;
     }
+    for (int i = 0; i < p->mpi->nstat; i++) {
+        const uint8_t *b = p->mpi->stat[i]->data;
+        for (size_t k = 0; k < p->mpi->stat[i]->nbytes; k++) h = (h ^ b[k]) * 1099511628211ull;
+    }
     uint64_t lo[1] = { h }, hi[1] = { h };
     double t = p->mpi->timeout;
     WEFT_TRY(allreduce_op(lo, 1, MPI_UINT64_T, MPI_MIN, p->mpi->rep_comm, t, "weight hashes"));
     WEFT_TRY(allreduce_op(hi, 1, MPI_UINT64_T, MPI_MAX, p->mpi->rep_comm, t, "weight hashes"));
     if (lo[0] != hi[0])
-        return weft_fail(WEFT_ERR_INTERNAL, "stage %d: the replicas' weights differ after update %lld", p->me,
+        return weft_fail(WEFT_ERR_INTERNAL, "stage %d: the replicas' weights or statistics differ after update %lld", p->me,
                          (long long)st->version);
     return WEFT_OK;
 }
@@ -501,6 +569,11 @@ weft_status weft_mpi_barrier(double timeout_s, const char *what)
     (void)timeout_s; (void)what;
     return WEFT_OK;
 }
+weft_status weft_mpi_bcast_u64(uint64_t *v, double timeout_s)
+{
+    (void)v; (void)timeout_s;
+    return WEFT_OK;
+}
 weft_status weft_pipe_mpi_create(weft_pipe *p)
 {
     (void)p;
@@ -515,6 +588,7 @@ weft_status weft_pipe_mpi_reduce(weft_pipe *p, float *acc, int64_t n)
 }
 weft_status weft_pipe_mpi_gather_stats(weft_pipe *p) { (void)p; return WEFT_OK; }
 weft_status weft_pipe_mpi_check_replicas(weft_pipe *p) { (void)p; return WEFT_OK; }
+weft_status weft_pipe_mpi_combine_stats(weft_pipe *p) { (void)p; return WEFT_OK; }
 weft_status weft_pipe_mpi_share_store(weft_pipe *p) { (void)p; return WEFT_OK; }
 void weft_pipe_mpi_free(weft_pipe *p) { (void)p; }
 

@@ -88,6 +88,7 @@ weft_status weft_pipe_mpi_run(weft_pipe *p);
 weft_status weft_pipe_mpi_reduce(weft_pipe *p, float *acc, int64_t n);
 weft_status weft_pipe_mpi_gather_stats(weft_pipe *p);
 weft_status weft_pipe_mpi_check_replicas(weft_pipe *p);
+weft_status weft_pipe_mpi_combine_stats(weft_pipe *p);
 void weft_pipe_mpi_free(weft_pipe *p);
 
 /* Runs one action of the table (stage.c); run-relative microbatch a->mb. */

@@ -202,6 +202,7 @@ static weft_status do_u(weft_pipe *p, int s)
         if (w->rows >= 0) weft_exec_bind(E, w->rows, w->rbuf);
     }
     weft_status r = run_nodes(p, s, WEFT_PHASE_UPDATE, update, &hp);
+    if (!r && p->R > 1) r = weft_pipe_mpi_combine_stats(p);   /* batch norm's, moved by each replica's forwards */
     uint8_t *pred = p->o.predict && st->nw ? version_slot(st, st->version + 1) : NULL;   /* the version this update makes */
     float tau = (float)p->sc.tau[s];
     for (int i = 0; i < st->nw; i++) {
