@@ -165,12 +165,12 @@ static weft_status feed_mb(void *ctx, weft_exec *ex, int64_t mb)
     return ps->task.feed(&ps->task, ex, ps->tr.g, &ps->tr.io, mb, (uint64_t)ps->o.seed);
 }
 
-volatile int64_t weft_pipe_cli_update;
+int64_t weft_pipe_cli_update;
 
 static double lr_at(void *ctx, int64_t update)
 {
     run_ctx *c = ctx;
-    weft_pipe_cli_update = update;
+    __atomic_store_n(&weft_pipe_cli_update, update, __ATOMIC_RELAXED);   /* every stage thread writes it */
     return weft_lr_at(&c->ps->o, c->ps->o.lr, update, c->total);
 }
 

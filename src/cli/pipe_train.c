@@ -50,7 +50,7 @@ static void on_term(int sig)
     put(&p, ", replica ");
     put_int(&p, sig_replica);
     put(&p, "): stopped by mpirun at update ");
-    put_int(&p, weft_pipe_cli_update);
+    put_int(&p, __atomic_load_n(&weft_pipe_cli_update, __ATOMIC_RELAXED));
     put(&p, " (a rank failed, or the job was interrupted)");
     if (sig_ckpt >= 0) {
         put(&p, "; the last checkpoint is at step ");

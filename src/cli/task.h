@@ -165,7 +165,7 @@ weft_status weft_pipe_session_start(weft_pipe_session *ps, weft_pipe_kind k);
 weft_status weft_pipe_session_run(weft_pipe_session *ps, int64_t first, int64_t steps, int64_t total);
 void weft_pipe_session_close(weft_pipe_session *ps);
 /* The update the pipeline's stage (this rank's, on MPI) is making. */
-extern volatile int64_t weft_pipe_cli_update;
+extern int64_t weft_pipe_cli_update;
 /* --backend mpi */
 static inline bool weft_opts_mpi(const weft_opts *o) { return o->backend && !strcmp(o->backend, "mpi"); }
 /* The stage table: ops, cost, weights, activations. */
