@@ -205,9 +205,9 @@ int weft_mpi_rank(void);           /* 0 without MPI */
  * every stage from replica 0's rank of that stage, so any rank can evaluate
  * or save the whole model. */
 weft_status weft_pipe_mpi_share_store(weft_pipe *p);
-/* Tensors of the store that stage s updates (weights, optimizer state):
- * out[i] true for store tensor i. */
-void weft_pipe_stage_tensors(const weft_pipe *p, int s, bool *out);
+/* The stage that updates each tensor of the store (weights, optimizer
+ * state, batch-norm statistics): stage_of[i] for store tensor i, -1 none. */
+void weft_pipe_tensor_stages(const weft_pipe *p, int *stage_of);
 /* The stage and replica this process runs (mpi), 0 and 0 otherwise. */
 int weft_pipe_my_stage(const weft_pipe *p);
 int weft_pipe_my_replica(const weft_pipe *p);

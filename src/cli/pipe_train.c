@@ -136,10 +136,11 @@ static weft_status save_staged(weft_pipe_session *ps, const weft_opts *o, const 
     pipe_meta pm;
     int npm = pipe_meta_fill(&pm, o, tag);
     bool *mine = calloc((size_t)ps->store.n + 1, sizeof *mine);
-    if (!mine) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
-    weft_status s = WEFT_OK;
-    if (weft_pipe_my_replica(p) == 0) {
-        weft_pipe_stage_tensors(p, me, mine);
+    int *stage_of = malloc(((size_t)ps->store.n + 1) * sizeof *stage_of);
+    weft_status s = mine && stage_of ? WEFT_OK : weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    if (!s && weft_pipe_my_replica(p) == 0) {
+        weft_pipe_tensor_stages(p, stage_of);
+        for (int i = 0; i < ps->store.n; i++) mine[i] = stage_of[i] == me;
         weft_ckpt_stage_path(path, sizeof path, o->checkpoint, tag, step, me);
         const char *extra[] = { "stage", sstage, "stage_of", pm.S, "stage_tag", pm.tag };
         s = weft_ckpt_save_part(path, &ps->store, mine, o, step, total, extra, 3);
@@ -162,6 +163,7 @@ static weft_status save_staged(weft_pipe_session *ps, const weft_opts *o, const 
         sig_ckpt = step;
     }
     free(mine);
+    free(stage_of);
     return s;
 }
 

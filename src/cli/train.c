@@ -19,10 +19,6 @@ int weft_cmd_train(int argc, char **argv)
     if (s) { fprintf(stderr, "weft train: %s\n", weft_errmsg()); return weft_exit_code(s); }
     weft_train_result r;
     s = weft_train_run(&o, &r);
-    if (s && weft_opts_mpi(&o)) {   /* one rank failed: it stops them all */
-        fprintf(stderr, "weft train: rank %d: %s\n", weft_mpi_rank(), weft_errmsg());
-        weft_mpi_abort(weft_exit_code(s));
-    }
     if (s) { fprintf(stderr, "weft train: %s\n", weft_errmsg()); return weft_exit_code(s); }
     if (weft_mpi_rank() != 0) return 0;   /* rank 0 speaks for the run */
     if (o.json) weft_train_print_json(stdout, &o, &r);

@@ -58,4 +58,9 @@ void weft_run_matmul(const weft_kctx *k);
  * pool by element ranges (or rows, or image planes), which are independent. */
 #define SPLIT_GRAIN (1 << 15)
 
+/* A kernel's view of its node: a value's shape, its inputs and outputs as floats. */
+#define SH(v) (&k->g->values[(v)].shape)
+#define IN(i) ((float *)k->in[i])
+#define OUT(j) ((float *)k->out[j])
+
 #endif

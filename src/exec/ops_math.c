@@ -8,9 +8,6 @@
 
 #include <string.h>
 
-#define SH(v) (&k->g->values[(v)].shape)
-#define IN(i) ((float *)k->in[i])
-#define OUT(j) ((float *)k->out[j])
 
 static int64_t numel(const weft_kctx *k, int v) { return weft_shape_numel(SH(v)); }
 

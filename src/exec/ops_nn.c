@@ -6,9 +6,6 @@
 #include <math.h>
 #include <string.h>
 
-#define SH(v) (&k->g->values[(v)].shape)
-#define IN(i) ((float *)k->in[i])
-#define OUT(j) ((float *)k->out[j])
 
 /* A tensor's dims as 4, padded with leading 1s; *off is how far axes moved. */
 static void dims4(const weft_shape *s, int64_t d[4], int *off)

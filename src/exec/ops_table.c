@@ -5,9 +5,6 @@
 
 #include <string.h>
 
-#define SH(v) (&k->g->values[(v)].shape)
-#define IN(i) ((float *)k->in[i])
-#define OUT(j) ((float *)k->out[j])
 
 static weft_conv_dims conv_dims(const weft_graph *g, int x, int w, int stride, int pad)
 {

@@ -11,12 +11,11 @@
 
 #define V WOP_V
 
-/* Input j has input 0's shape (*bcast false) or its trailing dims (true: it
- * is repeated over input 0's leading dims); anything else is an error. */
-static weft_status bcast_check(const weft_graph *g, const weft_node *n, int j, bool *bcast)
+/* Input j has input 0's shape or its trailing dims (it is repeated over
+ * input 0's leading dims); anything else is an error. */
+static weft_status bcast_check(const weft_graph *g, const weft_node *n, int j)
 {
     const weft_shape *a = &V(0)->shape, *b = &V(j)->shape;
-    *bcast = false;
     if (weft_shape_eq(a, b)) return WEFT_OK;
     bool ok = b->ndim >= 1 && b->ndim < a->ndim;
     for (int i = 0; ok && i < b->ndim; i++) ok = b->d[i] == a->d[a->ndim - b->ndim + i];
@@ -26,7 +25,6 @@ static weft_status bcast_check(const weft_graph *g, const weft_node *n, int j, b
                  weft_shape_str(a, sa, sizeof sa));
         return wop_bad(g, n, what, j);
     }
-    *bcast = true;
     return WEFT_OK;
 }
 
@@ -35,9 +33,8 @@ static weft_status bcast_check(const weft_graph *g, const weft_node *n, int j, b
 /* add, mul: a unit reads one precision, so both operands share a dtype. */
 WOP_DECL(bcast)
 {
-    bool bc;
     WEFT_TRY(wop_need_float(g, n, 0)); WEFT_TRY(wop_need_float(g, n, 1));
-    WEFT_TRY(bcast_check(g, n, 1, &bc));
+    WEFT_TRY(bcast_check(g, n, 1));
     WEFT_TRY(wop_need_dtype(g, n, 0, 1));
     s[0] = V(0)->shape;
     t[0] = V(0)->dtype;
@@ -87,9 +84,8 @@ WOP_DECL(matmul)
  * state under a bf16 policy): it is read as a predicate, never as a number. */
 WOP_DECL(where)
 {
-    bool bc;
     WEFT_TRY(wop_need_float(g, n, 0)); WEFT_TRY(wop_need_float(g, n, 1));
-    WEFT_TRY(bcast_check(g, n, 1, &bc));
+    WEFT_TRY(bcast_check(g, n, 1));
     if (isnan(n->a.alpha)) return weft_fail(WEFT_ERR_SHAPE, "where: the fill value is NaN");
     s[0] = V(0)->shape;
     t[0] = V(0)->dtype;

@@ -130,13 +130,9 @@ weft_status onnx_materialize(importer *im, const cval *c, const_use use, const c
     int v = trained ? weft_g_param_init(im->g, name, nd, d, WEFT_INIT_ZERO, 0)
                     : weft_g_value(im->g, name, WEFT_ROLE_STATE, use == AS_IDS ? WEFT_I32 : WEFT_F32, &s);
     if (v < 0) { weft_free(f); return weft_graph_status(im->g); }
-    if (trained) {   /* a weight the file reshaped or sliced: trained, written back under the file's name for it */
-        WEFT_TRY(onnx_keep_numbers(im, v, f, fname, false));
-        *out = v;
-        return WEFT_OK;
-    }
-    im->g->values[v].fixed = use == AS_DATA;
-    WEFT_TRY(onnx_keep_numbers(im, v, f, NULL, false));
+    /* a weight the file reshaped or sliced is trained, and written back under the file's name for it */
+    if (!trained) im->g->values[v].fixed = use == AS_DATA;
+    WEFT_TRY(onnx_keep_numbers(im, v, f, trained ? fname : NULL, false));
     *out = v;
     return WEFT_OK;
 }
@@ -181,8 +177,6 @@ static double at(const cval *c, const cval *out, int64_t idx)
     }
     return c->v[off];
 }
-
-static int64_t axis_of(int64_t a, int ndim) { return a < 0 ? a + ndim : a; }
 
 typedef struct { importer *im; const Onnx__NodeProto *nd; cval *in[8]; size_t nin; bool weight; } fold_ctx;
 

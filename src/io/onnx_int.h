@@ -33,7 +33,8 @@ typedef enum { LN_MEAN, LN_CENTER, LN_SQUARE, LN_VAR, LN_VAR_EPS, LN_STD } ln_st
 typedef struct {
     const char *name;
     entry_kind kind;
-    int value;                     /* E_VALUE: its id; E_INIT: its parameter, or -1 */
+    int value;                     /* E_VALUE: its id (an E_INIT's parameters are
+                                      the model's param_value, by ONNX name)       */
     const Onnx__TensorProto *t;    /* E_INIT, E_INIT_T                               */
     cval *c;                       /* E_CONST (owned); E_INIT: its numbers, once read */
     const char *base;              /* E_INIT_T: the name of the E_INIT it transposes  */
@@ -107,5 +108,8 @@ weft_status onnx_slice_ranges(const importer *im, const Onnx__NodeProto *nd, int
 /* onnx_ops.c */
 weft_status onnx_node(importer *im, const Onnx__NodeProto *nd);
 extern const char *const onnx_ops[];
+
+/* An ONNX axis, negative from the end, as 0 .. ndim-1. */
+static inline int64_t axis_of(int64_t a, int ndim) { return a < 0 ? a + ndim : a; }
 
 #endif

@@ -170,8 +170,7 @@ static weft_status reshape_like(importer *im, const Onnx__NodeProto *nd, const c
     int64_t d[WEFT_MAX_DIMS];
     int n = 0;
     if (!strcmp(op, "Flatten")) {
-        int64_t axis = onnx_attr_i(nd, "axis", 1);
-        if (axis < 0) axis += s->ndim;
+        int64_t axis = axis_of(onnx_attr_i(nd, "axis", 1), s->ndim);
         if (axis < 0 || axis > s->ndim) return onnx_unsupported(im, nd, "axis out of range");
         d[0] = d[1] = 1;
         for (int k = 0; k < s->ndim; k++) d[k >= axis] *= s->d[k];
@@ -212,8 +211,7 @@ static weft_status split(importer *im, const Onnx__NodeProto *nd, int x)
 {
     weft_graph *g = im->g;
     const weft_shape sv = g->values[x].shape, *s = &sv;   /* a copy: builders may move g->values */
-    int64_t axis = onnx_attr_i(nd, "axis", 0);
-    if (axis < 0) axis += s->ndim;
+    int64_t axis = axis_of(onnx_attr_i(nd, "axis", 0), s->ndim);
     if (axis < 0 || axis >= s->ndim) return onnx_unsupported(im, nd, "axis out of range");
     cval *sz;
     WEFT_TRY(known_in(im, nd, 1, &sz));
@@ -290,7 +288,7 @@ static weft_status gather(importer *im, const Onnx__NodeProto *nd, int *y)
     WEFT_TRY(onnx_value_of(im, nd, 0, &x));
     WEFT_TRY(onnx_const_in(im, nd, 1, &ix));
     const weft_shape sv = g->values[x].shape, *s = &sv;   /* a copy: builders may move g->values */
-    if (axis < 0) axis += s->ndim;
+    axis = axis_of(axis, s->ndim);
     if (!ix || ix->ndim > 1 || ix->n < 1 || axis < 0 || axis >= s->ndim)
         return onnx_unsupported(im, nd, "data is gathered only by a constant index or a 1-D list of them along an axis");
     /* runs of consecutive indices are slabs of x (a split each), joined */
@@ -386,7 +384,7 @@ static weft_status layernorm_piece(importer *im, const Onnx__NodeProto *nd, cons
     if (b && b->kind == E_CONST) c = b->c;
     if (!strcmp(op, "ReduceMean")) {
         const Onnx__AttributeProto *ax = onnx_attr(nd, "axes");
-        int nd_ = a->kind == E_VALUE ? g->values[x].shape.ndim : g->values[a->value].shape.ndim;
+        int nd_ = g->values[x].shape.ndim;
         bool last = ax && ax->n_ints == 1 && (ax->ints[0] == -1 || ax->ints[0] == nd_ - 1) &&
                     onnx_attr_i(nd, "keepdims", 1) == 1;
         if (!last || (a->kind == E_LN && a->stage != LN_SQUARE))
@@ -693,8 +691,7 @@ weft_status onnx_node(importer *im, const Onnx__NodeProto *nd)
         int xs[WEFT_MAX_IN];
         if (nd->n_input > WEFT_MAX_IN) return onnx_unsupported(im, nd, "more than %d inputs", WEFT_MAX_IN);
         for (size_t i = 0; i < nd->n_input; i++) WEFT_TRY(onnx_value_of(im, nd, i, &xs[i]));
-        int64_t axis = onnx_attr_i(nd, "axis", 0);
-        if (axis < 0) axis += g->values[xs[0]].shape.ndim;
+        int64_t axis = axis_of(onnx_attr_i(nd, "axis", 0), g->values[xs[0]].shape.ndim);
         y = nd->n_input == 1 ? xs[0] : weft_g_concat(g, xs, (int)nd->n_input, (int)axis);
     } else {
         WEFT_TRY(onnx_value_of(im, nd, 0, &x));

@@ -55,6 +55,7 @@ typedef struct {
     int64_t size;
     uint8_t **buf;             /* depth staging buffers */
     MPI_Request *req;
+    int depth;                 /* buffers allocated */
     int64_t posted;            /* receives: microbatches posted so far */
 } link_t;
 
@@ -244,37 +245,39 @@ weft_status weft_pipe_mpi_create(weft_pipe *p)
     return s;
 }
 
-static void free_links(struct weft_mpi *x)
+/* Every link, in and out, of both directions: i in [0, NLINKS). */
+enum { NLINKS = 4 * WEFT_PIPE_MAX_STAGES };
+
+static link_t *link_at(struct weft_mpi *x, int i)
 {
-    for (int ph = 0; ph < 2; ph++)
-        for (int c = 0; c < WEFT_PIPE_MAX_STAGES; c++)
-            for (int d = 0; d < x->depth; d++) {
-                link_t *l[2] = { &x->in[ph][c], &x->out[ph][c] };
-                for (int k = 0; k < 2; k++)
-                    if (l[k]->buf) {
-                        if (l[k]->req[d] != MPI_REQUEST_NULL) {
-                            MPI_Cancel(&l[k]->req[d]);
-                            MPI_Request_free(&l[k]->req[d]);
-                        }
-                        weft_free(l[k]->buf[d]);
-                        l[k]->buf[d] = NULL;
-                    }
-            }
-    for (int ph = 0; ph < 2; ph++)
-        for (int c = 0; c < WEFT_PIPE_MAX_STAGES; c++) {
-            link_t *l[2] = { &x->in[ph][c], &x->out[ph][c] };
-            for (int k = 0; k < 2; k++) { free(l[k]->buf); free(l[k]->req); l[k]->buf = NULL; l[k]->req = NULL; }
+    int c = i % WEFT_PIPE_MAX_STAGES, ph = i / WEFT_PIPE_MAX_STAGES % 2;
+    return i < 2 * WEFT_PIPE_MAX_STAGES ? &x->in[ph][c] : &x->out[ph][c];
+}
+
+static void free_link(link_t *l)
+{
+    for (int d = 0; d < l->depth; d++) {
+        if (l->req[d] != MPI_REQUEST_NULL) {
+            MPI_Cancel(&l->req[d]);
+            MPI_Request_free(&l->req[d]);
         }
-    x->depth = 0;
+        weft_free(l->buf[d]);
+    }
+    free(l->buf);
+    free(l->req);
+    l->buf = NULL;
+    l->req = NULL;
+    l->depth = 0;
 }
 
 void weft_pipe_mpi_free(weft_pipe *p)
 {
     struct weft_mpi *x = p->mpi;
     if (!x) return;
-    free_links(x);
-    for (int ph = 0; ph < 2; ph++)
-        for (int c = 0; c < WEFT_PIPE_MAX_STAGES; c++) { free(x->in[ph][c].it); free(x->out[ph][c].it); }
+    for (int i = 0; i < NLINKS; i++) {
+        free_link(link_at(x, i));
+        free(link_at(x, i)->it);
+    }
     weft_free(x->red);
     for (int i = 0; i < x->nstat; i++) weft_free(x->stat0[i]);
     MPI_Comm_free(&x->stage_comm);
@@ -283,26 +286,24 @@ void weft_pipe_mpi_free(weft_pipe *p)
     p->mpi = NULL;
 }
 
+/* Each link's ring of `depth` staging buffers. */
 static weft_status provision_links(struct weft_mpi *x, int depth)
 {
     if (x->depth == depth) return WEFT_OK;
-    free_links(x);
-    for (int ph = 0; ph < 2; ph++)
-        for (int c = 0; c < WEFT_PIPE_MAX_STAGES; c++) {
-            link_t *l[2] = { &x->in[ph][c], &x->out[ph][c] };
-            for (int k = 0; k < 2; k++) {
-                if (!l[k]->nit) continue;
-                l[k]->buf = calloc((size_t)depth, sizeof *l[k]->buf);
-                l[k]->req = malloc((size_t)depth * sizeof *l[k]->req);
-                if (!l[k]->buf || !l[k]->req) return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory");
-                for (int d = 0; d < depth; d++) {
-                    l[k]->req[d] = MPI_REQUEST_NULL;
-                    if (!(l[k]->buf[d] = weft_alloc((size_t)l[k]->size)))
-                        return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory for message buffers");
-                }
-            }
-        }
     x->depth = depth;
+    for (int i = 0; i < NLINKS; i++) {
+        link_t *l = link_at(x, i);
+        free_link(l);
+        if (!l->nit) continue;
+        l->buf = calloc((size_t)depth, sizeof *l->buf);
+        l->req = malloc((size_t)depth * sizeof *l->req);
+        if (!l->buf || !l->req) return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory");
+        for (; l->depth < depth; l->depth++) {
+            l->req[l->depth] = MPI_REQUEST_NULL;
+            if (!(l->buf[l->depth] = weft_alloc((size_t)l->size)))
+                return weft_fail(WEFT_ERR_NOMEM, "pipeline: out of memory for message buffers");
+        }
+    }
     return WEFT_OK;
 }
 
@@ -310,6 +311,19 @@ static uint8_t *item_ptr(const weft_pipe *p, const item_t *it, int slot)
 {
     if (it->sh >= 0) return p->sh[it->sh].copy + (size_t)slot * (size_t)pad64(p->sh[it->sh].bytes);
     return p->arena[slot] + p->g->values[it->v].offset;
+}
+
+/* Link l's values of the arena slot into its message buffer (pack), or
+ * out of it into the slot. */
+static void copy_items(weft_pipe *p, const link_t *l, int slot, uint8_t *buf, bool pack)
+{
+    for (int k = 0; k < l->nit; k++) {
+        uint8_t *v = item_ptr(p, &l->it[k], slot);
+        size_t n = (size_t)l->it[k].bytes;
+        if (pack) memcpy(buf, v, n);
+        else memcpy(v, buf, n);
+        buf += pad64(l->it[k].bytes);
+    }
 }
 
 static void post_recv(weft_pipe *p, link_t *l, int ph)
@@ -331,11 +345,7 @@ static weft_status receive(weft_pipe *p, int ph, int64_t m)
         if (!l->nit) continue;
         WEFT_TRY(wait_for(&l->req[d], x->timeout, "stage %d waited for %s of microbatch %lld (update %lld) from rank %d (stage %d)",
                           p->me, what[ph], (long long)(weft_pipe_gmb(p, m) + 1), (long long)x->step, p->replica * p->S + c, c));
-        const uint8_t *b = l->buf[d];
-        for (int k = 0; k < l->nit; k++) {
-            memcpy(item_ptr(p, &l->it[k], slot), b, (size_t)l->it[k].bytes);
-            b += pad64(l->it[k].bytes);
-        }
+        copy_items(p, l, slot, l->buf[d], false);
         if (l->posted < p->nmb) post_recv(p, l, ph);
     }
     return WEFT_OK;
@@ -351,11 +361,7 @@ static weft_status send(weft_pipe *p, int ph, int64_t m)
         if (!l->nit) continue;
         WEFT_TRY(wait_for(&l->req[d], x->timeout, "stage %d waited for rank %d (stage %d) to take %s of microbatch %lld",
                           p->me, p->replica * p->S + c, c, what[ph], (long long)(weft_pipe_gmb(p, m - x->depth) + 1)));
-        uint8_t *b = l->buf[d];
-        for (int k = 0; k < l->nit; k++) {
-            memcpy(b, item_ptr(p, &l->it[k], slot), (size_t)l->it[k].bytes);
-            b += pad64(l->it[k].bytes);
-        }
+        copy_items(p, l, slot, l->buf[d], true);
         MPI_Isend(l->buf[d], (int)l->size, MPI_BYTE, c, ph, x->stage_comm, &l->req[d]);
         if (p->replica == 0) p->stats.sent_bytes[p->me] += l->size;
     }
@@ -534,23 +540,21 @@ weft_status weft_pipe_mpi_gather_stats(weft_pipe *p)
 weft_status weft_pipe_mpi_share_store(weft_pipe *p)
 {
     if (!p->mpi) return WEFT_OK;
-    bool *mine = calloc((size_t)p->store->n, sizeof *mine);
-    if (!mine) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    int *stage_of = malloc(((size_t)p->store->n + 1) * sizeof *stage_of);
+    if (!stage_of) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    weft_pipe_tensor_stages(p, stage_of);
     weft_status s = WEFT_OK;
-    for (int st = 0; st < p->S && !s; st++) {
-        weft_pipe_stage_tensors(p, st, mine);
-        for (int i = 0; i < p->store->n && !s; i++) {
-            if (!mine[i]) continue;
-            weft_tensor *t = &p->store->t[i];
-            for (size_t b = 0; b < t->nbytes && !s; b += (size_t)1 << 30) {
-                size_t c = t->nbytes - b < ((size_t)1 << 30) ? t->nbytes - b : (size_t)1 << 30;
-                MPI_Request q;
-                MPI_Ibcast((uint8_t *)t->data + b, (int)c, MPI_BYTE, st, MPI_COMM_WORLD, &q);
-                s = wait_for(&q, p->mpi->timeout, "waited for stage %d's %s", st, t->name);
-            }
+    for (int i = 0; i < p->store->n && !s; i++) {
+        if (stage_of[i] < 0) continue;
+        weft_tensor *t = &p->store->t[i];
+        for (size_t b = 0; b < t->nbytes && !s; b += (size_t)1 << 30) {
+            size_t c = t->nbytes - b < ((size_t)1 << 30) ? t->nbytes - b : (size_t)1 << 30;
+            MPI_Request q;
+            MPI_Ibcast((uint8_t *)t->data + b, (int)c, MPI_BYTE, stage_of[i], MPI_COMM_WORLD, &q);
+            s = wait_for(&q, p->mpi->timeout, "waited for stage %d's %s", stage_of[i], t->name);
         }
     }
-    free(mine);
+    free(stage_of);
     return s;
 }
 
@@ -597,10 +601,10 @@ void weft_pipe_mpi_free(weft_pipe *p) { (void)p; }
 /* A store tensor belongs to the stage whose update reads it (a weight and
  * its optimizer state), else to the first stage that reads it (batch-norm
  * statistics, which the forward updates). */
-void weft_pipe_stage_tensors(const weft_pipe *p, int s, bool *out)
+void weft_pipe_tensor_stages(const weft_pipe *p, int *stage_of)
 {
     const weft_graph *g = p->g;
-    for (int i = 0; i < p->store->n; i++) out[i] = false;
+    for (int i = 0; i < p->store->n; i++) stage_of[i] = -1;
     int *owner = malloc((size_t)g->nvalues * sizeof *owner);
     bool *upd = calloc((size_t)g->nvalues, sizeof *upd);
     if (!owner || !upd) { free(owner); free(upd); return; }
@@ -613,9 +617,9 @@ void weft_pipe_stage_tensors(const weft_pipe *p, int s, bool *out)
             else if (owner[v] < 0 || st < owner[v]) owner[v] = st;
         }
     for (int v = 0; v < g->nvalues; v++) {
-        if (owner[v] != s || (g->values[v].role != WEFT_ROLE_PARAM && g->values[v].role != WEFT_ROLE_STATE)) continue;
+        if (owner[v] < 0 || (g->values[v].role != WEFT_ROLE_PARAM && g->values[v].role != WEFT_ROLE_STATE)) continue;
         weft_tensor *t = weft_store_find(p->store, g->values[v].name);
-        if (t) out[t - p->store->t] = true;
+        if (t) stage_of[t - p->store->t] = owner[v];
     }
     free(owner); free(upd);
 }

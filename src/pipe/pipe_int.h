@@ -55,7 +55,9 @@ struct weft_pipe {
     /* across processes (mpi.c): this rank's stage and replica, of R */
     int me, replica, R;
     struct weft_mpi *mpi;
-    bool feeds[WEFT_PIPE_MAX_STAGES];   /* the stage reads an input (mpi: it feeds its own arena) */
+    bool feeds[WEFT_PIPE_MAX_STAGES];   /* the stage feeds the microbatch's inputs into its arena:
+                                           the first (one arena for all stages), or on MPI
+                                           every stage that reads one */
     /* threaded mode */
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -140,6 +140,7 @@ weft_status weft_pipe_create(weft_pipe **out, weft_graph *g, weft_store *store, 
     }
     if (!s) s = own_weights(p);
     if (!s && o->mpi) s = weft_pipe_mpi_create(p);
+    else p->feeds[0] = true;
     /* the one-thread mode may use every core within a node; a thread per
      * stage keeps each stage to one, as if it were its own device */
     int threads = 1;

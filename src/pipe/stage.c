@@ -84,7 +84,7 @@ static weft_status do_f(weft_pipe *p, int s, int64_t m)
     int slot = (int)(m % p->narena);
     weft_exec_set_arena(E, p->arena[slot]);
     int64_t gm = weft_pipe_gmb(p, m);   /* the microbatch of the whole job */
-    if ((p->mpi ? p->feeds[s] : s == 0) && p->io->feed) WEFT_TRY(p->io->feed(p->io->ctx, E, gm));
+    if (p->feeds[s] && p->io->feed) WEFT_TRY(p->io->feed(p->io->ctx, E, gm));
     if (p->o.predict) bind_weights(p, s, st->version, false);   /* this version's prediction, made by its update */
     else bind_weights(p, s, st->fcount, true);   /* pipedream: this microbatch's backward uses the copy */
     st->fcount++;

@@ -34,9 +34,7 @@ static op_cost cost_of(const weft_graph *g, const weft_node *n)
     case WEFT_OP_ADD: case WEFT_OP_RELU: case WEFT_OP_CAST: case WEFT_OP_AVGPOOL: case WEFT_OP_AVGPOOL_BWD:
     case WEFT_OP_MUL: case WEFT_OP_WHERE: case WEFT_OP_SUM_LEAD: case WEFT_OP_SUM_LEAD_BWD:
         return (op_cost){ WEFT_GROUP_MAP, 1, 1 };
-    case WEFT_OP_SCALE:
-        return (op_cost){ WEFT_GROUP_MAP, 2, 1 };
-    case WEFT_OP_DOT: case WEFT_OP_MAXPOOL_BWD:
+    case WEFT_OP_SCALE: case WEFT_OP_DOT: case WEFT_OP_MAXPOOL_BWD:
         return (op_cost){ WEFT_GROUP_MAP, 2, 1 };
     case WEFT_OP_DROPOUT: case WEFT_OP_DROPOUT_BWD:
         return (op_cost){ WEFT_GROUP_MAP, 3, 1 };
