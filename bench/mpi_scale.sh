@@ -7,7 +7,9 @@
 #      of the messages; PyTorch with 1 and 2 processes (one thread each);
 #   2. bytes each rank sends a step between two stages cut at a clean
 #      boundary, against the closed-form size of the activation that
-#      crosses (and its gradient back).
+#      crosses (and its gradient back);
+#   3. a replica killed (SIGKILL) or hung (SIGSTOP) mid-run, 5 s timeouts:
+#      how long until the other stops, weft beside PyTorch DDP.
 # Usage: bench/mpi_scale.sh [cnn steps] [gpt-mini steps]   (default 60 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,4 +77,28 @@ s = r["sent_bytes_per_step"]
 print(f"{m:9s} stage 0 sends {s[0]:>9d} (closed form {f:>9d}, {s[0] / f:.3f}x); "
       f"stage 1 sends {s[1]:>9d} (closed form {b:>9d}, {s[1] / b:.3f}x)")
 PY
+done
+
+echo
+echo "== a replica killed or hung mid-run (cnn, 2 replicas, timeouts 5 s): seconds until the other stopped"
+rank_pid() {   # the pid of weft's rank $1
+  for p in $(pgrep -f "weft train --model cnn --pipeline 1f1b --stages 1"); do
+    tr '\0' '\n' </proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && { echo $p; return; }
+  done
+}
+for sig in KILL STOP; do
+  "${mpi[@]}" 2 "$weft" train --model cnn --pipeline 1f1b --stages 1 --batch 32 --data-parallel 2 --steps 2000 \
+    --backend mpi --mpi-timeout 5 --no-eval --quiet >/dev/null 2>"$err" &
+  job=$!
+  sleep 3
+  victim=$(rank_pid 1)
+  t0=$(date +%s%N)
+  [[ -n $victim ]] && kill -$sig "$victim"
+  wait $job || true
+  w=$(( ($(date +%s%N) - t0) / 1000000 ))
+  fail=kill; [[ $sig == STOP ]] && fail=hang
+  t=$(cd bench/peers && $py torch_ddp.py --model cnn --procs 2 --batch 64 --steps 2000 --fail $fail --fail-at 40 \
+      --timeout 5 --limit 60 --json 2>/dev/null | $py -c 'import json,sys; r=json.load(sys.stdin); t = r["seconds_to_end"]; print("-" if t is None else "%.2f" % t, r["ended"], sep="|")' \
+      || echo "nan|failed")
+  printf '%-5s weft: %6.2f s (mpirun ended the job)   pytorch DDP: %s s (%s)\n' "$fail" "$(echo "$w / 1000" | bc -l)" "${t%%|*}" "${t#*|}"
 done
