@@ -143,8 +143,9 @@ for sig in KILL STOP; do
   [[ -n $victim && $rc -ne 0 && $took -lt 20000 ]] && ok || bad "SIG$sig of rank 1: exit $rc after $took ms"
   if [[ $sig == KILL ]]; then
     grep -q "rank 0 (stage 0, replica 0): stopped by mpirun at update [0-9]*" "$tmp/e" && ok || bad "no word from rank 0: $(grep weft "$tmp/e")"
-  else   # stopped, not dead: rank 0 waits mpi-timeout seconds for it
-    grep -q "rank 0: stage 0 waited for the gradients of microbatch [0-9]* (update [0-9]*) from rank 1 (stage 1) for 5 s" "$tmp/e" \
+  else   # stopped, not dead: rank 0 waits mpi-timeout seconds for it, in
+    # the schedule or at a checkpoint's barrier, and names it either way
+    grep -Eq "rank 0: (.*rank 1 \(stage 1\).* for 5 s|waited at the barrier of .* for 5 s; rank 1 never came); stopping" "$tmp/e" \
       && ok || bad "no word of the hung rank: $(grep weft "$tmp/e")"
   fi
   echo "SIG$sig: the run stopped $took ms after rank 1 was hit"
@@ -152,6 +153,15 @@ for sig in KILL STOP; do
     "${common[@]}" --checkpoint "$tmp/k.st" 2>"$tmp/e" && ok || bad "resume after SIG$sig: $(tail -3 "$tmp/e")"
   same "$tmp/u.st" "$tmp/k.st" && ok || bad "resumed after SIG$sig: not the uninterrupted weights"
 done
+
+# A rank that hangs where the ranks meet (fault injection: rank 1 stalls
+# before its first checkpoint's barrier): rank 0 names it.
+rm -f "$tmp"/h.st*
+WEFT_FAULT_STALL=1 run 2 "$weft" train --model mlp --pipeline 1f1b --stages 2 --microbatches 2 --steps 4 \
+  --checkpoint-every 2 --mpi-timeout 2 "${common[@]}" --checkpoint "$tmp/h.st" >"$tmp/o" 2>"$tmp/e"
+rc=$?
+[[ $rc -ne 0 ]] && grep -q "rank 0: waited at the barrier of the checkpoint's stage files for 2 s; rank 1 never came" "$tmp/e" \
+  && ok || bad "a rank stalled at the barrier went unnamed (exit $rc): $(grep weft "$tmp/e" | head -3)"
 
 # Two hosts (network namespaces joined by a veth, MPI over TCP only): the
 # same weights as the threads, and at least the closed-form bytes on the

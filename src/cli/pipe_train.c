@@ -145,6 +145,9 @@ static weft_status save_staged(weft_pipe_session *ps, const weft_opts *o, const 
         const char *extra[] = { "stage", sstage, "stage_of", pm.S, "stage_tag", pm.tag };
         s = weft_ckpt_save_part(path, &ps->store, mine, o, step, total, extra, 3);
     }
+    const char *stall = getenv("WEFT_FAULT_STALL");   /* fault injection (docs/MPI.md): a rank that hangs here */
+    if (!s && stall && atoi(stall) == rank)
+        for (;;) pause();
     if (!s) s = weft_mpi_barrier(o->mpi_timeout, "the checkpoint's stage files");
     if (!s && rank == 0) {
         memset(mine, 0, (size_t)ps->store.n * sizeof *mine);   /* the manifest: no tensors */

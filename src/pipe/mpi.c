@@ -152,11 +152,58 @@ weft_status weft_mpi_bcast_u64(uint64_t *v, double timeout_s)
     return wait_for(&r, timeout_s > 0 ? timeout_s : 120, "waited for rank 0's word");
 }
 
+/* A barrier that can name who is missing: every rank reports to rank 0,
+ * which releases them all once everyone has come. A rank that never comes
+ * is named in rank 0's message (MPI_Ibarrier could only say "someone"). The
+ * messages travel on MPI_COMM_WORLD, which no link uses, under a tag of
+ * their own; between two ranks they arrive in order, so barriers in a row
+ * cannot mix. */
+enum { BARRIER_TAG = 0x7eb0 };
+
 weft_status weft_mpi_barrier(double timeout_s, const char *what)
 {
-    MPI_Request r;
-    MPI_Ibarrier(MPI_COMM_WORLD, &r);
-    return wait_for(&r, timeout_s > 0 ? timeout_s : 120, "waited at the barrier of %s", what);
+    double timeout = timeout_s > 0 ? timeout_s : 120;
+    int me, n;
+    MPI_Comm_rank(MPI_COMM_WORLD, &me);
+    MPI_Comm_size(MPI_COMM_WORLD, &n);
+    if (n == 1) return WEFT_OK;
+    if (me != 0) {
+        MPI_Request r;
+        MPI_Isend(NULL, 0, MPI_BYTE, 0, BARRIER_TAG, MPI_COMM_WORLD, &r);
+        weft_status s = wait_for(&r, timeout, "waited for rank 0 to take its word at the barrier of %s", what);
+        if (!s) MPI_Irecv(NULL, 0, MPI_BYTE, 0, BARRIER_TAG, MPI_COMM_WORLD, &r);
+        return s ? s : wait_for(&r, timeout, "waited for rank 0 at the barrier of %s", what);
+    }
+    MPI_Request *r = malloc((size_t)n * sizeof *r);
+    if (!r) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    for (int k = 1; k < n; k++) MPI_Irecv(NULL, 0, MPI_BYTE, k, BARRIER_TAG, MPI_COMM_WORLD, &r[k]);
+    double t0 = weft_now();
+    long ns = 2000;
+    int done = 0;
+    while (MPI_Testall(n - 1, r + 1, &done, MPI_STATUSES_IGNORE), !done && weft_now() - t0 <= timeout) {
+        struct timespec ts = { 0, ns };
+        nanosleep(&ts, NULL);
+        ns = ns + ns / 2 > 200000 ? 200000 : ns + ns / 2;
+    }
+    weft_status s = WEFT_OK;
+    if (!done) {
+        char who[256] = "";
+        int len = 0, missing = 0;
+        for (int k = 1; k < n; k++) {
+            int ok = 0;
+            MPI_Test(&r[k], &ok, MPI_STATUS_IGNORE);
+            if (ok) continue;
+            if (missing++ < 8 && len < (int)sizeof who - 16)
+                len += snprintf(who + len, sizeof who - (size_t)len, "%s%d", missing > 1 ? ", " : "", k);
+        }
+        s = weft_fail(WEFT_ERR_IO, "waited at the barrier of %s for %.0f s; rank%s %s%s never came; stopping "
+                      "(a peer died or hangs)", what, timeout, missing > 1 ? "s" : "", who, missing > 8 ? ", ..." : "");
+    } else {
+        for (int k = 1; k < n; k++) MPI_Isend(NULL, 0, MPI_BYTE, k, BARRIER_TAG, MPI_COMM_WORLD, &r[k]);
+        for (int k = 1; k < n && !s; k++) s = wait_for(&r[k], timeout, "waited for rank %d to leave the barrier of %s", k, what);
+    }
+    free(r);
+    return s;
 }
 
 static weft_status add_item(link_t *l, int peer, item_t it)
@@ -515,6 +562,7 @@ weft_status weft_pipe_mpi_gather_stats(weft_pipe *p)
     struct weft_mpi *x = p->mpi;
     weft_pipe_stats *ps = &p->stats;
     double t = x->timeout;
+    WEFT_TRY(weft_mpi_barrier(t, "the run's records"));   /* names a rank that never comes */
     WEFT_TRY(allreduce(p->dur, (int)p->sc.n, MPI_DOUBLE, x->stage_comm, t, "action times"));
     WEFT_TRY(allreduce(ps->loss, (int)p->nmb, MPI_DOUBLE, x->stage_comm, t, "losses"));
     WEFT_TRY(allreduce(ps->delay, (int)(p->S * p->nmb), MPI_INT, x->stage_comm, t, "delays"));
@@ -543,7 +591,9 @@ weft_status weft_pipe_mpi_share_store(weft_pipe *p)
     int *stage_of = malloc(((size_t)p->store->n + 1) * sizeof *stage_of);
     if (!stage_of) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
     weft_pipe_tensor_stages(p, stage_of);
-    weft_status s = WEFT_OK;
+    /* first a barrier, which names a rank that never comes; a broadcast
+     * could only say that it waited */
+    weft_status s = weft_mpi_barrier(p->mpi->timeout, "the weights' sharing");
     for (int i = 0; i < p->store->n && !s; i++) {
         if (stage_of[i] < 0) continue;
         weft_tensor *t = &p->store->t[i];
@@ -551,7 +601,8 @@ weft_status weft_pipe_mpi_share_store(weft_pipe *p)
             size_t c = t->nbytes - b < ((size_t)1 << 30) ? t->nbytes - b : (size_t)1 << 30;
             MPI_Request q;
             MPI_Ibcast((uint8_t *)t->data + b, (int)c, MPI_BYTE, stage_of[i], MPI_COMM_WORLD, &q);
-            s = wait_for(&q, p->mpi->timeout, "waited for stage %d's %s", stage_of[i], t->name);
+            s = wait_for(&q, p->mpi->timeout, "waited while rank %d (stage %d) shared its %s with every rank",
+                          stage_of[i], stage_of[i], t->name);
         }
     }
     free(stage_of);
