@@ -284,6 +284,9 @@ static void test_malformed(void)
         { "a Concat missing an input", "Gemm", "missing", NULL },
         { "a perm that is no permutation", "Gemm", "not a permutation", NULL },
         { "a shape that overflows", "Gemm", "a size of", NULL },
+        { "a folded Squeeze's axis out of range", "Gemm", "an axis out of range", NULL },
+        { "a folded Squeeze of a 4", "Gemm", "squeezing a dimension that is not 1", NULL },
+        { "a Squeeze of the input's 4", "Gemm", "squeezing a dimension that is not 1", NULL },
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         tiny_make(&t, cases[k].op);
@@ -301,9 +304,27 @@ static void test_malformed(void)
                 t.n.n_attribute = 1; t.n.attribute = t.attrs; break;
         case 10: t.n.op_type = "Reshape"; t.n_in[0] = "w"; t.n_in[1] = "s"; t.sv[0] = (int64_t)1 << 40;
                  t.sv[1] = (int64_t)1 << 40; break;
+        /* Squeeze on known numbers (folded at import), then on the graph's input; axes s */
+        case 11: t.n.op_type = "Squeeze"; t.n_in[0] = "w"; t.n_in[1] = "s"; t.sv[0] = 2; t.sd[0] = 1; t.sh2.n_int64_data = 1; break;
+        case 12: t.n.op_type = "Squeeze"; t.n_in[0] = "w"; t.n_in[1] = "s"; t.sv[0] = -2; t.sd[0] = 1; t.sh2.n_int64_data = 1; break;
+        case 13: t.n.op_type = "Squeeze"; t.n_in[1] = "s"; t.sv[0] = 1; t.sd[0] = 1; t.sh2.n_int64_data = 1;
+                 t.inits[0] = &t.sh2; t.g.n_initializer = 1; break;
         }
         weft_status s = tiny_import(&t, why, sizeof why);
         CHECKF(s && strstr(why, cases[k].want) && strstr(why, "tiny.onnx"), "%s: %s", cases[k].what, why);
+    }
+    /* and the Squeeze and Unsqueeze that hold: x (1, 4) to (4), and to (1, 1, 4) */
+    const char *ok_ops[] = { "Squeeze", "Unsqueeze" };
+    for (int k = 0; k < 2; k++) {
+        tiny_make(&t, "Gemm");
+        t.n.op_type = (char *)ok_ops[k];
+        t.n_in[1] = "s";
+        t.sv[0] = k ? -2 : 0;
+        t.sd[0] = 1;
+        t.sh2.n_int64_data = 1;
+        t.inits[0] = &t.sh2;
+        t.g.n_initializer = 1;
+        CHECKF(!tiny_import(&t, why, sizeof why), "a %s that holds: %s", ok_ops[k], why);
     }
 }
 

@@ -89,6 +89,9 @@ static void demo_gpt(const weft_opts *cnn)
     rmdir(dir);
 }
 
+/* An argument list's length, its last word (--quiet) dropped unless asked. */
+#define ARGS_QUIET(a, quiet) ((int)(sizeof(a) / sizeof *(a)) - ((quiet) ? 0 : 1))
+
 /* Part three: the precision study of the CNN, briefly (weft study precision). */
 static void demo_study(const weft_opts *cnn)
 {
@@ -109,7 +112,7 @@ static void demo_pipeline(const weft_opts *cnn)
     char *args[] = { "--model", "cnn", "--stages", "8", "--pipeline", "gpipe,pipemare", "--steps", "64",
                      "--precision", "bf16-sr", "--serial", "--balance", "measured",
                      "--timeline", "weft-demo-timeline.svg", "--quiet" };
-    int nargs = (int)(sizeof args / sizeof *args) - (cnn->quiet ? 0 : 1);
+    int nargs = ARGS_QUIET(args, cnn->quiet);
     printf("\nweft demo: the CNN cut into 8 pipeline stages, bf16-sr, 64 steps each of gpipe (synchronous) and "
            "pipemare (asynchronous) (weft pipeline)\n");
     fflush(stdout);
@@ -123,13 +126,13 @@ static void demo_compile(const weft_opts *cnn)
 {
     char *args[] = { "--model", "cnn", "--precision", "bf16-sr", "--fabric", "sn10", "--check",
                      "-o", "weft-demo-plan.json", "--svg", "weft-demo-fabric.svg", "--quiet" };
-    int nargs = (int)(sizeof args / sizeof *args) - (cnn->quiet ? 0 : 1);
+    int nargs = ARGS_QUIET(args, cnn->quiet);
     printf("\nweft demo: the CNN's training step (bf16-sr) compiled onto the sn10 fabric: lowered, placed, routed, "
            "checked tile by tile against exec (weft compile)\n");
     fflush(stdout);
     if (weft_cmd_compile(nargs, args)) { printf("  (the compile failed)\n"); return; }
     char *sargs[] = { "weft-demo-plan.json", "--svg", "weft-demo-util.svg", "--quiet" };
-    int nsargs = (int)(sizeof sargs / sizeof *sargs) - (cnn->quiet ? 0 : 1);
+    int nsargs = ARGS_QUIET(sargs, cnn->quiet);
     printf("\nweft demo: that plan simulated on sn10, spatially and kernel by kernel (weft simulate)\n");
     fflush(stdout);
     if (weft_cmd_simulate(nsargs, sargs)) printf("  (the simulation failed)\n");
@@ -147,7 +150,7 @@ static void demo_onnx(const weft_opts *cnn)
     if (weft_cmd_import(1, iargs)) { printf("  (the import failed)\n"); return; }
     char *targs[] = { "--onnx", model, "--data", "fmnist", "--precision", "bf16-sr", "--steps", "300",
                       "--export-weights", "weft-demo-onnx-weights.safetensors", "--quiet" };
-    int nargs = (int)(sizeof targs / sizeof *targs) - (cnn->quiet ? 0 : 1);
+    int nargs = ARGS_QUIET(targs, cnn->quiet);
     printf("\nweft demo: that model fine-tuned from its own weights, bf16-sr, 300 steps, its weights written back "
            "for PyTorch (weft train --onnx; scripts/weft_to_torch.py loads them)\n");
     fflush(stdout);

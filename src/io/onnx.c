@@ -143,6 +143,17 @@ weft_status onnx_keep_numbers(importer *im, int v, float *f, const char *from, b
     return WEFT_OK;
 }
 
+weft_status onnx_new_param(importer *im, const char *from, bool transposed, int nd, const int64_t *d, float *f, int *out)
+{
+    char pname[WEFT_NAME_MAX];
+    onnx_value_name(pname, from, transposed ? ".T" : "");
+    int v = weft_g_param_init(im->g, pname, nd, d, WEFT_INIT_ZERO, 0);
+    if (v < 0) { free(f); return weft_graph_status(im->g); }
+    WEFT_TRY(onnx_keep_numbers(im, v, f, from, transposed));
+    *out = v;
+    return WEFT_OK;
+}
+
 weft_status onnx_add_ln(importer *im, const char *name, ln_stage stage, int x, float eps)
 {
     WEFT_TRY(onnx_add(im, name, E_LN, x, NULL, NULL));
@@ -165,8 +176,6 @@ weft_status onnx_weight(importer *im, const Onnx__NodeProto *nd, entry *x, bool 
     }
     const Onnx__TensorProto *t = x->t;
     const char *name = x->name;
-    char pname[WEFT_NAME_MAX];
-    onnx_value_name(pname, name, transpose ? ".T" : "");
     for (int i = 0; i < im->m->nparams; i++)
         if (!strcmp(im->m->param_onnx[i], name) && im->m->param_transposed[i] == transpose &&
             im->g->values[im->m->param_value[i]].role == WEFT_ROLE_PARAM) {
@@ -189,11 +198,7 @@ weft_status onnx_weight(importer *im, const Onnx__NodeProto *nd, entry *x, bool 
         f = tr;
         int64_t s = d[0]; d[0] = d[1]; d[1] = s;
     }
-    int v = weft_g_param_init(im->g, pname, (int)t->n_dims, d, WEFT_INIT_ZERO, 0);
-    if (v < 0) { free(f); return weft_graph_status(im->g); }
-    WEFT_TRY(onnx_keep_numbers(im, v, f, name, transpose));
-    *out = v;
-    return WEFT_OK;
+    return onnx_new_param(im, name, transpose, (int)t->n_dims, d, f, out);
 }
 
 weft_status onnx_value_of(importer *im, const Onnx__NodeProto *nd, size_t i, int *out)

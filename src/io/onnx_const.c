@@ -261,24 +261,33 @@ static weft_status fold_unsqueeze(fold_ctx *f, bool squeeze)
     const cval *x = f->in[0], *ax = f->nin > 1 ? f->in[1] : NULL;
     const Onnx__AttributeProto *aa = onnx_attr(f->nd, "axes");   /* opsets before 13 */
     int nax = ax ? (int)ax->n : aa ? (int)aa->n_ints : 0;
-    int onr = squeeze ? x->ndim : x->ndim + nax;
-    bool mark[WEFT_MAX_DIMS + 8] = { false };
-    if (onr > WEFT_MAX_DIMS || nax > WEFT_MAX_DIMS) return bad(f, "too many dimensions");
+    int64_t axes[WEFT_MAX_DIMS], d[WEFT_MAX_DIMS];
+    if (nax > WEFT_MAX_DIMS) return bad(f, "too many dimensions");
+    for (int i = 0; i < nax; i++) axes[i] = ax ? (int64_t)ax->v[i] : aa->ints[i];
+    int n;
+    const char *why = onnx_squeeze_dims(x->d, x->ndim, axes, nax, squeeze, &n, d);
+    return why ? bad(f, why) : emit(f, reshaped(x, n, d), 0);
+}
+
+const char *onnx_squeeze_dims(const int64_t *in_d, int in_nd, const int64_t *axes, int nax, bool squeeze, int *out_nd,
+                              int64_t *d)
+{
+    int onr = squeeze ? in_nd : in_nd + nax;
+    bool mark[WEFT_MAX_DIMS] = { false };
+    if (onr > WEFT_MAX_DIMS || nax > WEFT_MAX_DIMS) return "too many dimensions";
     for (int i = 0; i < nax; i++) {
-        int64_t a = axis_of(ax ? (int64_t)ax->v[i] : aa->ints[i], onr);
-        if (a < 0 || a >= onr) return bad(f, "an axis out of range");
+        int64_t a = axis_of(axes[i], onr);
+        if (a < 0 || a >= onr) return "an axis out of range";
         mark[a] = true;
     }
-    int64_t d[WEFT_MAX_DIMS];
     int n = 0;
-    if (squeeze) {
-        for (int k = 0; k < x->ndim; k++)
-            if (nax ? !mark[k] : x->d[k] != 1) d[n++] = x->d[k];
-            else if (x->d[k] != 1) return bad(f, "squeezing a dimension that is not 1");
-    } else {
-        for (int k = 0, j = 0; k < onr; k++) d[n++] = mark[k] ? 1 : x->d[j++];
+    for (int k = 0, j = 0; k < onr; k++) {
+        if (!squeeze) d[n++] = mark[k] ? 1 : in_d[j++];
+        else if (nax ? !mark[k] : in_d[k] != 1) d[n++] = in_d[k];
+        else if (in_d[k] != 1) return "squeezing a dimension that is not 1";
     }
-    return emit(f, reshaped(x, n, d), 0);
+    *out_nd = n;
+    return NULL;
 }
 
 /* Reshape's target: 0 keeps the input's size, one -1 takes what is left. */

@@ -67,6 +67,10 @@ weft_status onnx_tensor_floats(const importer *im, const Onnx__TensorProto *t, f
 weft_status onnx_keep_numbers(importer *im, int v, float *f, const char *from, bool transposed);
 /* The initializer behind entry x as a parameter (transposed to weft's (N, K)
  * when transpose). */
+/* A new parameter of dimensions d holding f (owned from here), named for
+ * the file's tensor `from` (with ".T" when transposed), its numbers kept to
+ * fill a store with. */
+weft_status onnx_new_param(importer *im, const char *from, bool transposed, int nd, const int64_t *d, float *f, int *out);
 weft_status onnx_weight(importer *im, const Onnx__NodeProto *nd, entry *x, bool transpose, int *out);
 weft_status onnx_value_of(importer *im, const Onnx__NodeProto *nd, size_t i, int *out);
 const Onnx__AttributeProto *onnx_attr(const Onnx__NodeProto *nd, const char *name);
@@ -99,6 +103,11 @@ void onnx_value_name(char *buf, const char *name, const char *suffix);
  * one -1: what is left), checked to hold the input's numbers. */
 weft_status onnx_reshape_dims(const importer *im, const Onnx__NodeProto *nd, const cval *shape, const int64_t *in_d,
                               int in_nd, int *out_nd, int64_t *d);
+/* Squeeze's or Unsqueeze's output dimensions: the nax axes (negative from
+ * the end of the output) dropped from in_d, or inserted as 1s; Squeeze with
+ * no axes drops every 1. NULL, or why it cannot. */
+const char *onnx_squeeze_dims(const int64_t *in_d, int in_nd, const int64_t *axes, int nax, bool squeeze, int *out_nd,
+                              int64_t *d);
 /* Slice's per-dimension (start, count, step), clamped as ONNX says; axes and
  * steps may be NULL. */
 weft_status onnx_slice_ranges(const importer *im, const Onnx__NodeProto *nd, int ndim, const int64_t *dims,

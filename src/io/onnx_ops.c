@@ -182,24 +182,13 @@ static weft_status reshape_like(importer *im, const Onnx__NodeProto *nd, const c
         WEFT_TRY(onnx_reshape_dims(im, nd, shape, s->d, s->ndim, &n, d));
     } else {   /* Unsqueeze, Squeeze: axes from the second input (opset 13) */
         cval *ax;
-        bool squeeze = op[0] == 'S';
         WEFT_TRY(known_in(im, nd, 1, &ax));
-        int nax = ax ? (int)ax->n : 0, onr = squeeze ? s->ndim : s->ndim + nax;
-        bool mark[2 * WEFT_MAX_DIMS] = { false };
-        if (onr > WEFT_MAX_DIMS || (!ax && !squeeze)) return onnx_unsupported(im, nd, "axes missing or too many dimensions");
-        for (int i = 0; i < nax; i++) {
-            int64_t a = (int64_t)ax->v[i];
-            if (a < 0) a += onr;
-            if (a < 0 || a >= onr) return onnx_unsupported(im, nd, "an axis out of range");
-            mark[a] = true;
-        }
-        for (int k = 0, j = 0; k < onr; k++) {
-            if (squeeze) {
-                bool drop = nax ? mark[k] : s->d[k] == 1;
-                if (drop && s->d[k] != 1) return onnx_unsupported(im, nd, "squeezing a dimension that is not 1");
-                if (!drop) d[n++] = s->d[k];
-            } else d[n++] = mark[k] ? 1 : s->d[j++];
-        }
+        int64_t axes[WEFT_MAX_DIMS];
+        int nax = ax ? (int)ax->n : 0;
+        if ((!ax && op[0] != 'S') || nax > WEFT_MAX_DIMS) return onnx_unsupported(im, nd, "axes missing or too many dimensions");
+        for (int i = 0; i < nax; i++) axes[i] = (int64_t)ax->v[i];
+        const char *why = onnx_squeeze_dims(s->d, s->ndim, axes, nax, op[0] == 'S', &n, d);
+        if (why) return onnx_unsupported(im, nd, "%s", why);
         if (!n) d[n++] = 1;
     }
     *y = weft_g_reshape(g, x, n, d);
@@ -440,13 +429,7 @@ static weft_status param_from(importer *im, const char *name, const cval *c, int
         int64_t b = i / per, from = order ? order[b] * per + i % per : i;
         f[i] = (float)c->v[from];
     }
-    char pname[WEFT_NAME_MAX];
-    onnx_value_name(pname, name, "");
-    int v = weft_g_param_init(im->g, pname, ndim, d, WEFT_INIT_ZERO, 0);
-    if (v < 0) { free(f); return weft_graph_status(im->g); }
-    WEFT_TRY(onnx_keep_numbers(im, v, f, name, false));
-    *out = v;
-    return WEFT_OK;
+    return onnx_new_param(im, name, false, ndim, d, f, out);
 }
 
 /* One forward LSTM layer (what PyTorch writes for each layer of nn.LSTM):
