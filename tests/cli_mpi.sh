@@ -145,7 +145,7 @@ for sig in KILL STOP; do
     grep -q "rank 0 (stage 0, replica 0): stopped by mpirun at update [0-9]*" "$tmp/e" && ok || bad "no word from rank 0: $(grep weft "$tmp/e")"
   else   # stopped, not dead: rank 0 waits mpi-timeout seconds for it, in
     # the schedule or at a checkpoint's barrier, and names it either way
-    grep -Eq "rank 0: (.*rank 1 \(stage 1\).* for 5 s|waited at the barrier of .* for 5 s; rank 1 never came); stopping" "$tmp/e" \
+    grep -Eq "rank 0: (.*rank 1 \(stage 1\).* for 5 s|waited .* for 5 s, with no word from rank 1); stopping" "$tmp/e" \
       && ok || bad "no word of the hung rank: $(grep weft "$tmp/e")"
   fi
   echo "SIG$sig: the run stopped $took ms after rank 1 was hit"
@@ -155,12 +155,12 @@ for sig in KILL STOP; do
 done
 
 # A rank that hangs where the ranks meet (fault injection: rank 1 stalls
-# before its first checkpoint's barrier): rank 0 names it.
+# before its first checkpoint's barrier): rank 0 names it and the step.
 rm -f "$tmp"/h.st*
 WEFT_FAULT_STALL=1 run 2 "$weft" train --model mlp --pipeline 1f1b --stages 2 --microbatches 2 --steps 4 \
   --checkpoint-every 2 --mpi-timeout 2 "${common[@]}" --checkpoint "$tmp/h.st" >"$tmp/o" 2>"$tmp/e"
 rc=$?
-[[ $rc -ne 0 ]] && grep -q "rank 0: waited at the barrier of the checkpoint's stage files for 2 s; rank 1 never came" "$tmp/e" \
+[[ $rc -ne 0 ]] && grep -q "rank 0: waited at the barrier of the checkpoint's stage files (step 2) for 2 s, with no word from rank 1" "$tmp/e" \
   && ok || bad "a rank stalled at the barrier went unnamed (exit $rc): $(grep weft "$tmp/e" | head -3)"
 
 # Two hosts (network namespaces joined by a veth, MPI over TCP only): the

@@ -148,13 +148,16 @@ static weft_status save_staged(weft_pipe_session *ps, const weft_opts *o, const 
     const char *stall = getenv("WEFT_FAULT_STALL");   /* fault injection (docs/MPI.md): a rank that hangs here */
     if (!s && stall && atoi(stall) == rank)
         for (;;) pause();
-    if (!s) s = weft_mpi_barrier(o->mpi_timeout, "the checkpoint's stage files");
+    char what[96];
+    snprintf(what, sizeof what, "the checkpoint's stage files (step %lld)", (long long)step);
+    if (!s) s = weft_mpi_barrier(o->mpi_timeout, what);
     if (!s && rank == 0) {
         memset(mine, 0, (size_t)ps->store.n * sizeof *mine);   /* the manifest: no tensors */
         s = weft_ckpt_save_part(o->checkpoint, &ps->store, mine, o, step, total, pm.kv, npm);
         if (!s) sync_dir(o->checkpoint);
     }
-    if (!s) s = weft_mpi_barrier(o->mpi_timeout, "the checkpoint's manifest");
+    snprintf(what, sizeof what, "the checkpoint's manifest (step %lld)", (long long)step);
+    if (!s) s = weft_mpi_barrier(o->mpi_timeout, what);
     if (!s && rank == 0 && prev->step >= 0 && (prev->step != step || strcmp(prev->tag, tag)))
         for (int k = 0; k < prev->stages; k++) {   /* the files the manifest named before */
             weft_ckpt_stage_path(path, sizeof path, o->checkpoint, prev->tag, prev->step, k);

@@ -119,24 +119,31 @@ void weft_mpi_abort(int code)
     exit(code);
 }
 
-/* Waits for r, polling with a growing sleep (ranks outnumber cores: a
- * spinning waiter would take a core from a stage with work). */
-static weft_status wait_for(MPI_Request *r, double timeout, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static weft_status wait_for(MPI_Request *r, double timeout, const char *fmt, ...)
+/* Polls the n requests r until all are done or the deadline passes, with a
+ * growing sleep (ranks outnumber cores: a spinning waiter would take a core
+ * from a stage with work). True when all are done. */
+static bool poll_all(MPI_Request *r, int n, double timeout)
 {
     int done = 0;
     double t0 = weft_now();
     long ns = 2000;
     for (;;) {
-        MPI_Test(r, &done, MPI_STATUS_IGNORE);
-        if (done) return WEFT_OK;
-        if (weft_now() - t0 > timeout) break;
+        MPI_Testall(n, r, &done, MPI_STATUSES_IGNORE);   /* until all are done, none is modified */
+        if (done) return true;
+        if (weft_now() - t0 > timeout) return false;
         struct timespec ts = { 0, ns };
         nanosleep(&ts, NULL);
         ns += ns / 2;
         if (ns > 200000) ns = 200000;
     }
+}
+
+/* Waits for r; on the deadline, the message fmt says what it waited for. */
+static weft_status wait_for(MPI_Request *r, double timeout, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static weft_status wait_for(MPI_Request *r, double timeout, const char *fmt, ...)
+{
+    if (poll_all(r, 1, timeout)) return WEFT_OK;
     char msg[384];
     va_list ap;
     va_start(ap, fmt);
@@ -145,65 +152,125 @@ static weft_status wait_for(MPI_Request *r, double timeout, const char *fmt, ...
     return weft_fail(WEFT_ERR_IO, "%s for %.0f s; stopping (a peer died or hangs)", msg, timeout);
 }
 
-weft_status weft_mpi_bcast_u64(uint64_t *v, double timeout_s)
+/* Waits for the n requests r, each a message from or to rank peer[k] of
+ * MPI_COMM_WORLD; on the deadline, names the ranks whose messages are still
+ * pending. Where all ranks meet (barriers, the run's records, the weights'
+ * sharing), messages go point to point through such waits, so a rank that
+ * never comes is named (a collective could only say that it waited). */
+static weft_status wait_all(MPI_Request *r, const int *peer, int n, double timeout, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static weft_status wait_all(MPI_Request *r, const int *peer, int n, double timeout, const char *fmt, ...)
 {
-    MPI_Request r;
-    MPI_Ibcast(v, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD, &r);
-    return wait_for(&r, timeout_s > 0 ? timeout_s : 120, "waited for rank 0's word");
+    if (n == 0 || poll_all(r, n, timeout)) return WEFT_OK;
+    char msg[384], who[256] = "";
+    int len = 0, named[8], nn = 0, more = 0;
+    for (int k = 0; k < n; k++) {
+        int ok = 0;
+        MPI_Test(&r[k], &ok, MPI_STATUS_IGNORE);
+        bool seen = false;
+        for (int j = 0; j < nn; j++) seen |= named[j] == peer[k];
+        if (ok || seen) continue;
+        if (nn == 8) { more = 1; continue; }
+        named[nn++] = peer[k];
+        len += snprintf(who + len, sizeof who - (size_t)len, "%s%d", nn > 1 ? ", " : "", peer[k]);
+    }
+    if (nn == 0) return WEFT_OK;   /* the last ones came while they were tested */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return weft_fail(WEFT_ERR_IO, "%s for %.0f s, with no word from rank%s %s%s; stopping (a peer died or hangs)", msg,
+                     timeout, nn > 1 ? "s" : "", who, more ? ", ..." : "");
 }
 
-/* A barrier that can name who is missing: every rank reports to rank 0,
- * which releases them all once everyone has come. A rank that never comes
- * is named in rank 0's message (MPI_Ibarrier could only say "someone"). The
- * messages travel on MPI_COMM_WORLD, which no link uses, under a tag of
- * their own; between two ranks they arrive in order, so barriers in a row
- * cannot mix. */
-enum { BARRIER_TAG = 0x7eb0 };
+/* Tags of the point-to-point messages where ranks meet; the links use 0 and
+ * 1 and the replicas' gradient sums 2, on communicators of their own. */
+enum { TAG_BARRIER = 16, TAG_WORD, TAG_REDUCE, TAG_SHARE, TAG_SUM };
 
+/* The ranks of c as ranks of MPI_COMM_WORLD (what messages name), and
+ * room for a request per rank; *size: c's size. NULL when out of memory. */
+static int *world_ranks(MPI_Comm c, int *size, MPI_Request **r)
+{
+    MPI_Comm_size(c, size);
+    int *wr = malloc(2 * (size_t)*size * sizeof *wr);
+    *r = malloc((size_t)*size * sizeof **r);
+    if (!wr || !*r) { free(wr); free(*r); *r = NULL; return NULL; }
+    MPI_Group gc, gw;
+    MPI_Comm_group(c, &gc);
+    MPI_Comm_group(MPI_COMM_WORLD, &gw);
+    for (int k = 0; k < *size; k++) wr[*size + k] = k;
+    MPI_Group_translate_ranks(gc, *size, wr + *size, gw, wr);
+    MPI_Group_free(&gc);
+    MPI_Group_free(&gw);
+    return wr;
+}
+
+/* Rank root of c sends n words to every other rank of c (n == 0: a release). */
+static weft_status from_root(void *buf, int n, MPI_Datatype t, int root, MPI_Comm c, int tag, double timeout,
+                             const char *what)
+{
+    int me, size;
+    MPI_Request *r;
+    MPI_Comm_rank(c, &me);
+    int *wr = world_ranks(c, &size, &r);
+    if (!wr) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    weft_status s;
+    if (me != root) {
+        MPI_Irecv(buf, n, t, root, tag, c, &r[0]);
+        s = wait_all(r, &wr[root], 1, timeout, "waited %s", what);
+    } else {
+        int m = 0;
+        for (int k = 0; k < size; k++)
+            if (k != root) { wr[m] = wr[k]; MPI_Isend(buf, n, t, k, tag, c, &r[m++]); }
+        s = wait_all(r, wr, m, timeout, "waited %s", what);
+    }
+    free(wr);
+    free(r);
+    return s;
+}
+
+/* Every other rank of c sends n words to rank 0, which combines them into
+ * buf with op in rank order, or only receives (n == 0: a barrier's arrival). */
+static weft_status to_root(void *buf, int n, MPI_Datatype t, MPI_Op op, MPI_Comm c, int tag, double timeout,
+                           const char *what)
+{
+    int me, size, tsz;
+    MPI_Request *r;
+    MPI_Comm_rank(c, &me);
+    MPI_Type_size(t, &tsz);
+    int *wr = world_ranks(c, &size, &r);
+    size_t row = (size_t)n * (size_t)tsz;
+    uint8_t *tmp = wr && me == 0 && n > 0 ? malloc((size_t)size * row) : NULL;
+    if (!wr || (me == 0 && n > 0 && !tmp)) { free(wr); free(r); return weft_fail(WEFT_ERR_NOMEM, "out of memory"); }
+    weft_status s;
+    if (me != 0) {
+        MPI_Isend(buf, n, t, 0, tag, c, &r[0]);
+        s = wait_all(r, wr, 1, timeout, "waited %s", what);
+    } else {
+        for (int k = 1; k < size; k++) MPI_Irecv(tmp ? tmp + (size_t)k * row : NULL, n, t, k, tag, c, &r[k]);
+        s = wait_all(r + 1, wr + 1, size - 1, timeout, "waited %s", what);
+        for (int k = 1; k < size && !s && tmp; k++) MPI_Reduce_local(tmp + (size_t)k * row, buf, n, t, op);
+    }
+    free(wr);
+    free(r);
+    free(tmp);
+    return s;
+}
+
+weft_status weft_mpi_bcast_u64(uint64_t *v, double timeout_s)
+{
+    return from_root(v, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD, TAG_WORD, timeout_s > 0 ? timeout_s : 120, "for rank 0's word");
+}
+
+/* Every rank reports to rank 0, which releases them all once everyone has
+ * come; rank 0 names a rank that never comes. */
 weft_status weft_mpi_barrier(double timeout_s, const char *what)
 {
     double timeout = timeout_s > 0 ? timeout_s : 120;
-    int me, n;
-    MPI_Comm_rank(MPI_COMM_WORLD, &me);
-    MPI_Comm_size(MPI_COMM_WORLD, &n);
-    if (n == 1) return WEFT_OK;
-    if (me != 0) {
-        MPI_Request r;
-        MPI_Isend(NULL, 0, MPI_BYTE, 0, BARRIER_TAG, MPI_COMM_WORLD, &r);
-        weft_status s = wait_for(&r, timeout, "waited for rank 0 to take its word at the barrier of %s", what);
-        if (!s) MPI_Irecv(NULL, 0, MPI_BYTE, 0, BARRIER_TAG, MPI_COMM_WORLD, &r);
-        return s ? s : wait_for(&r, timeout, "waited for rank 0 at the barrier of %s", what);
-    }
-    MPI_Request *r = malloc((size_t)n * sizeof *r);
-    if (!r) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
-    for (int k = 1; k < n; k++) MPI_Irecv(NULL, 0, MPI_BYTE, k, BARRIER_TAG, MPI_COMM_WORLD, &r[k]);
-    double t0 = weft_now();
-    long ns = 2000;
-    int done = 0;
-    while (MPI_Testall(n - 1, r + 1, &done, MPI_STATUSES_IGNORE), !done && weft_now() - t0 <= timeout) {
-        struct timespec ts = { 0, ns };
-        nanosleep(&ts, NULL);
-        ns = ns + ns / 2 > 200000 ? 200000 : ns + ns / 2;
-    }
-    weft_status s = WEFT_OK;
-    if (!done) {
-        char who[256] = "";
-        int len = 0, missing = 0;
-        for (int k = 1; k < n; k++) {
-            int ok = 0;
-            MPI_Test(&r[k], &ok, MPI_STATUS_IGNORE);
-            if (ok) continue;
-            if (missing++ < 8 && len < (int)sizeof who - 16)
-                len += snprintf(who + len, sizeof who - (size_t)len, "%s%d", missing > 1 ? ", " : "", k);
-        }
-        s = weft_fail(WEFT_ERR_IO, "waited at the barrier of %s for %.0f s; rank%s %s%s never came; stopping "
-                      "(a peer died or hangs)", what, timeout, missing > 1 ? "s" : "", who, missing > 8 ? ", ..." : "");
-    } else {
-        for (int k = 1; k < n; k++) MPI_Isend(NULL, 0, MPI_BYTE, k, BARRIER_TAG, MPI_COMM_WORLD, &r[k]);
-        for (int k = 1; k < n && !s; k++) s = wait_for(&r[k], timeout, "waited for rank %d to leave the barrier of %s", k, what);
-    }
-    free(r);
-    return s;
+    char w[256];
+    snprintf(w, sizeof w, "at the barrier of %s", what);
+    WEFT_TRY(to_root(NULL, 0, MPI_BYTE, MPI_SUM, MPI_COMM_WORLD, TAG_BARRIER, timeout, w));
+    return from_root(NULL, 0, MPI_BYTE, 0, MPI_COMM_WORLD, TAG_BARRIER, timeout, w);
 }
 
 static weft_status add_item(link_t *l, int peer, item_t it)
@@ -480,17 +547,22 @@ weft_status weft_pipe_mpi_combine_stats(weft_pipe *p)
     return WEFT_OK;
 }
 
+/* An allreduce through the communicator's rank 0, point to point, so a
+ * rank that never comes is named: rank 0 combines every rank's words in
+ * rank order and sends the result back. */
 static weft_status allreduce_op(void *buf, int n, MPI_Datatype t, MPI_Op op, MPI_Comm c, double timeout,
-                               const char *what_)
+                               const char *what_, int64_t update)
 {
-    MPI_Request q;
-    MPI_Iallreduce(MPI_IN_PLACE, buf, n, t, op, c, &q);
-    return wait_for(&q, timeout, "waited for the other ranks' %s", what_);
+    char w[128];
+    snprintf(w, sizeof w, "for the other ranks' %s (update %lld)", what_, (long long)update);
+    WEFT_TRY(to_root(buf, n, t, op, c, TAG_REDUCE, timeout, w));
+    return from_root(buf, n, t, 0, c, TAG_REDUCE, timeout, w);
 }
 
-static weft_status allreduce(void *buf, int n, MPI_Datatype t, MPI_Comm c, double timeout, const char *what_)
+static weft_status allreduce(void *buf, int n, MPI_Datatype t, MPI_Comm c, double timeout, const char *what_,
+                             int64_t update)
 {
-    return allreduce_op(buf, n, t, MPI_SUM, c, timeout, what_);
+    return allreduce_op(buf, n, t, MPI_SUM, c, timeout, what_, update);
 }
 
 /* The replicas of stage s hold the same weights: a hash of its weights'
@@ -512,8 +584,8 @@ weft_status weft_pipe_mpi_check_replicas(weft_pipe *p)
     }
     uint64_t lo[1] = { h }, hi[1] = { h };
     double t = p->mpi->timeout;
-    WEFT_TRY(allreduce_op(lo, 1, MPI_UINT64_T, MPI_MIN, p->mpi->rep_comm, t, "weight hashes"));
-    WEFT_TRY(allreduce_op(hi, 1, MPI_UINT64_T, MPI_MAX, p->mpi->rep_comm, t, "weight hashes"));
+    WEFT_TRY(allreduce_op(lo, 1, MPI_UINT64_T, MPI_MIN, p->mpi->rep_comm, t, "weight hashes", (int64_t)st->version));
+    WEFT_TRY(allreduce_op(hi, 1, MPI_UINT64_T, MPI_MAX, p->mpi->rep_comm, t, "weight hashes", (int64_t)st->version));
     if (lo[0] != hi[0])
         return weft_fail(WEFT_ERR_INTERNAL, "stage %d: the replicas' weights or statistics differ after update %lld", p->me,
                          (long long)st->version);
@@ -536,19 +608,19 @@ weft_status weft_pipe_mpi_reduce(weft_pipe *p, float *acc, int64_t n)
         int c = (int)(n - b < (1 << 28) ? n - b : (1 << 28));
         if (r > 0) {
             MPI_Irecv(x->red, c, MPI_FLOAT, r - 1, 2, x->rep_comm, &q);
-            WEFT_TRY(wait_for(&q, x->timeout, "stage %d, replica %d waited for replica %d's gradient sum (update %lld)",
-                              p->me, r, r - 1, (long long)x->step));
+            WEFT_TRY(wait_for(&q, x->timeout, "stage %d, replica %d waited for replica %d's gradient sum (update %lld) "
+                              "from rank %d", p->me, r, r - 1, (long long)x->step, (r - 1) * p->S + p->me));
             for (int j = 0; j < c; j++) acc[b + j] = x->red[j] + acc[b + j];
         }
         if (r + 1 < R) {
             MPI_Isend(acc + b, c, MPI_FLOAT, r + 1, 2, x->rep_comm, &q);
             p->stats.reduce_bytes[p->me] += (int64_t)c * 4;
-            WEFT_TRY(wait_for(&q, x->timeout, "stage %d, replica %d waited for replica %d to take its gradient sum (update %lld)",
-                              p->me, r, r + 1, (long long)x->step));
+            WEFT_TRY(wait_for(&q, x->timeout, "stage %d, replica %d waited for replica %d (rank %d) to take its gradient "
+                              "sum (update %lld)", p->me, r, r + 1, (r + 1) * p->S + p->me, (long long)x->step));
         }
-        MPI_Ibcast(acc + b, c, MPI_FLOAT, R - 1, x->rep_comm, &q);
-        WEFT_TRY(wait_for(&q, x->timeout, "stage %d, replica %d waited for the summed gradient (update %lld)", p->me, r,
-                          (long long)x->step));
+        char what[96];
+        snprintf(what, sizeof what, "for the summed gradient of stage %d (update %lld)", p->me, (long long)x->step);
+        WEFT_TRY(from_root(acc + b, c, MPI_FLOAT, R - 1, x->rep_comm, TAG_SUM, x->timeout, what));
     }
     return WEFT_OK;
 }
@@ -562,17 +634,17 @@ weft_status weft_pipe_mpi_gather_stats(weft_pipe *p)
     struct weft_mpi *x = p->mpi;
     weft_pipe_stats *ps = &p->stats;
     double t = x->timeout;
-    WEFT_TRY(weft_mpi_barrier(t, "the run's records"));   /* names a rank that never comes */
-    WEFT_TRY(allreduce(p->dur, (int)p->sc.n, MPI_DOUBLE, x->stage_comm, t, "action times"));
-    WEFT_TRY(allreduce(ps->loss, (int)p->nmb, MPI_DOUBLE, x->stage_comm, t, "losses"));
-    WEFT_TRY(allreduce(ps->delay, (int)(p->S * p->nmb), MPI_INT, x->stage_comm, t, "delays"));
-    WEFT_TRY(allreduce(ps->loss, (int)p->nmb, MPI_DOUBLE, x->rep_comm, t, "losses"));
+    int64_t u = p->st[p->me].version;
+    WEFT_TRY(allreduce(p->dur, (int)p->sc.n, MPI_DOUBLE, x->stage_comm, t, "action times", u));
+    WEFT_TRY(allreduce(ps->loss, (int)p->nmb, MPI_DOUBLE, x->stage_comm, t, "losses", u));
+    WEFT_TRY(allreduce(ps->delay, (int)(p->S * p->nmb), MPI_INT, x->stage_comm, t, "delays", u));
+    WEFT_TRY(allreduce(ps->loss, (int)p->nmb, MPI_DOUBLE, x->rep_comm, t, "losses", u));
     for (int64_t m = 0; m < p->nmb; m++) ps->loss[m] /= p->R;
     double st[WEFT_PIPE_MAX_STAGES * 4] = { 0 };
     const weft_stage_stats *me = &ps->st[p->me];
     st[p->me * 4] = me->busy_s; st[p->me * 4 + 1] = me->idle_s; st[p->me * 4 + 2] = me->blocked_s;
     st[p->me * 4 + 3] = me->lr_scale_last;
-    WEFT_TRY(allreduce(st, p->S * 4, MPI_DOUBLE, x->stage_comm, t, "stage records"));
+    WEFT_TRY(allreduce(st, p->S * 4, MPI_DOUBLE, x->stage_comm, t, "stage records", u));
     for (int s = 0; s < p->S; s++) {
         ps->st[s].busy_s = st[s * 4]; ps->st[s].idle_s = st[s * 4 + 1]; ps->st[s].blocked_s = st[s * 4 + 2];
         ps->st[s].lr_scale_last = st[s * 4 + 3];
@@ -580,7 +652,7 @@ weft_status weft_pipe_mpi_gather_stats(weft_pipe *p)
     int64_t b[2 * WEFT_PIPE_MAX_STAGES] = { 0 };
     b[p->me] = ps->sent_bytes[p->me];
     b[WEFT_PIPE_MAX_STAGES + p->me] = ps->reduce_bytes[p->me];
-    WEFT_TRY(allreduce(b, 2 * WEFT_PIPE_MAX_STAGES, MPI_INT64_T, x->stage_comm, t, "byte counts"));
+    WEFT_TRY(allreduce(b, 2 * WEFT_PIPE_MAX_STAGES, MPI_INT64_T, x->stage_comm, t, "byte counts", u));
     for (int s = 0; s < p->S; s++) { ps->sent_bytes[s] = b[s]; ps->reduce_bytes[s] = b[WEFT_PIPE_MAX_STAGES + s]; }
     return WEFT_OK;
 }
@@ -591,20 +663,40 @@ weft_status weft_pipe_mpi_share_store(weft_pipe *p)
     int *stage_of = malloc(((size_t)p->store->n + 1) * sizeof *stage_of);
     if (!stage_of) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
     weft_pipe_tensor_stages(p, stage_of);
-    /* first a barrier, which names a rank that never comes; a broadcast
-     * could only say that it waited */
-    weft_status s = weft_mpi_barrier(p->mpi->timeout, "the weights' sharing");
+    /* each tensor from its stage's rank of replica 0 to every other rank,
+     * point to point, every message posted at once */
+    int me, n;
+    MPI_Comm_rank(MPI_COMM_WORLD, &me);
+    MPI_Comm_size(MPI_COMM_WORLD, &n);
+    int64_t nreq = 0;
+    for (int i = 0; i < p->store->n; i++)
+        if (stage_of[i] >= 0)
+            nreq += (int64_t)((p->store->t[i].nbytes >> 30) + 1) * (stage_of[i] == me ? n - 1 : 1);
+    MPI_Request *q = malloc((size_t)(nreq + 1) * sizeof *q);
+    int *peer = malloc((size_t)(nreq + 1) * sizeof *peer);
+    weft_status s = q && peer ? WEFT_OK : weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    int64_t k = 0;
     for (int i = 0; i < p->store->n && !s; i++) {
         if (stage_of[i] < 0) continue;
         weft_tensor *t = &p->store->t[i];
-        for (size_t b = 0; b < t->nbytes && !s; b += (size_t)1 << 30) {
+        for (size_t b = 0; b < t->nbytes; b += (size_t)1 << 30) {
             size_t c = t->nbytes - b < ((size_t)1 << 30) ? t->nbytes - b : (size_t)1 << 30;
-            MPI_Request q;
-            MPI_Ibcast((uint8_t *)t->data + b, (int)c, MPI_BYTE, stage_of[i], MPI_COMM_WORLD, &q);
-            s = wait_for(&q, p->mpi->timeout, "waited while rank %d (stage %d) shared its %s with every rank",
-                          stage_of[i], stage_of[i], t->name);
+            uint8_t *at = (uint8_t *)t->data + b;
+            if (stage_of[i] != me) {
+                peer[k] = stage_of[i];
+                MPI_Irecv(at, (int)c, MPI_BYTE, stage_of[i], TAG_SHARE, MPI_COMM_WORLD, &q[k++]);
+            } else
+                for (int r = 0; r < n; r++)
+                    if (r != me) {
+                        peer[k] = r;
+                        MPI_Isend(at, (int)c, MPI_BYTE, r, TAG_SHARE, MPI_COMM_WORLD, &q[k++]);
+                    }
         }
     }
+    if (!s) s = wait_all(q, peer, (int)k, p->mpi->timeout, "waited for the weights' sharing (update %lld)",
+                         (long long)p->st[p->me].version);
+    free(q);
+    free(peer);
     free(stage_of);
     return s;
 }
