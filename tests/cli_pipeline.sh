@@ -54,6 +54,7 @@ for name, r in runs.items():
         # the runtime's delays are the table's: 0 for the synchronous ones;
         # for the asynchronous ones at most S-1-s updates (M=2: every other backward)
         assert st["tau_max"] == st["table_tau"], (name, s, st)
+        assert 0 <= st["spread"] < 10, (name, s, st)   # (p90 - p10) / median of its backward times
         if name in ("gpipe", "1f1b"): assert st["tau_max"] == 0
 assert runs["pipedream"]["stash_bytes"] > 0 and runs["pipemare"]["stash_bytes"] == 0
 assert runs["gpipe"]["closed_form"] == 1 - 2 / 4 and runs["pipemare"]["closed_form"] is None

@@ -154,6 +154,8 @@ typedef struct {
     double tau_mean;
     double lr_scale_last;   /* pipemare: the last update's lr / lr_sync                    */
     int64_t stash_bytes;    /* pipedream: weight versions kept beside the weights          */
+    double spread;          /* (p90 - p10) / median of its backward times: how much one
+                               action's time varies on this host (what "steady" takes out) */
 } weft_stage_stats;
 
 typedef struct {

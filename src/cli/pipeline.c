@@ -86,14 +86,15 @@ static void print_run(FILE *f, const run_rec *r, const weft_pipe_session *ps)
     fprintf(f, "\n%s: %lld steps of %d microbatch%s, %s; %.2f s wall, makespan %.3f s on the virtual clock\n",
             weft_pipe_kind_name(r->kind), (long long)r->sc.steps, M, M > 1 ? "es" : "", ps->o.serial ? "one thread" : "a thread per stage",
             r->st.wall_s, r->st.makespan_s);
-    fprintf(f, "  %-5s %10s %10s %10s %10s %8s %13s %11s\n", "stage", "work s", "busy s", "idle s", "blocked s",
-            "util", "delay min-max", "table tau");
+    fprintf(f, "  %-5s %10s %10s %10s %10s %8s %13s %11s %9s\n", "stage", "work s", "busy s", "idle s", "blocked s",
+            "util", "delay min-max", "table tau", "B spread");
     for (int s = 0; s < S; s++) {
         const weft_stage_stats *q = &r->st.st[s];
-        fprintf(f, "  %-5d %10.3f %10.3f %10.3f %10.3f %7.1f%% %6d-%-6d %11d\n", s, q->work_s, q->busy_s, q->idle_s,
+        fprintf(f, "  %-5d %10.3f %10.3f %10.3f %10.3f %7.1f%% %6d-%-6d %11d %8.0f%%\n", s, q->work_s, q->busy_s, q->idle_s,
                 q->blocked_s, r->st.makespan_s > 0 ? 100 * q->work_s / r->st.makespan_s : 0, q->tau_min, q->tau_max,
-                r->sc.tau[s]);
+                r->sc.tau[s], 100 * q->spread);
     }
+    fprintf(f, "  (B spread: the 10th to 90th percentile of the stage's backward times, over their median)\n");
     if (r->kind == WEFT_PIPE_PIPEDREAM) {
         int64_t w = 0;
         for (int s = 0; s < S; s++) w += ps->part.param_bytes[s];
@@ -151,8 +152,8 @@ static void json_run(FILE *f, const run_rec *r, const weft_pipe_session *ps, boo
     for (int s = 0; s < S; s++) {
         const weft_stage_stats *q = &r->st.st[s];
         fprintf(f, "{\"work_s\": %.6f, \"idle_s\": %.6f, \"blocked_s\": %.6f, \"tau_min\": %d, \"tau_max\": %d, "
-                "\"tau_mean\": %.4f, \"table_tau\": %d}%s", q->work_s, q->idle_s, q->blocked_s, q->tau_min, q->tau_max,
-                q->tau_mean, r->sc.tau[s], s + 1 < S ? ", " : "");
+                "\"tau_mean\": %.4f, \"table_tau\": %d, \"spread\": %.4f}%s", q->work_s, q->idle_s, q->blocked_s,
+                q->tau_min, q->tau_max, q->tau_mean, r->sc.tau[s], q->spread, s + 1 < S ? ", " : "");
     }
     fprintf(f, "]}%s", last ? "" : ", ");
 }

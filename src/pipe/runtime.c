@@ -342,8 +342,9 @@ static int cmp_double(const void *a, const void *b)
  * (forward, backward, update). A stage with its own device would take about
  * as long for each microbatch; on a 2-core host running S stages the
  * per-action times also carry the other stages' (and processes') contention
- * for caches and memory. Returns the utilization; *span: the makespan. */
-static double steady_utilization(const weft_pipe *p, int queue, double *span)
+ * for caches and memory. Returns the utilization; *span: the makespan.
+ * Each stage's spread is noted on the way. */
+static double steady_utilization(weft_pipe *p, int queue, double *span)
 {
     int64_t n = p->sc.n;
     double *d = malloc((size_t)n * sizeof *d), *tmp = malloc((size_t)n * sizeof *tmp);
@@ -359,6 +360,8 @@ static double steady_utilization(const weft_pipe *p, int queue, double *span)
                     if (p->sc.a[i].stage == s && (int)p->sc.a[i].kind == k) tmp[c++] = p->dur[i];
                 qsort(tmp, (size_t)c, sizeof *tmp, cmp_double);
                 med[s][k] = c == 0 ? 0 : c % 2 ? tmp[c / 2] : 0.5 * (tmp[c / 2 - 1] + tmp[c / 2]);
+                if (k == WEFT_PA_B && med[s][k] > 0)
+                    p->stats.st[s].spread = (tmp[c * 9 / 10 < c ? c * 9 / 10 : c - 1] - tmp[c / 10]) / med[s][k];
             }
         double work = 0;
         for (int64_t i = 0; i < n; i++) work += d[i] = med[p->sc.a[i].stage][p->sc.a[i].kind];
