@@ -34,7 +34,6 @@ common=(--no-eval --quiet --backend mpi)
 run 3 "$weft" train --model mlp --pipeline gpipe --stages 2 "${common[@]}" >"$tmp/o" 2>"$tmp/e"
 [[ $? -ne 0 ]] && grep -q "3 ranks, but --stages 2 x --data-parallel 1 needs 2" "$tmp/e" && ok || bad "3 ranks for 2 stages: $(head -3 "$tmp/e")"
 expect 2 "--serial: not with --backend mpi" -- "$weft" train --model mlp --pipeline gpipe --backend mpi --serial
-expect 2 "--balance measured: not with --backend mpi" -- "$weft" train --model mlp --pipeline gpipe --backend mpi --balance measured
 
 # One replica: bit-identical to the threads, every schedule.
 for sched in gpipe 1f1b pipedream "pipemare --weight-prediction"; do
@@ -153,6 +152,11 @@ for sig in KILL STOP; do
     "${common[@]}" --checkpoint "$tmp/k.st" 2>"$tmp/e" && ok || bad "resume after SIG$sig: $(tail -3 "$tmp/e")"
   same "$tmp/u.st" "$tmp/k.st" && ok || bad "resumed after SIG$sig: not the uninterrupted weights"
 done
+
+# --balance measured: rank 0 times the cut and every rank takes it; a cut
+# the ranks disagreed on would not run (their messages would not match).
+run 3 "$weft" train --model mlp --pipeline pipemare --stages 3 --steps 4 --balance measured "${common[@]}" \
+  >"$tmp/o" 2>"$tmp/e" && ok || bad "--balance measured on 3 ranks: $(grep weft "$tmp/e" | head -3)"
 
 # A rank that hangs where the ranks meet (fault injection: rank 1 stalls
 # before its first checkpoint's barrier): rank 0 names it and the step.

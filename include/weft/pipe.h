@@ -215,8 +215,8 @@ int weft_pipe_my_stage(const weft_pipe *p);
 int weft_pipe_my_replica(const weft_pipe *p);
 /* A barrier over the world (mpi), for checkpoints; a timeout stops it. */
 weft_status weft_mpi_barrier(double timeout_s, const char *what);
-/* Rank 0's *v on every rank (mpi; a timeout stops it). */
-weft_status weft_mpi_bcast_u64(uint64_t *v, double timeout_s);
+/* Rank 0's v[0..n) on every rank (mpi; a timeout stops it). */
+weft_status weft_mpi_bcast_u64(uint64_t *v, int n, double timeout_s);
 /* Stops every rank (MPI_Abort) after printing msg: a rank that failed. */
 void weft_mpi_abort(int code);
 

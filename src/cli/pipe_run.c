@@ -55,42 +55,11 @@ static weft_status compile_pipe(weft_compiled *c, const weft_opts *o, int batch,
     return weft_graph_verify(c->g);
 }
 
-weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, bool eval)
+/* Times the nodes and cuts again by their times, twice; cuts gets the two
+ * cuts made, in turn (stages - 1 item indices each). */
+static weft_status measure_balance(weft_pipe_session *ps, uint64_t *cuts)
 {
-    memset(ps, 0, sizeof *ps);
-    weft_store_init(&ps->store);
-    ps->o = *oin;
     weft_opts *o = &ps->o;
-    WEFT_TRY(weft_run_preset(o, &ps->preset));
-    weft_opts_resolve(o, ps->preset);
-    if (o->stages < 1) o->stages = 4;
-    if (o->batch % o->microbatches)
-        return weft_fail(WEFT_ERR_ARG, "--microbatches %d must divide --batch %d", o->microbatches, o->batch);
-    if (o->balance && strcmp(o->balance, "estimate") && strcmp(o->balance, "measured"))
-        return weft_fail(WEFT_ERR_ARG, "--balance %s: valid are estimate, measured", o->balance);
-    if (weft_opts_mpi(o) && o->balance && !strcmp(o->balance, "measured"))
-        return weft_fail(WEFT_ERR_ARG, "--balance measured: not with --backend mpi (every rank must cut the same "
-                         "way; give --split, or the estimate)");
-    if (o->split && o->balance)
-        return weft_fail(WEFT_ERR_ARG, "--split gives the cut points; --balance has nothing to balance then");
-    if (o->discrepancy && o->predict)
-        return weft_fail(WEFT_ERR_ARG, "--weight-prediction and --discrepancy-correction: one or the other (the "
-                         "backward reads the forward's predicted weights, so there is no discrepancy to correct)");
-    if (o->discrepancy && o->precision == WEFT_PREC_MIXED)
-        return weft_fail(WEFT_ERR_ARG, "--discrepancy-correction: under mixed the backward reads the bf16 copy its "
-                         "forward made, so there is nothing to correct; use another policy");
-    int cut[WEFT_PIPE_MAX_STAGES];
-    if (o->split) WEFT_TRY(parse_split(o->split, o->stages, cut));
-    ps->mb_batch = o->batch / o->microbatches;
-    weft_opts ob = *o;
-    ob.batch = ps->mb_batch;
-    WEFT_TRY(compile_pipe(&ps->tr, o, ps->mb_batch, &ps->nsplit));   /* the model before the data */
-    WEFT_TRY(weft_task_open(&ps->task, ps->preset, &ob, true, eval));
-    WEFT_TRY(ps->task.check(&ps->task, ps->tr.g, &ps->tr.io, false));
-    ps->updates_per_epoch = ps->task.steps_per_epoch / o->microbatches / (o->data_parallel > 1 ? o->data_parallel : 1);
-    if (ps->updates_per_epoch < 1) ps->updates_per_epoch = 1;
-    WEFT_TRY(weft_pipe_partition(ps->tr.g, o->stages, o->split ? cut : NULL, NULL, &ps->part));
-    if (!o->balance || strcmp(o->balance, "measured")) return WEFT_OK;
     /* Refine: time every node on its stage's thread, then cut again by those
      * times. The timed run is an asynchronous stream long enough to fill the
      * pipeline (at least 3S microbatches), so every stage works as it will
@@ -127,12 +96,73 @@ weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, 
             weft_pipe_free(ps->pipe);
             ps->pipe = NULL;
             s = weft_pipe_partition(ps->tr.g, o->stages, NULL, secs, &ps->part);
+            for (int c = 1; c < o->stages && !s; c++) cuts[round * (o->stages - 1) + c - 1] = (uint64_t)ps->part.start[c];
         }
     }
     free(secs);
     ps->cpu_node_clock = false;
     o->quiet = keep.quiet;
     return s;
+}
+
+weft_status weft_pipe_session_open(weft_pipe_session *ps, const weft_opts *oin, bool eval)
+{
+    memset(ps, 0, sizeof *ps);
+    weft_store_init(&ps->store);
+    ps->o = *oin;
+    weft_opts *o = &ps->o;
+    WEFT_TRY(weft_run_preset(o, &ps->preset));
+    weft_opts_resolve(o, ps->preset);
+    if (o->stages < 1) o->stages = 4;
+    if (o->batch % o->microbatches)
+        return weft_fail(WEFT_ERR_ARG, "--microbatches %d must divide --batch %d", o->microbatches, o->batch);
+    if (o->balance && strcmp(o->balance, "estimate") && strcmp(o->balance, "measured"))
+        return weft_fail(WEFT_ERR_ARG, "--balance %s: valid are estimate, measured", o->balance);
+    if (o->split && o->balance)
+        return weft_fail(WEFT_ERR_ARG, "--split gives the cut points; --balance has nothing to balance then");
+    if (o->discrepancy && o->predict)
+        return weft_fail(WEFT_ERR_ARG, "--weight-prediction and --discrepancy-correction: one or the other (the "
+                         "backward reads the forward's predicted weights, so there is no discrepancy to correct)");
+    if (o->discrepancy && o->precision == WEFT_PREC_MIXED)
+        return weft_fail(WEFT_ERR_ARG, "--discrepancy-correction: under mixed the backward reads the bf16 copy its "
+                         "forward made, so there is nothing to correct; use another policy");
+    int cut[WEFT_PIPE_MAX_STAGES];
+    if (o->split) WEFT_TRY(parse_split(o->split, o->stages, cut));
+    ps->mb_batch = o->batch / o->microbatches;
+    weft_opts ob = *o;
+    ob.batch = ps->mb_batch;
+    WEFT_TRY(compile_pipe(&ps->tr, o, ps->mb_batch, &ps->nsplit));   /* the model before the data */
+    WEFT_TRY(weft_task_open(&ps->task, ps->preset, &ob, true, eval));
+    WEFT_TRY(ps->task.check(&ps->task, ps->tr.g, &ps->tr.io, false));
+    ps->updates_per_epoch = ps->task.steps_per_epoch / o->microbatches / (o->data_parallel > 1 ? o->data_parallel : 1);
+    if (ps->updates_per_epoch < 1) ps->updates_per_epoch = 1;
+    WEFT_TRY(weft_pipe_partition(ps->tr.g, o->stages, o->split ? cut : NULL, NULL, &ps->part));
+    if (!o->balance || strcmp(o->balance, "measured")) return WEFT_OK;
+    uint64_t w[2 * WEFT_PIPE_MAX_STAGES + 1] = { 0 };   /* the cuts, then rank 0's failure */
+    if (!weft_opts_mpi(o)) return measure_balance(ps, w);
+    /* Under MPI rank 0 alone times the cut, with a thread per stage while the
+     * other ranks wait, and sends them both cuts it made: each rank's graph
+     * goes through the same cuts in the same order, so every rank ends with
+     * the same cut and the same node order. */
+    int rank, size, S = o->stages;
+    WEFT_TRY(weft_mpi_start(&rank, &size));
+    weft_status s = WEFT_OK;
+    if (rank == 0) {
+        weft_opts keep = *o;
+        o->backend = NULL; o->data_parallel = 1; o->check_replicas = false;
+        s = measure_balance(ps, w);
+        o->backend = keep.backend; o->data_parallel = keep.data_parallel; o->check_replicas = keep.check_replicas;
+        w[2 * (S - 1)] = s != WEFT_OK;
+    }
+    weft_status b = weft_mpi_bcast_u64(w, 2 * (S - 1) + 1, o->mpi_timeout);
+    if (s || b) return s ? s : b;
+    if (rank != 0 && w[2 * (S - 1)]) return weft_fail(WEFT_ERR_INTERNAL, "--balance measured: rank 0 could not time the cut");
+    for (int round = 0; round < 2 && rank != 0; round++) {
+        int at[WEFT_PIPE_MAX_STAGES];
+        for (int c = 0; c < S - 1; c++) at[c] = (int)w[round * (S - 1) + c];
+        WEFT_TRY(weft_pipe_partition(ps->tr.g, S, at, NULL, &ps->part));
+    }
+    return WEFT_OK;
 }
 
 weft_status weft_pipe_session_start(weft_pipe_session *ps, weft_pipe_kind k)

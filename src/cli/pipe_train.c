@@ -246,7 +246,7 @@ weft_status weft_train_pipe(weft_opts *oio, weft_train_result *r)
     if (mpi) {   /* the run's name for its checkpoint files: rank 0's clock and pid */
         WEFT_TRY(weft_mpi_start(&rank, &size));
         uint64_t t = ((uint64_t)(weft_now() * 1e6) << 16) ^ (uint64_t)getpid();
-        WEFT_TRY(weft_mpi_bcast_u64(&t, o.mpi_timeout));
+        WEFT_TRY(weft_mpi_bcast_u64(&t, 1, o.mpi_timeout));
         snprintf(tag, sizeof tag, "%012llx", (unsigned long long)(t & 0xffffffffffffull));
     }
     weft_st_file ck = { 0 };

@@ -257,9 +257,9 @@ static weft_status to_root(void *buf, int n, MPI_Datatype t, MPI_Op op, MPI_Comm
     return s;
 }
 
-weft_status weft_mpi_bcast_u64(uint64_t *v, double timeout_s)
+weft_status weft_mpi_bcast_u64(uint64_t *v, int n, double timeout_s)
 {
-    return from_root(v, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD, TAG_WORD, timeout_s > 0 ? timeout_s : 120, "for rank 0's word");
+    return from_root(v, n, MPI_UINT64_T, 0, MPI_COMM_WORLD, TAG_WORD, timeout_s > 0 ? timeout_s : 120, "for rank 0's word");
 }
 
 /* Every rank reports to rank 0, which releases them all once everyone has
@@ -716,9 +716,9 @@ weft_status weft_mpi_barrier(double timeout_s, const char *what)
     (void)timeout_s; (void)what;
     return WEFT_OK;
 }
-weft_status weft_mpi_bcast_u64(uint64_t *v, double timeout_s)
+weft_status weft_mpi_bcast_u64(uint64_t *v, int n, double timeout_s)
 {
-    (void)v; (void)timeout_s;
+    (void)v; (void)n; (void)timeout_s;
     return WEFT_OK;
 }
 weft_status weft_pipe_mpi_create(weft_pipe *p)
