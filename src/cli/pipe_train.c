@@ -173,7 +173,8 @@ static weft_status save_staged(weft_pipe_session *ps, const weft_opts *o, const 
     return s;
 }
 
-/* The weights after updates 1..step: on every rank (MPI), and saved. */
+/* The weights after updates 1..step, saved; under MPI each stage's rank of
+ * replica 0 writes the stage it holds (no rank needs the others' weights). */
 static weft_status checkpoint(weft_pipe_session *ps, const weft_opts *o, const char *tag, int64_t step, int64_t total,
                               saved_t *prev)
 {
@@ -184,7 +185,6 @@ static weft_status checkpoint(weft_pipe_session *ps, const weft_opts *o, const c
         sig_ckpt = step;
         return WEFT_OK;
     }
-    WEFT_TRY(weft_pipe_mpi_share_store(ps->pipe));
     return save_staged(ps, &ps->o, tag, step, total, prev);
 }
 
@@ -306,8 +306,8 @@ weft_status weft_train_pipe(weft_opts *oio, weft_train_result *r)
     if (!s && step0 >= end) s = weft_fail(WEFT_ERR_ARG, "%s is at step %lld of %lld: nothing to train", o.resume,
                                           (long long)step0, (long long)end);
     if (!s) take_stats(&ps, kind, end, end - step0, train_s, r);
+    if (!s && mpi) s = weft_pipe_mpi_share_store(ps.pipe);   /* rank 0 exports and evaluates the whole model */
     if (!s && o.checkpoint) s = checkpoint(&ps, &o, tag, end, total, &prev);
-    else if (!s && mpi) s = weft_pipe_mpi_share_store(ps.pipe);   /* rank 0 evaluates the whole model */
     if (!s && rank == 0) s = weft_onnx_export(&ps.tr, &ps.store, &ps.o, end);
     if (!s && eval) {
         weft_eval_result er = WEFT_EVAL_NONE;

@@ -84,7 +84,7 @@ weft_status weft_ckpt_save_part(const char *path, weft_store *st, const bool *on
     snprintf(smom, sizeof smom, "%.17g", o->momentum);
     snprintf(swd, sizeof swd, "%.17g", o->weight_decay);
     snprintf(ssize, sizeof ssize, "%d %d %d %d %d", o->layers, o->heads, o->d_model, o->ctx, o->vocab);
-    const char *meta[48] = {
+    const char *meta[64] = {
         "format", CKPT_FORMAT, "model", o->model, "precision", weft_precision_name(o->precision),
         "optimizer", o->optimizer == WEFT_OPT_ADAMW ? "adamw" : "sgd",
         "step", sstep, "total_steps", stotal, "seed", sseed, "batch", sbatch, "lr", slr,
@@ -95,7 +95,12 @@ weft_status weft_ckpt_save_part(const char *path, weft_store *st, const bool *on
     while (meta[nmeta]) nmeta++;   /* the strings above; room for the ONNX run's */
     char onnx[4096];
     nmeta = weft_onnx_ckpt_meta(o, meta, nmeta, onnx, sizeof onnx);   /* the ONNX file, its data and loss */
-    for (int k = 0; k + 1 < 2 * nextra && nmeta + 2 <= 48; k += 2) { meta[nmeta++] = extra[k]; meta[nmeta++] = extra[k + 1]; }
+    if (nmeta + 2 * nextra > (int)(sizeof meta / sizeof *meta)) {
+        free(ts);
+        return weft_fail(WEFT_ERR_INTERNAL, "%s: %d metadata entries, room for %d", path, nmeta / 2 + nextra,
+                         (int)(sizeof meta / sizeof *meta) / 2);
+    }
+    for (int k = 0; k < 2 * nextra; k++) meta[nmeta++] = extra[k];
     weft_status s = weft_st_write(path, ts, nt, meta, nmeta / 2);
     free(ts);
     return s;
@@ -239,8 +244,9 @@ static weft_status load_staged(const weft_st_file *f, const char *path, weft_sto
     WEFT_TRY(meta_int(f, path, "stages", 1, WEFT_PIPE_MAX_STAGES, &S));
     WEFT_TRY(meta_int(f, path, "step", 0, (int64_t)1e12, &step));
     WEFT_TRY(meta_need(f, path, "stage_tag", &tag));
-    bool *got = calloc((size_t)st->n + 1, sizeof *got);
+    bool *got = calloc(2 * ((size_t)st->n + 1), sizeof *got), *want = got ? got + st->n + 1 : NULL;
     if (!got) return weft_fail(WEFT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < st->n; i++) want[i] = wanted(&st->t[i], params_only, g);   /* once, not per stage file */
     weft_status s = WEFT_OK;
     for (int k = 0; k < S && !s; k++) {
         char sp[4200];
@@ -251,14 +257,14 @@ static weft_status load_staged(const weft_st_file *f, const char *path, weft_sto
         if ((s = stage_file_check(f, &sf, sp, k, S))) { weft_st_free(&sf); break; }
         for (int i = 0; i < st->n && !s; i++) {
             const weft_st_tensor *ft = weft_st_find(&sf, st->t[i].name);
-            if (!ft || !wanted(&st->t[i], params_only, g)) continue;
+            if (!ft || !want[i]) continue;
             s = copy_tensor(ft, sp, &st->t[i]);
             got[i] = true;
         }
         weft_st_free(&sf);
     }
     for (int i = 0; i < st->n && !s; i++)
-        if (!got[i] && wanted(&st->t[i], params_only, g))
+        if (!got[i] && want[i])
             s = weft_fail(WEFT_ERR_FORMAT, "%s: tensor %s is in none of its %lld stage files", path, st->t[i].name,
                           (long long)S);
     free(got);

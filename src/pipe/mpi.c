@@ -582,11 +582,10 @@ weft_status weft_pipe_mpi_check_replicas(weft_pipe *p)
         const uint8_t *b = p->mpi->stat[i]->data;
         for (size_t k = 0; k < p->mpi->stat[i]->nbytes; k++) h = (h ^ b[k]) * 1099511628211ull;
     }
-    uint64_t lo[1] = { h }, hi[1] = { h };
-    double t = p->mpi->timeout;
-    WEFT_TRY(allreduce_op(lo, 1, MPI_UINT64_T, MPI_MIN, p->mpi->rep_comm, t, "weight hashes", (int64_t)st->version));
-    WEFT_TRY(allreduce_op(hi, 1, MPI_UINT64_T, MPI_MAX, p->mpi->rep_comm, t, "weight hashes", (int64_t)st->version));
-    if (lo[0] != hi[0])
+    uint64_t m[2] = { h, ~h };   /* one reduction: the smallest h, and ~ the largest */
+    WEFT_TRY(allreduce_op(m, 2, MPI_UINT64_T, MPI_MIN, p->mpi->rep_comm, p->mpi->timeout, "weight hashes",
+                          (int64_t)st->version));
+    if (m[0] != ~m[1])
         return weft_fail(WEFT_ERR_INTERNAL, "stage %d: the replicas' weights or statistics differ after update %lld", p->me,
                          (long long)st->version);
     return WEFT_OK;
@@ -624,7 +623,6 @@ weft_status weft_pipe_mpi_reduce(weft_pipe *p, float *acc, int64_t n)
     }
     return WEFT_OK;
 }
-
 
 /* Each rank measured its own stage: the replica's ranks pool their
  * records (each entry is one rank's, the others' zeros), so every rank
