@@ -10,6 +10,7 @@
 # data, initial weights and schedule. Prints the held-out metric of each beside
 # the synchronous one, the delays, and pipedream's stashed weight memory.
 # Runs two at a time in the deterministic one-thread mode (a core each).
+# SLACK=K gives the asynchronous runs --slack K (delays (K+1)(S-1-s)).
 # Usage: bench/pipe_converge.sh MODEL "TRAIN FLAGS" [precisions] [stages] [microbatches]
 #   bench/pipe_converge.sh cnn "--epochs 5" "fp32 bf16-sr" 8 1
 #   bench/pipe_converge.sh gpt-mini "--steps 300 --warmup 30" "fp32 bf16-sr" 8 8
@@ -36,6 +37,7 @@ jobs=()
 for p in $precs; do
   for v in "${variants[@]}"; do
     name=${v%%|*} args=${v#*|}
+    [[ $name != gpipe && ${SLACK:-0} != 0 ]] && args+=" --slack $SLACK"
     # shellcheck disable=SC2086
     ( "$weft" train --model "$model" $flags --precision "$p" $args --stages "$S" --microbatches "$M" --serial --balance measured \
         --quiet --json >"$out/$p.$name.json" 2>"$out/$p.$name.err" || echo "{\"failed\": true}" >"$out/$p.$name.json" ) &

@@ -9,7 +9,8 @@
 # caches and memory bandwidth they (and other work) share still move it. PIPE_SERIAL=1 runs the one-thread mode instead
 # (wall time per action: run it on an idle machine). "steady" is pipemare's
 # utilization with every action charged its stage's median for its kind: the
-# host's noise out, the stages' imbalance kept.
+# host's noise out, the stages' imbalance kept. SLACK=K runs pipedream and
+# pipemare with --slack K (K more iterations in flight per stage boundary).
 # Usage: bench/pipe_util.sh MODEL [precision] [microbatches per run] ["S list"] ["M list"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,15 +22,16 @@ Ms=${5:-"1 4 8"}
 weft=${WEFT_BIN:-build/weft}
 mode=""
 [[ ${PIPE_SERIAL:-0} == 1 ]] && mode=--serial
+slack=${SLACK:-0}
 err=$(mktemp)
 trap 'rm -f "$err"' EXIT
 [[ -x $weft ]] || { echo "build weft first (make)" >&2; exit 2; }
-echo "$model, $prec: utilization on the virtual clock, $nmb microbatches a run (closed form: gpipe/1f1b with equal stages)"
+echo "$model, $prec: utilization on the virtual clock, $nmb microbatches a run, slack $slack (closed form: gpipe/1f1b with equal stages)"
 printf '%3s %3s %9s %9s %9s %10s %9s %8s %11s  %s\n' S M closed gpipe 1f1b pipedream pipemare steady "mare/gpipe" "balance (best possible)"
 for S in $Ss; do
   for M in $Ms; do
     j=$("$weft" pipeline --model "$model" --precision "$prec" --stages "$S" --microbatches "$M" \
-        --steps $((nmb / M)) $mode --balance measured --json 2>"$err") \
+        --steps $((nmb / M)) $mode --slack "$slack" --balance measured --json 2>"$err") \
       || { echo "S=$S M=$M failed: $(tail -1 "$err")"; continue; }
     bal=$(grep -o "at best [0-9]*%" "$err" | head -1 || true)
     /usr/bin/python3 - "$j" "$bal" <<'PY'

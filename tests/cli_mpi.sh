@@ -35,8 +35,8 @@ run 3 "$weft" train --model mlp --pipeline gpipe --stages 2 "${common[@]}" >"$tm
 [[ $? -ne 0 ]] && grep -q "3 ranks, but --stages 2 x --data-parallel 1 needs 2" "$tmp/e" && ok || bad "3 ranks for 2 stages: $(head -3 "$tmp/e")"
 expect 2 "--serial: not with --backend mpi" -- "$weft" train --model mlp --pipeline gpipe --backend mpi --serial
 
-# One replica: bit-identical to the threads, every schedule.
-for sched in gpipe 1f1b pipedream "pipemare --weight-prediction"; do
+# One replica: bit-identical to the threads, every schedule (and with slack).
+for sched in gpipe 1f1b pipedream "pipemare --weight-prediction" "pipemare --slack 1"; do
   # shellcheck disable=SC2086
   "$weft" train --model mlp --pipeline $sched --stages 2 --microbatches 2 --steps 5 --no-eval --quiet \
     --checkpoint "$tmp/t1.st" 2>"$tmp/e" && ok || bad "threads: $(cat "$tmp/e")"

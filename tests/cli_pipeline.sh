@@ -34,6 +34,10 @@ expect 2 "x.st: cannot open" -- "$weft" train --model mlp --pipeline gpipe --res
 expect 2 "--data-parallel: only with --backend mpi" -- "$weft" train --model mlp --pipeline gpipe --data-parallel 2
 expect 2 "--backend: only with --pipeline" -- "$weft" train --model mlp --backend mpi
 expect 2 "--backend tcp: valid are threads, mpi" -- "$weft" train --model mlp --pipeline gpipe --backend tcp
+expect 2 "--slack 1: only with an asynchronous schedule (pipedream, pipemare); 1f1b drains every step" -- "$weft" train --model mlp --pipeline 1f1b --slack 1
+expect 2 "--slack 1: only with an asynchronous schedule" -- "$weft" pipeline --model mlp --pipeline gpipe,1f1b --slack 1
+expect 2 "--slack: only with --pipeline SCHEDULE" -- "$weft" train --model mlp --slack 1
+expect 2 "--slack" -- "$weft" pipeline --model mlp --slack 17
 expect 2 "sparse gradient" -- "$weft" pipeline --model dlrm-small --data synthetic:2000 --microbatches 2 --batch 128
 expect 2 "--timeline" -- "$weft" pipeline --model mlp --stages 2 --steps 1 --pipeline gpipe --timeline "$tmp/no/such/t.svg"
 [[ ! -e "$tmp/no" ]] && ok || bad "a failed --timeline left files behind"
@@ -59,6 +63,20 @@ for name, r in runs.items():
 assert runs["pipedream"]["stash_bytes"] > 0 and runs["pipemare"]["stash_bytes"] == 0
 assert runs["gpipe"]["closed_form"] == 1 - 2 / 4 and runs["pipemare"]["closed_form"] is None
 EOF
+# --slack 2: the asynchronous schedules run (2+1)(S-1-s) forwards ahead, and
+# the runtime's delays are the table's (M = 1: exactly that many updates).
+"$weft" pipeline --model mlp --stages 3 --steps 8 --slack 2 --pipeline gpipe,pipedream,pipemare --json \
+  >"$tmp/k.json" 2>"$tmp/k.txt" && ok || bad "--slack 2: $(tail -3 "$tmp/k.txt")"
+grep -q "pipemare: 8 steps of 1 microbatch, slack 2" "$tmp/k.txt" && ok || bad "--slack 2 not reported: $(grep steps "$tmp/k.txt")"
+$py - "$tmp/k.json" <<'EOF' && ok || bad "--slack 2 JSON: $(cat "$tmp/k.json")"
+import json, sys
+runs = {r["schedule"]: r for r in json.load(open(sys.argv[1]))["runs"]}
+assert runs["gpipe"]["slack"] == 0 and runs["pipedream"]["slack"] == 2 and runs["pipemare"]["slack"] == 2, runs
+for name in ("pipedream", "pipemare"):
+    assert [st["table_tau"] for st in runs[name]["stages"]] == [6, 3, 0], (name, runs[name]["stages"])
+    assert [st["tau_max"] for st in runs[name]["stages"]] == [6, 3, 0], (name, runs[name]["stages"])
+EOF
+
 head -c 5 "$tmp/t.svg" | grep -q "<svg" && grep -q "</svg>" "$tmp/t.svg" && ok || bad "timeline is not an SVG"
 grep -q "<svg" "$tmp/r/report.html" && $py -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/r/pipeline.json" \
   && ok || bad "report"
@@ -97,6 +115,10 @@ cmp -s "$tmp/pm.st" "$tmp/pm--serial.st" && ok || bad "pipemare: threads and --s
 "$weft" train --resume "$tmp/cut.st" --no-eval --quiet --pipeline pipedream --stages 3 --microbatches 2 \
   --checkpoint "$tmp/cut.st" --checkpoint-every 2 2>"$tmp/err" && ok || bad "resume: $(cat "$tmp/err")"
 $py "$(dirname "$0")/st_same.py" "$tmp/whole.st" "$tmp/cut.st" && ok || bad "a resumed pipeline differs"
+# The slack changes every delay: a resume must repeat it.
+expect 2 "--slack 1: $tmp/cut.st was saved with slack 0 (each stage's delays would change); give --slack 0" -- \
+  "$weft" train --resume "$tmp/cut.st" --no-eval --quiet --pipeline pipedream --stages 3 --microbatches 2 --slack 1 \
+  --checkpoint "$tmp/cut2.st" --checkpoint-every 2
 
 # Every policy composes with a pipeline; the summary reports it.
 for p in fp32 mixed bf16 bf16-sr bf16-kahan; do

@@ -15,38 +15,46 @@ static void test_tables(void)
     for (int S = 1; S <= 5; S++)
         for (int M = 1; M <= 6; M++) {
             weft_schedule sc;
-            CHECK_OK(weft_schedule_build(&sc, WEFT_PIPE_GPIPE, S, M, 2));
+            CHECK_OK(weft_schedule_build(&sc, WEFT_PIPE_GPIPE, S, M, 0, 2));
             /* fill and drain: each step takes (M+S-1) F slots, (M+S-1) B slots of 2, and U */
             CHECKF(sc.makespan == 2 * (3 * (M + S - 1) + 1), "gpipe S=%d M=%d makespan %lld", S, M,
                    (long long)sc.makespan);
             CHECK(sc.inflight[0] == M && sc.buffers == M);
             weft_schedule_free(&sc);
-            CHECK_OK(weft_schedule_build(&sc, WEFT_PIPE_1F1B, S, M, 2));
+            CHECK_OK(weft_schedule_build(&sc, WEFT_PIPE_1F1B, S, M, 0, 2));
             CHECKF(sc.inflight[0] == (S < M ? S : M), "1f1b S=%d M=%d stage 0 holds %d", S, M, sc.inflight[0]);
             for (int s = 0; s < S; s++) CHECK(sc.tau[s] == 0);
             weft_schedule_free(&sc);
-            for (int k = WEFT_PIPE_PIPEDREAM; k <= WEFT_PIPE_PIPEMARE; k++) {
-                int64_t steps = 3 * S + 2;
-                CHECK_OK(weft_schedule_build(&sc, (weft_pipe_kind)k, S, M, steps));
-                int64_t nmb = steps * M;
-                int *d = malloc((size_t)S * (size_t)nmb * sizeof *d);
-                weft_schedule_delays(&sc, d);
-                /* a stage updates after every M of its backwards; between F(m) and
-                 * B(m) it runs the backwards of the S-1-s microbatches before m */
-                for (int s = 0; s < S; s++) {
-                    CHECK(sc.inflight[s] == (S - s < nmb ? S - s : (int)nmb));
-                    for (int64_t m = S; m < nmb; m++) {
-                        int want = 0;
-                        for (int64_t j = m - (S - 1 - s); j < m; j++) want += (j + 1) % M == 0;
-                        CHECKF(d[s * nmb + m] == want, "%s S=%d M=%d stage %d mb %lld: delay %d, want %d",
-                               weft_pipe_kind_name((weft_pipe_kind)k), S, M, s, (long long)m, d[s * nmb + m], want);
+            for (int k = WEFT_PIPE_PIPEDREAM; k <= WEFT_PIPE_PIPEMARE; k++)
+                for (int K = 0; K <= 2; K++) {
+                    int64_t steps = 3 * S + 2;
+                    CHECK_OK(weft_schedule_build(&sc, (weft_pipe_kind)k, S, M, K, steps));
+                    int64_t nmb = steps * M;
+                    int *d = malloc((size_t)S * (size_t)nmb * sizeof *d);
+                    weft_schedule_delays(&sc, d);
+                    /* a stage updates after every M of its backwards; between F(m) and
+                     * B(m) it runs the backwards of the (K+1)(S-1-s) microbatches before m */
+                    for (int s = 0; s < S; s++) {
+                        int64_t ahead = (int64_t)(K + 1) * (S - 1 - s);
+                        CHECKF(sc.inflight[s] == (ahead + 1 < nmb ? ahead + 1 : nmb), "%s S=%d M=%d slack %d stage %d holds %d",
+                               weft_pipe_kind_name((weft_pipe_kind)k), S, M, K, s, sc.inflight[s]);
+                        for (int64_t m = (K + 1) * S; m < nmb; m++) {
+                            int want = 0;
+                            for (int64_t j = m - ahead; j < m; j++) want += (j + 1) % M == 0;
+                            CHECKF(d[s * nmb + m] == want, "%s S=%d M=%d slack %d stage %d mb %lld: delay %d, want %d",
+                                   weft_pipe_kind_name((weft_pipe_kind)k), S, M, K, s, (long long)m, d[s * nmb + m], want);
+                        }
+                        if (M == 1) CHECK(sc.tau[s] == (K + 1) * (S - 1 - s));
                     }
-                    if (M == 1) CHECK(sc.tau[s] == S - 1 - s);
+                    free(d);
+                    weft_schedule_free(&sc);
                 }
-                free(d);
-                weft_schedule_free(&sc);
-            }
         }
+    weft_schedule sc;
+    CHECK(weft_schedule_build(&sc, WEFT_PIPE_1F1B, 4, 2, 1, 3) == WEFT_ERR_ARG && strstr(weft_errmsg(), "--slack 1")
+          && strstr(weft_errmsg(), "asynchronous"));
+    CHECK(weft_schedule_build(&sc, WEFT_PIPE_PIPEMARE, 4, 2, WEFT_PIPE_MAX_SLACK + 1, 3) == WEFT_ERR_ARG
+          && strstr(weft_errmsg(), "--slack"));
     CHECK_NEAR(weft_bubble_closed_form(8, 1), 7.0 / 8.0, 1e-12);
     weft_pipe_kind k;
     CHECK(weft_pipe_kind_parse("zigzag", &k) == WEFT_ERR_ARG && strstr(weft_errmsg(), "pipemare"));
@@ -58,7 +66,7 @@ static void test_replay_bubble(void)
     for (int S = 2; S <= 8; S *= 2)
         for (int M = 1; M <= 8; M *= 2) {
             weft_schedule sc;
-            CHECK_OK(weft_schedule_build(&sc, WEFT_PIPE_GPIPE, S, M, 1));
+            CHECK_OK(weft_schedule_build(&sc, WEFT_PIPE_GPIPE, S, M, 0, 1));
             double *dur = malloc((size_t)sc.n * sizeof *dur), *st = malloc((size_t)sc.n * sizeof *st),
                    *fin = malloc((size_t)sc.n * sizeof *fin), work = 0;
             for (int64_t i = 0; i < sc.n; i++) {
@@ -191,6 +199,7 @@ static weft_status reference(model *md, int M, int64_t steps)
 }
 
 static bool g_predict;   /* pipemare runs with weight prediction instead of discrepancy correction */
+static int g_slack;      /* the asynchronous schedules' slack */
 
 static weft_status piped(model *md, weft_pipe_kind k, int S, int M, int64_t steps, bool serial, int queue,
                          int **delays, weft_pipe_stats *out)
@@ -201,7 +210,7 @@ static weft_status piped(model *md, weft_pipe_kind k, int S, int M, int64_t step
     weft_pipe_opts po = { .kind = k, .stages = S, .microbatches = M, .serial = serial, .queue = queue,
                           .lr_delay_scale = k == WEFT_PIPE_PIPEMARE ? 0.01 : 0,
                           .discrepancy = k == WEFT_PIPE_PIPEMARE && !g_predict, .discrepancy_decay = 0.1,
-                          .predict = k == WEFT_PIPE_PIPEMARE && g_predict };
+                          .predict = k == WEFT_PIPE_PIPEMARE && g_predict, .slack = weft_pipe_async(k) ? g_slack : 0 };
     weft_pipe *p;
     WEFT_TRY(weft_pipe_create(&p, md->g, &md->st, &po, &HP, 5));
     feeder fd = { md };
@@ -257,9 +266,10 @@ static void test_sync_equals_accumulation(const char *which, weft_precision prec
  * threads and one thread give the same weights. */
 static void test_async(const char *which)
 {
-    int cases[][2] = { { 2, 1 }, { 3, 1 }, { 4, 2 }, { 4, 1 } };
+    int cases[][3] = { { 2, 1, 0 }, { 3, 1, 0 }, { 4, 2, 0 }, { 4, 1, 0 }, { 3, 1, 1 }, { 4, 2, 2 } };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         int S = cases[c][0], M = cases[c][1];
+        g_slack = cases[c][2];
         for (int kk = WEFT_PIPE_PIPEDREAM; kk <= WEFT_PIPE_PIPEMARE + 1; kk++) {
             int k = kk > WEFT_PIPE_PIPEMARE ? WEFT_PIPE_PIPEMARE : kk;
             g_predict = kk > WEFT_PIPE_PIPEMARE;   /* pipemare twice: correction, then prediction */
@@ -271,18 +281,18 @@ static void test_async(const char *which)
             int64_t steps = 6;
             CHECK_OK(piped(&a, (weft_pipe_kind)k, S, M, steps, false, 0, &da, &st));
             CHECK_OK(piped(&b, (weft_pipe_kind)k, S, M, steps, true, 0, &db, NULL));
-            CHECKF(same_store(&a.st, &b.st), "%s S=%d M=%d: threads and one thread differ",
-                   weft_pipe_kind_name((weft_pipe_kind)k), S, M);
+            CHECKF(same_store(&a.st, &b.st), "%s S=%d M=%d slack %d: threads and one thread differ",
+                   weft_pipe_kind_name((weft_pipe_kind)k), S, M, g_slack);
             weft_schedule sc;
-            CHECK_OK(weft_schedule_build(&sc, (weft_pipe_kind)k, S, M, steps));
+            CHECK_OK(weft_schedule_build(&sc, (weft_pipe_kind)k, S, M, g_slack, steps));
             int64_t nmb = steps * M;
             int *want = malloc((size_t)S * (size_t)nmb * sizeof *want);
             weft_schedule_delays(&sc, want);
-            CHECKF(da && !memcmp(da, want, (size_t)S * (size_t)nmb * sizeof *want), "%s S=%d M=%d: measured delays differ from the table",
-                   weft_pipe_kind_name((weft_pipe_kind)k), S, M);
+            CHECKF(da && !memcmp(da, want, (size_t)S * (size_t)nmb * sizeof *want), "%s S=%d M=%d slack %d: measured delays differ from the table",
+                   weft_pipe_kind_name((weft_pipe_kind)k), S, M, g_slack);
             CHECK(db && !memcmp(db, want, (size_t)S * (size_t)nmb * sizeof *want));
             if (M == 1)
-                for (int s = 0; s < S; s++) CHECK(st.st[s].tau_max == S - 1 - s);
+                for (int s = 0; s < S; s++) CHECK(st.st[s].tau_max == (g_slack + 1) * (S - 1 - s));
             if (k == WEFT_PIPE_PIPEDREAM || g_predict) CHECK(st.stash_bytes > 0);   /* prediction stashes its forward's */
             else CHECK(st.stash_bytes == 0);
             CHECK(st.utilization > 0 && st.utilization <= 1.0 + 1e-9);
@@ -293,6 +303,7 @@ static void test_async(const char *which)
         }
     }
     g_predict = false;
+    g_slack = 0;
 }
 
 /* Weight prediction moves what the forward reads by tau updates' worth of
@@ -350,7 +361,7 @@ static void test_partition(void)
 static void test_deadlock(void)
 {
     weft_schedule sc;
-    CHECK_OK(weft_schedule_build(&sc, WEFT_PIPE_GPIPE, 3, 4, 1));
+    CHECK_OK(weft_schedule_build(&sc, WEFT_PIPE_GPIPE, 3, 4, 0, 1));
     double *d = calloc((size_t)sc.n, sizeof *d), *a = calloc((size_t)sc.n, sizeof *a), *b = calloc((size_t)sc.n, sizeof *b);
     for (int64_t i = 0; i < sc.n; i++) d[i] = 1;
     CHECK(weft_schedule_replay(&sc, d, 1, a, b) > 0);   /* gpipe drains its queue as it goes */

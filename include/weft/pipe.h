@@ -23,7 +23,7 @@ extern "C" {
  * by stage, backward by stage descending, updates last — so that one
  * microbatch run stage by stage is a run of the graph in order, and plans
  * memory again. */
-enum { WEFT_PIPE_MAX_STAGES = 64 };
+enum { WEFT_PIPE_MAX_STAGES = 64, WEFT_PIPE_MAX_SLACK = 16 };
 
 typedef struct {
     int stages;
@@ -79,6 +79,7 @@ typedef struct {
 typedef struct {
     weft_pipe_kind kind;
     int S, M;
+    int slack;                /* asynchronous: extra forwards in flight per stage boundary */
     int64_t steps;            /* updates of every stage                      */
     int64_t n;                /* actions                                     */
     weft_pipe_action *a;      /* in execution order of the one-thread mode: by slot, then stage */
@@ -91,8 +92,14 @@ typedef struct {
                                   between a microbatch's forward and its backward (largest) */
 } weft_schedule;
 
-/* The table of `steps` updates of S stages, M microbatches each. */
-weft_status weft_schedule_build(weft_schedule *sc, weft_pipe_kind k, int S, int M, int64_t steps);
+/* The table of `steps` updates of S stages, M microbatches each. slack K
+ * (asynchronous schedules only; 0 otherwise): stage s runs (K+1)(S-1-s)
+ * forwards ahead of its first backward instead of S-1-s, so each stage
+ * boundary holds K whole iterations of slack: a stage that runs late does
+ * not stall its neighbours at once, and the delays grow to (K+1)(S-1-s)
+ * updates (K = 1: the delays of PipeMare's pipeline, where forwards and
+ * backwards of different microbatches run at once). */
+weft_status weft_schedule_build(weft_schedule *sc, weft_pipe_kind k, int S, int M, int slack, int64_t steps);
 void weft_schedule_free(weft_schedule *sc);
 /* The delay each (stage, microbatch) gets by the table: updates of stage s
  * between F(s, mb) and B(s, mb). delay[s * nmb + mb], nmb = steps * M. */
@@ -118,6 +125,7 @@ typedef struct {
     bool serial;            /* one thread, table order (deterministic order too) */
     int threads;            /* serial: threads within a node (0: 1)          */
     int queue;              /* capacity of each queue between stages (0: the table's buffers) */
+    int slack;              /* asynchronous schedules: weft_schedule_build's slack */
     double lr_delay_scale;  /* pipemare: C in lr = min(lr_sync, C / tau); 0: no rule */
     int64_t lr_delay_warmup;/* pipemare: the rule fades out linearly over this many updates (0: never) */
     bool discrepancy;       /* pipemare: discrepancy correction */

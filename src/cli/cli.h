@@ -44,6 +44,7 @@ typedef struct {
     bool serial;          /* one thread, table order                                */
     bool no_op_split;     /* do not split heavy ops along the batch to balance stages */
     int queue_depth;      /* microbatches a queue between stages holds (0: what the schedule needs) */
+    int slack;            /* asynchronous schedules: iterations of slack per stage boundary */
     const char *backend;  /* train --pipeline: threads (default) or mpi (a process per stage and replica) */
     int data_parallel;    /* --backend mpi: replicas R (0: 1)                       */
     double mpi_timeout;   /* --backend mpi: seconds a rank waits for a peer (0: 120) */

@@ -89,10 +89,21 @@ static weft_status measure_balance(weft_pipe_session *ps, uint64_t *cuts)
         }
         if (!s) {
             weft_pipe_node_seconds(ps->pipe, secs);
+            for (int i = 0; i < nn; i++) secs[i] -= warm[i];
+            /* An action also works outside its nodes (binding, feeding the
+             * input, copying gradients out): 2-6% of a stage's time, more on
+             * some stages than others. Each stage's nodes are scaled so they
+             * sum to its actions' work in the same stream. */
+            const weft_pipe_stats *st = weft_pipe_get_stats(ps->pipe);
+            double in_nodes[WEFT_PIPE_MAX_STAGES] = { 0 };
+            for (int i = 0; i < nn; i++) in_nodes[ps->tr.g->nodes[i].stage] += secs[i];
+            for (int i = 0; i < nn; i++) {
+                int q = ps->tr.g->nodes[i].stage;
+                if (in_nodes[q] > 0) secs[i] *= st->st[q].work_s / in_nodes[q];
+            }
             /* per microbatch: forward and backward ran M times a step, updates once */
             for (int i = 0; i < nn; i++)
-                secs[i] = (secs[i] - warm[i]) /
-                          ((double)measure * (ps->tr.g->nodes[i].phase == WEFT_PHASE_UPDATE ? 1 : o->microbatches));
+                secs[i] /= (double)measure * (ps->tr.g->nodes[i].phase == WEFT_PHASE_UPDATE ? 1 : o->microbatches);
             weft_pipe_free(ps->pipe);
             ps->pipe = NULL;
             s = weft_pipe_partition(ps->tr.g, o->stages, NULL, secs, &ps->part);
@@ -177,6 +188,7 @@ weft_status weft_pipe_session_start(weft_pipe_session *ps, weft_pipe_kind k)
     weft_pipe_opts po = {
         .kind = k, .stages = o->stages, .microbatches = o->microbatches, .serial = o->serial,
         .threads = o->threads, .queue = o->queue_depth, .cpu_node_clock = ps->cpu_node_clock,
+        .slack = weft_pipe_async(k) ? o->slack : 0,
         .lr_delay_scale = k != WEFT_PIPE_PIPEMARE ? 0 : o->lr_delay_scale < 0 ? o->lr : o->lr_delay_scale,
         .lr_delay_warmup = o->lr_delay_warmup, .discrepancy = o->discrepancy && k == WEFT_PIPE_PIPEMARE,
         .discrepancy_decay = o->discrepancy_decay, .predict = o->predict && k == WEFT_PIPE_PIPEMARE,
@@ -262,7 +274,8 @@ weft_status weft_pipe_check_flags(const weft_opts *o, bool list)
     if (!list && !o->pipeline) {   /* weft train without a pipeline */
         const char *f = o->stages ? "--stages" : o->microbatches != 1 ? "--microbatches" : o->serial ? "--serial"
                       : o->split ? "--split" : o->balance ? "--balance" : o->queue_depth ? "--queue-depth"
-                      : o->no_op_split ? "--no-op-split" : o->backend ? "--backend" : o->data_parallel ? "--data-parallel"
+                      : o->no_op_split ? "--no-op-split" : o->slack ? "--slack"
+                      : o->backend ? "--backend" : o->data_parallel ? "--data-parallel"
                       : o->mpi_timeout ? "--mpi-timeout" : o->check_replicas ? "--check-replicas" : NULL;
         if (f) return weft_fail(WEFT_ERR_ARG, "%s: only with --pipeline SCHEDULE", f);
     }
@@ -278,5 +291,10 @@ weft_status weft_pipe_check_flags(const weft_opts *o, bool list)
                   : o->lr_delay_scale >= 0 ? "--lr-delay-scale"
                   : o->lr_delay_warmup ? "--lr-delay-warmup" : o->discrepancy_decay != 0.1 ? "--discrepancy-decay" : NULL;
     if (f && !mare) return weft_fail(WEFT_ERR_ARG, "%s: only with --pipeline pipemare", f);
+    bool async = list ? !o->pipeline || strstr(o->pipeline, "pipedream") || mare
+                      : o->pipeline && (!strcmp(o->pipeline, "pipedream") || mare);
+    if (o->slack && !async)
+        return weft_fail(WEFT_ERR_ARG, "--slack %d: only with an asynchronous schedule (pipedream, pipemare); %s drains "
+                         "every step", o->slack, o->pipeline);
     return WEFT_OK;
 }

@@ -70,7 +70,7 @@ typedef struct { int64_t step; char tag[24]; int stages; } saved_t;
 
 /* What a pipeline's checkpoint records beside the run's settings: what a
  * resumed run must repeat to continue it exactly. */
-typedef struct { char sched[16], mb[16], dp[16], every[24], S[16], tag[24]; const char *kv[12]; } pipe_meta;
+typedef struct { char sched[16], mb[16], dp[16], every[24], slack[16], S[16], tag[24]; const char *kv[14]; } pipe_meta;
 
 static int pipe_meta_fill(pipe_meta *m, const weft_opts *o, const char *tag)
 {
@@ -78,12 +78,13 @@ static int pipe_meta_fill(pipe_meta *m, const weft_opts *o, const char *tag)
     snprintf(m->mb, sizeof m->mb, "%d", o->microbatches);
     snprintf(m->dp, sizeof m->dp, "%d", o->data_parallel > 1 ? o->data_parallel : 1);
     snprintf(m->every, sizeof m->every, "%lld", (long long)o->checkpoint_every);
+    snprintf(m->slack, sizeof m->slack, "%d", o->slack);
     snprintf(m->S, sizeof m->S, "%d", o->stages);
     snprintf(m->tag, sizeof m->tag, "%s", tag ? tag : "");
     const char *kv[] = { "pipeline", m->sched, "microbatches", m->mb, "data_parallel", m->dp,
-                         "checkpoint_every", m->every, "stages", m->S, "stage_tag", m->tag };
+                         "checkpoint_every", m->every, "slack", m->slack, "stages", m->S, "stage_tag", m->tag };
     memcpy(m->kv, kv, sizeof kv);
-    return tag ? 6 : 4;   /* stages and stage_tag: the manifest of a run on MPI */
+    return tag ? 7 : 5;   /* stages and stage_tag: the manifest of a run on MPI */
 }
 
 /* A resumed pipeline repeats what its checkpoint's run did: the schedule,
@@ -103,6 +104,9 @@ static weft_status pipe_meta_check(const weft_st_file *f, const char *path, weft
     if ((v = weft_st_meta(f, "data_parallel")) && atoi(v) != dp)
         return weft_fail(WEFT_ERR_ARG, "--data-parallel %d: %s was saved with %s replicas (each update would see "
                          "other data); give --data-parallel %s", dp, path, v, v);
+    if ((v = weft_st_meta(f, "slack")) ? atoi(v) != o->slack : o->slack != 0)
+        return weft_fail(WEFT_ERR_ARG, "--slack %d: %s was saved with slack %s (each stage's delays would change); "
+                         "give --slack %s", o->slack, path, v ? v : "0", v ? v : "0");
     if ((v = weft_st_meta(f, "checkpoint_every"))) {
         int64_t k = atoll(v);
         if (!o->checkpoint_every) o->checkpoint_every = k;

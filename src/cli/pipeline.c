@@ -13,7 +13,7 @@
 
 static const char *summary =
     "usage: weft pipeline --model M [--stages S] [--pipeline LIST] [--microbatches M] [--steps N]\n"
-    "                     [--split LIST | --balance estimate|measured] [--serial] [--timeline FILE.svg]\n"
+    "                     [--split LIST | --balance estimate|measured] [--serial] [--slack K] [--timeline FILE.svg]\n"
     "                     [--report DIR] [--show-schedule N] [--json]\n\n"
     "Cuts model M's training graph into S stages (default 4) and prints each stage's ops, cost,\n"
     "weights and activations. Then, for each schedule (default gpipe,1f1b,pipedream,pipemare), runs\n"
@@ -83,9 +83,11 @@ static void rec_free(run_rec *r)
 static void print_run(FILE *f, const run_rec *r, const weft_pipe_session *ps)
 {
     int S = ps->o.stages, M = ps->o.microbatches;
-    fprintf(f, "\n%s: %lld steps of %d microbatch%s, %s; %.2f s wall, makespan %.3f s on the virtual clock\n",
-            weft_pipe_kind_name(r->kind), (long long)r->sc.steps, M, M > 1 ? "es" : "", ps->o.serial ? "one thread" : "a thread per stage",
-            r->st.wall_s, r->st.makespan_s);
+    char sl[32] = "";
+    if (r->sc.slack) snprintf(sl, sizeof sl, ", slack %d", r->sc.slack);
+    fprintf(f, "\n%s: %lld steps of %d microbatch%s%s, %s; %.2f s wall, makespan %.3f s on the virtual clock\n",
+            weft_pipe_kind_name(r->kind), (long long)r->sc.steps, M, M > 1 ? "es" : "", sl,
+            ps->o.serial ? "one thread" : "a thread per stage", r->st.wall_s, r->st.makespan_s);
     fprintf(f, "  %-5s %10s %10s %10s %10s %8s %13s %11s %9s\n", "stage", "work s", "busy s", "idle s", "blocked s",
             "util", "delay min-max", "table tau", "B spread");
     for (int s = 0; s < S; s++) {
@@ -147,8 +149,9 @@ static void json_run(FILE *f, const run_rec *r, const weft_pipe_session *ps, boo
             r->st.utilization);
     if (weft_pipe_async(r->kind)) fprintf(f, "null");
     else fprintf(f, "%.6f", 1 - weft_bubble_closed_form(S, M));
-    fprintf(f, ", \"utilization_steady\": %.6f, \"makespan_s\": %.6f, \"wall_s\": %.6f, \"loss\": %.6f, \"stash_bytes\": %lld, \"stages\": [",
-            r->st.utilization_steady, r->st.makespan_s, r->st.wall_s, r->loss, (long long)r->st.stash_bytes);
+    fprintf(f, ", \"utilization_steady\": %.6f, \"makespan_s\": %.6f, \"wall_s\": %.6f, \"loss\": %.6f, \"stash_bytes\": %lld, "
+            "\"slack\": %d, \"stages\": [", r->st.utilization_steady, r->st.makespan_s, r->st.wall_s, r->loss,
+            (long long)r->st.stash_bytes, r->sc.slack);
     for (int s = 0; s < S; s++) {
         const weft_stage_stats *q = &r->st.st[s];
         fprintf(f, "{\"work_s\": %.6f, \"idle_s\": %.6f, \"blocked_s\": %.6f, \"tau_min\": %d, \"tau_max\": %d, "
@@ -259,8 +262,10 @@ int weft_cmd_pipeline(int argc, char **argv)
     }
     if (!s) {
         int S = ps.o.stages, M = ps.o.microbatches;
-        fprintf(out, "\n%s, %d stages, %d microbatch%s a step, %s: utilization on the virtual clock\n", ps.o.model, S, M, M > 1 ? "es" : "",
+        fprintf(out, "\n%s, %d stages, %d microbatch%s a step, %s", ps.o.model, S, M, M > 1 ? "es" : "",
                 weft_precision_name(ps.o.precision));
+        if (o.slack) fprintf(out, ", slack %d (pipedream, pipemare)", o.slack);
+        fprintf(out, ": utilization on the virtual clock\n");
         fprintf(out, "  %-10s %12s %8s %12s %12s %10s %10s\n", "schedule", "utilization", "steady", "closed form",
                 "vs gpipe", "loss", "stash MiB");
         double gp = 0;

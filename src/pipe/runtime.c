@@ -377,7 +377,7 @@ weft_status weft_pipe_run(weft_pipe *p, int64_t first, int64_t steps, const weft
     if (first < 1) return weft_fail(WEFT_ERR_ARG, "pipeline: updates count from 1");
     if (p->have_sc) weft_schedule_free(&p->sc);
     p->have_sc = false;
-    WEFT_TRY(weft_schedule_build(&p->sc, p->o.kind, p->S, p->M, steps));
+    WEFT_TRY(weft_schedule_build(&p->sc, p->o.kind, p->S, p->M, p->o.slack, steps));
     p->have_sc = true;
     for (int s = 0; s < p->S; s++)
         if (p->st[s].version != first - 1)

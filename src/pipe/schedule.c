@@ -9,7 +9,14 @@
  *   1f1b       per step: min(S-1-s, M) forwards, then one F and one B in
  *              turn, the remaining Bs, then U (PipeDream-Flush)
  *   pipedream  the whole run as one stream of steps*M microbatches: S-1-s
- *   pipemare   forwards, then F and B in turn, and U after every M-th B; no flush
+ *   pipemare   forwards ((K+1)(S-1-s) with slack K), then F and B in turn, and
+ *              U after every M-th B; no flush
+ *
+ * Why slack: with S-1-s forwards ahead, B(s, m) waits for B(s+1, m) of the
+ * same iteration, and stage s may trail stage s+1 by no more than an update's
+ * time before one of them waits; every action that runs long stalls its
+ * neighbours. With K more iterations in flight at each boundary, stage s may
+ * trail by up to K whole iterations, and a late action is absorbed.
  *
  * Backward passes run in microbatch order in every schedule, so a
  * synchronous step sums its microbatches' gradients in order 0..M-1. */
@@ -55,7 +62,7 @@ static bool push(alist *l, int stage, weft_pa_kind k, int64_t mb, int64_t update
 }
 
 /* Stage s's actions in its own order. */
-static bool stage_list(alist *l, weft_pipe_kind k, int S, int M, int64_t steps, int s)
+static bool stage_list(alist *l, weft_pipe_kind k, int S, int M, int slack, int64_t steps, int s)
 {
     int64_t upd = 0;
     bool ok = true;
@@ -77,7 +84,7 @@ static bool stage_list(alist *l, weft_pipe_kind k, int S, int M, int64_t steps, 
         }
         return ok;
     }
-    int64_t T = steps * M, w = S - 1 - s < T ? S - 1 - s : T;
+    int64_t T = steps * M, ahead = (int64_t)(slack + 1) * (S - 1 - s), w = ahead < T ? ahead : T;
     for (int64_t m = 0; m < w && ok; m++) ok = push(l, s, WEFT_PA_F, m, 0);
     for (int64_t m = 0; m < T && ok; m++) {
         if (w + m < T) ok = push(l, s, WEFT_PA_F, w + m, 0);
@@ -95,18 +102,23 @@ static int by_slot(const void *x, const void *y)
     return (a->kind > b->kind) - (a->kind < b->kind);
 }
 
-weft_status weft_schedule_build(weft_schedule *sc, weft_pipe_kind k, int S, int M, int64_t steps)
+weft_status weft_schedule_build(weft_schedule *sc, weft_pipe_kind k, int S, int M, int slack, int64_t steps)
 {
     memset(sc, 0, sizeof *sc);
     if (S < 1 || S > WEFT_PIPE_MAX_STAGES) return weft_fail(WEFT_ERR_ARG, "--stages %d: must be 1 to %d", S, WEFT_PIPE_MAX_STAGES);
     if (M < 1) return weft_fail(WEFT_ERR_ARG, "--microbatches %d: must be at least 1", M);
     if (steps < 1) return weft_fail(WEFT_ERR_ARG, "a pipeline run needs at least one step");
-    sc->kind = k; sc->S = S; sc->M = M; sc->steps = steps;
+    if (slack < 0 || slack > WEFT_PIPE_MAX_SLACK)
+        return weft_fail(WEFT_ERR_ARG, "--slack %d: must be 0 to %d", slack, WEFT_PIPE_MAX_SLACK);
+    if (slack && !weft_pipe_async(k))
+        return weft_fail(WEFT_ERR_ARG, "--slack %d: only for the asynchronous schedules (pipedream, pipemare); %s "
+                         "drains every step", slack, kind_names[k]);
+    sc->kind = k; sc->S = S; sc->M = M; sc->slack = slack; sc->steps = steps;
     alist all = { 0 };
     bool ok = true;
     for (int s = 0; s < S && ok; s++) {
         int64_t first = all.n;
-        ok = stage_list(&all, k, S, M, steps, s);
+        ok = stage_list(&all, k, S, M, slack, steps, s);
         sc->count[s] = all.n - first;
     }
     sc->a = all.a;
@@ -242,8 +254,10 @@ double weft_schedule_replay(const weft_schedule *sc, const double *dur, int queu
 
 void weft_schedule_print(FILE *f, const weft_schedule *sc, int64_t max_slots)
 {
-    fprintf(f, "schedule %s: %d stages, %d microbatches a step, %lld steps; time slots with F = 1, B = 2, U = 1\n",
-            kind_names[sc->kind], sc->S, sc->M, (long long)sc->steps);
+    fprintf(f, "schedule %s: %d stages, %d microbatches a step, %lld steps", kind_names[sc->kind], sc->S, sc->M,
+            (long long)sc->steps);
+    if (sc->slack) fprintf(f, ", slack %d", sc->slack);
+    fprintf(f, "; time slots with F = 1, B = 2, U = 1\n");
     fprintf(f, "%6s", "slot");
     for (int s = 0; s < sc->S; s++) fprintf(f, " %6s%-2d", "stage", s);
     fputc('\n', f);
