@@ -79,7 +79,7 @@ typedef struct {
 typedef struct {
     weft_pipe_kind kind;
     int S, M;
-    int slack;                /* asynchronous: extra forwards in flight per stage boundary */
+    int slack;                /* asynchronous: iterations of slack per stage boundary */
     int64_t steps;            /* updates of every stage                      */
     int64_t n;                /* actions                                     */
     weft_pipe_action *a;      /* in execution order of the one-thread mode: by slot, then stage */
@@ -97,8 +97,8 @@ typedef struct {
  * forwards ahead of its first backward instead of S-1-s, so each stage
  * boundary holds K whole iterations of slack: a stage that runs late does
  * not stall its neighbours at once, and the delays grow to (K+1)(S-1-s)
- * updates (K = 1: the delays of PipeMare's pipeline, where forwards and
- * backwards of different microbatches run at once). */
+ * updates (K = 1 doubles them: about the delays PipeMare analyses, of a
+ * pipeline whose forwards and backwards run at once). */
 weft_status weft_schedule_build(weft_schedule *sc, weft_pipe_kind k, int S, int M, int slack, int64_t steps);
 void weft_schedule_free(weft_schedule *sc);
 /* The delay each (stage, microbatch) gets by the table: updates of stage s

@@ -21,7 +21,7 @@ static const char *summary =
     "Finally a short precision study of the CNN: the same 300 steps under fp32,\n"
     "bf16, bf16-sr and bf16-kahan, side by side (weft study precision).\n"
     "And the CNN as an 8-stage pipeline in bf16-sr: 64 steps synchronous (gpipe)\n"
-    "and asynchronous (pipemare), their utilization side by side and the timeline\n"
+    "and asynchronous (pipemare, --slack 1), their utilization side by side and the timeline\n"
     "written to weft-demo-timeline.svg (weft pipeline).\n"
     "Last, the CNN's training step compiled onto the SN10-sized dataflow fabric:\n"
     "units, sections, placement and routes, checked tile by tile against exec;\n"
@@ -110,11 +110,11 @@ static void demo_study(const weft_opts *cnn)
 static void demo_pipeline(const weft_opts *cnn)
 {
     char *args[] = { "--model", "cnn", "--stages", "8", "--pipeline", "gpipe,pipemare", "--steps", "64",
-                     "--precision", "bf16-sr", "--serial", "--balance", "measured",
+                     "--precision", "bf16-sr", "--serial", "--balance", "measured", "--slack", "1",
                      "--timeline", "weft-demo-timeline.svg", "--quiet" };
     int nargs = ARGS_QUIET(args, cnn->quiet);
     printf("\nweft demo: the CNN cut into 8 pipeline stages, bf16-sr, 64 steps each of gpipe (synchronous) and "
-           "pipemare (asynchronous) (weft pipeline)\n");
+           "pipemare (asynchronous, one iteration of slack between stages) (weft pipeline)\n");
     fflush(stdout);
     if (weft_cmd_pipeline(nargs, args)) printf("  (the pipeline run failed)\n");
 }

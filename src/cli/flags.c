@@ -82,7 +82,7 @@ static const flag flags[] = {
     { "--data-parallel", F_INT, O(data_parallel), V_TRAIN, "R", "--backend mpi: R replicas of the pipeline, each its share of the batch, gradients summed across them (default 1)", 1, 4096 },
     { "--mpi-timeout", F_DBL, O(mpi_timeout), V_TRAIN, "SECONDS", "--backend mpi: a rank that waits this long for a peer stops the run, naming the peer and the step (default 120)", 0.1, 1e6 },
     { "--check-replicas", F_BOOL, O(check_replicas), V_TRAIN, NULL, "--data-parallel: compare the replicas' weights (a hash) after every update, not only at the end and at checkpoints", 0, 0 },
-    { "--slack", F_INT, O(slack), V_TRAIN | V_PIPE, "K", "pipedream, pipemare: K more forwards in flight per stage boundary, so a stage that runs late does not stall its neighbours; delays grow from S-1-s to (K+1)(S-1-s) updates (default 0; 1: PipeMare's delays)", 0, 16 },
+    { "--slack", F_INT, O(slack), V_TRAIN | V_PIPE, "K", "pipedream, pipemare: stage s runs (K+1)(S-1-s) forwards ahead, not S-1-s, so a stage that runs late does not stall its neighbours at once; its delays and activations in flight grow alike (default 0)", 0, 16 },
     { "--queue-depth", F_INT, O(queue_depth), V_TRAIN | V_PIPE, "N", "microbatches a queue between two stages holds (default: what the schedule needs)", 1, 1 << 16 },
     { "--lr-delay-scale", F_DBL, O(lr_delay_scale), V_TRAIN | V_PIPE, "C", "pipemare: a stage tau updates stale learns at min(lr, C/tau) (default C = lr; 0: no rule)", 0, 1e6 },
     { "--lr-delay-warmup", F_I64, O(lr_delay_warmup), V_TRAIN | V_PIPE, "K", "pipemare: the delay rule fades out over the first K updates (default 0: it holds throughout)", 0, 1e12 },
