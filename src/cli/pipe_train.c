@@ -82,9 +82,12 @@ static int pipe_meta_fill(pipe_meta *m, const weft_opts *o, const char *tag)
     snprintf(m->S, sizeof m->S, "%d", o->stages);
     snprintf(m->tag, sizeof m->tag, "%s", tag ? tag : "");
     const char *kv[] = { "pipeline", m->sched, "microbatches", m->mb, "data_parallel", m->dp,
-                         "checkpoint_every", m->every, "slack", m->slack, "stages", m->S, "stage_tag", m->tag };
+                         "checkpoint_every", m->every, "slack", m->slack,
+                         "stages", m->S, "stage_tag", m->tag };   /* the last two: the manifest of a run on MPI */
+    _Static_assert(sizeof kv == sizeof m->kv, "pipe_meta.kv holds every pair");
     memcpy(m->kv, kv, sizeof kv);
-    return tag ? 7 : 5;   /* stages and stage_tag: the manifest of a run on MPI */
+    int pairs = (int)(sizeof kv / sizeof *kv) / 2;
+    return tag ? pairs : pairs - 2;
 }
 
 /* A resumed pipeline repeats what its checkpoint's run did: the schedule,
